@@ -1,0 +1,47 @@
+# Two commands for a new user: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SCENARIO ?= scenarios/china-1000.yaml
+
+.PHONY: run test install install-dev data lint bench clean help
+
+help:
+	@echo "make run    - set up .venv, build the data cache, solve $(SCENARIO), print the map path"
+	@echo "make test   - set up .venv with test extras and run the whole suite"
+	@echo "make bench  - run the benchmarks (figures in benchmarks/RESULTS.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+data: install
+	$(BIN)/planner data build $(SCENARIO)
+
+run: install
+	$(BIN)/planner data build $(SCENARIO) > /dev/null
+	$(BIN)/planner run $(SCENARIO)
+
+test: install-dev
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check planner tests benchmarks
+
+bench: install-dev
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) data/cache .pytest_cache

@@ -1,0 +1,54 @@
+"""Offline retail store expansion planner.
+
+The public API planners use from notebooks and scripts::
+
+    import planner
+    sc = planner.load_scenario("scenarios/china-1000.yaml", overrides=["constraints.total_stores=800"])
+    result = planner.run(sc)          # writes results/<scenario>/<run_id>/
+    result.kpis["covered_share"], result.map_path
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from planner.config import Scenario, load_scenario
+from planner.errors import ConfigError, DataError, InfeasibleError, OutputError, PlannerError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Scenario", "load_scenario", "run", "prepare", "compare", "sweep",
+    "PlannerError", "ConfigError", "DataError", "InfeasibleError", "OutputError", "__version__",
+]
+
+if TYPE_CHECKING:
+    from planner.pipeline import Prepared, RunResult
+
+
+def run(scenario: Scenario, **kwargs: Any) -> RunResult:
+    """Solve a scenario and write its run folder (see :func:`planner.pipeline.run`)."""
+    from planner.pipeline import run as _run
+
+    return _run(scenario, **kwargs)
+
+
+def prepare(scenario: Scenario, **kwargs: Any) -> Prepared:
+    """Build layers, demand and instance without solving (see :func:`planner.pipeline.prepare`)."""
+    from planner.pipeline import prepare as _prepare
+
+    return _prepare(scenario, **kwargs)
+
+
+def compare(*run_folders: Any, **kwargs: Any) -> Any:
+    """Compare run folders side by side (see :func:`planner.report.compare.compare_runs`)."""
+    from planner.report.compare import compare_runs
+
+    return compare_runs(list(run_folders), **kwargs)
+
+
+def sweep(base: Any, grid: dict[str, list[Any]], **kwargs: Any) -> Any:
+    """Run every combination of a grid of overrides on Dask (see :func:`planner.sweep.run_sweep`)."""
+    from planner.sweep import run_sweep
+
+    return run_sweep(base, grid, **kwargs)

@@ -1,0 +1,301 @@
+"""The ``planner`` command line: a thin Typer layer over the public API.
+
+Exit codes: 0 ok, 1 a user's mistake (bad scenario or data, unwritable output),
+2 infeasible constraints, 3 an internal error (our bug: the traceback is shown).
+User errors print one clear message and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from planner.errors import PlannerError
+
+app = typer.Typer(
+    name="planner",
+    help="Offline retail store expansion planner: scenario YAML → plan, KPIs and maps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Build or inspect the geodata cache.", no_args_is_help=True)
+bench_app = typer.Typer(help="Solve benchmark instances (OR-Library, interchange .npz, synthetic).", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(bench_app, name="bench")
+
+err = Console(stderr=True)
+out = Console()
+
+T = TypeVar("T")
+
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a key: --set constraints.total_stores=800 (repeatable)."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result path.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object (for scripts).")]
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run a command body mapping errors to exit codes (no traceback for user errors)."""
+    try:
+        return fn()
+    except PlannerError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing was written for this run; earlier runs are untouched.")
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception:  # our bug: keep the traceback
+        err.print("[bold red]internal error[/] (a bug in the planner; please report it with this traceback):")
+        traceback.print_exc()
+        raise typer.Exit(3) from None
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+class _RichProgress:
+    """Progress display for pipeline steps (a spinner per step, live incumbent/gap while solving)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+            console=err, transient=False, disable=not enabled,
+        )
+        self.task: Any = None
+        self.step = ""
+
+    def __enter__(self) -> _RichProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=1, total=1)
+        self.progress.__exit__(*exc)
+
+    def __call__(self, step: str, info: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        if step != self.step:
+            if self.task is not None:
+                self.progress.update(self.task, completed=1, total=1)
+            self.task = self.progress.add_task(step, total=None)
+            self.step = step
+        detail = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in info.items() if v is not None
+        )
+        self.progress.update(self.task, description=f"{step}: {detail}" if detail else step)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")] = Path("scenarios/china-1000.yaml"),
+    set_: SetOpt = None,
+    results: Annotated[Path | None, typer.Option(help="Results folder (default: output.results_dir).")] = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+) -> None:
+    """Solve a scenario and write plan.csv, kpis.json, rollout.csv and map.html to a new run folder."""
+    _setup_logging(verbose)
+
+    def body() -> None:
+        from planner.config import load_scenario
+        from planner.pipeline import run as run_pipeline
+
+        sc = load_scenario(scenario, overrides=set_ or [])
+        with _RichProgress(enabled=not (quiet or json_)) as bar:
+            result = run_pipeline(sc, results_dir=results, progress=bar)
+        k = result.kpis
+        if json_:
+            out.print_json(json.dumps({
+                "run": str(result.path), "map": str(result.map_path), "stores": k["stores"],
+                "objective": k["objective"], "bound": k["bound"], "gap": k["gap"],
+                "covered_share": k["covered_share"], "market_share": k["market_share"],
+            }))
+            return
+        if not quiet:
+            table = Table(title=f"{sc.name}: {k['objective_kind']}", show_header=False)
+            gap = "n/a" if k["gap"] is None else f"{100 * k['gap']:.2f} %"
+            rows = [
+                ("stores", f"{k['stores']} ({k['existing_stores']} existing, {k['new_stores']} new)"),
+                ("objective", f"{k['objective']:,.1f}  (bound {k['bound'] if k['bound'] is None else format(k['bound'], ',.1f')}, gap {gap})"),
+                ("population covered", f"{k['covered_population']:,.0f} ({100 * k['covered_share']:.1f} %)"),
+                ("own market share", f"{100 * k['market_share']['own']:.1f} %"),
+                ("capex", f"{k['capex_cny'] / 1e6:,.0f} M CNY"),
+                ("run folder", str(result.path)),
+            ]
+            for name, value in rows:
+                table.add_row(name, value)
+            err.print(table)
+        out.print(str(result.map_path), highlight=False, soft_wrap=True)
+
+    _guard(body)
+
+
+@app.command()
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    set_: SetOpt = None,
+    deep: Annotated[bool, typer.Option(help="Also load the data it names and check feasibility (slower).")] = True,
+) -> None:
+    """Check a scenario (keys, values, data files, obvious infeasibility) without solving."""
+    _setup_logging(False)
+
+    def body() -> None:
+        from planner.config import load_scenario
+
+        sc = load_scenario(scenario, overrides=set_ or [])
+        if deep:
+            from planner.pipeline import prepare
+
+            prep = prepare(sc)
+            inst = prep.built.instance
+            err.print(
+                f"{scenario}: ok: {inst.n_cells:,} cells, {inst.n_sites:,} candidate sites, "
+                f"{len(prep.layers.own_stores)} existing stores, target {inst.stores} stores."
+            )
+        else:
+            err.print(f"{scenario}: ok (keys and values).")
+
+    _guard(body)
+
+
+@app.command()
+def schema(
+    defaults: Annotated[bool, typer.Option("--defaults", help="Print defaults.yaml instead of the JSON Schema.")] = False,
+) -> None:
+    """Print the scenario JSON Schema (or every key with its default)."""
+    from planner.config.load import defaults_yaml
+    from planner.config.models import Scenario
+
+    if defaults:
+        sys.stdout.write(defaults_yaml())
+    else:
+        sys.stdout.write(json.dumps(Scenario.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
+
+
+@data_app.command("build")
+def data_build(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")] = Path("scenarios/china-1000.yaml"),
+    set_: SetOpt = None,
+) -> None:
+    """Build (or refresh) the derived geodata cache for a scenario."""
+    _setup_logging(False)
+
+    def body() -> None:
+        from planner.config import load_scenario
+        from planner.geodata import build_cache
+
+        sc = load_scenario(scenario, overrides=set_ or [])
+        with _RichProgress(enabled=True) as bar:
+            info = build_cache(sc, progress=lambda msg: bar("data build", {"step": msg}))
+        out.print_json(json.dumps(info, default=str, ensure_ascii=False))
+
+    _guard(body)
+
+
+@data_app.command("info")
+def data_info(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")] = Path("scenarios/china-1000.yaml"),
+    set_: SetOpt = None,
+) -> None:
+    """Show what the geodata cache holds and where each layer comes from."""
+    _setup_logging(False)
+
+    def body() -> None:
+        from planner.config import load_scenario
+        from planner.geodata import cache_info
+
+        sc = load_scenario(scenario, overrides=set_ or [])
+        out.print_json(json.dumps(cache_info(sc), default=str, ensure_ascii=False))
+
+    _guard(body)
+
+
+TimeOpt = Annotated[float, typer.Option("--time-limit", help="Time limit (s).")]
+
+
+def _print_bench(result: dict[str, Any], json_: bool) -> None:
+    if json_:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        for key in ("objective", "bound", "gap", "seconds"):
+            out.print(f"{key}: {result.get(key)}")
+        out.print(f"open ({len(result['open'])}): {result['open'][:50]}{' ...' if len(result['open']) > 50 else ''}")
+
+
+@bench_app.command("pmed")
+def bench_pmed(
+    file: Annotated[Path, typer.Argument(help="OR-Library pmed file.")],
+    time_limit: TimeOpt = 10.0,
+    json_: JsonOpt = False,
+) -> None:
+    """Solve an OR-Library p-median instance (open ids are 1-based)."""
+    from planner.optimise.benchio import run_pmed
+
+    _guard(lambda: _print_bench(run_pmed(file, time_limit_s=time_limit), json_))
+
+
+@bench_app.command("instance")
+def bench_instance(
+    file: Annotated[Path, typer.Argument(help="Instance in the .npz interchange format.")],
+    objective: Annotated[str, typer.Option(help="coverage | distance | market_share")] = "coverage",
+    time_limit: TimeOpt = 60.0,
+    json_: JsonOpt = False,
+) -> None:
+    """Solve an instance given in the interchange format (open ids are 0-based)."""
+    from planner.optimise.benchio import run_instance
+
+    _guard(lambda: _print_bench(run_instance(file, objective=objective, time_limit_s=time_limit), json_))
+
+
+@bench_app.command("synthetic")
+def bench_synthetic(
+    cells: Annotated[int, typer.Option(help="Demand cells.")] = 100_000,
+    candidates: Annotated[int, typer.Option(help="Candidate sites.")] = 10_000,
+    stores: Annotated[int, typer.Option(help="Stores to open (existing included).")] = 1000,
+    existing: Annotated[int, typer.Option(help="Existing (fixed) stores.")] = 150,
+    objective: Annotated[str, typer.Option(help="coverage | distance | market_share")] = "coverage",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    time_limit: TimeOpt = 60.0,
+    dump: Annotated[Path | None, typer.Option(help="Write instance.npz and solution.json here.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Build a reproducible clustered national-like instance and solve it."""
+    from planner.optimise.benchio import run_synthetic
+
+    _guard(lambda: _print_bench(
+        run_synthetic(cells=cells, candidates=candidates, stores=stores, existing=existing,
+                      objective=objective, seed=seed, time_limit_s=time_limit, dump_dir=dump),
+        json_,
+    ))
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

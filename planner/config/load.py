@@ -1,0 +1,239 @@
+"""Read a scenario: YAML → ``extends`` deep merge → ``--set`` overrides → validated model.
+
+Every problem with a scenario is reported at once, one line each, naming the
+file, the line where it can be found, the key path, the bad value, what is
+allowed, and a "did you mean" for misspelt keys. Nothing is solved or written
+before the whole scenario is valid.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from planner.config.models import Scenario
+from planner.errors import ConfigError
+
+__all__ = ["load_scenario", "parse_override", "deep_merge", "scenario_to_yaml", "defaults_yaml"]
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``; nested mappings merge, anything else replaces."""
+    out: dict[str, Any] = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
+    """Read one YAML file, returning the data and its node tree (for line numbers)."""
+    if not path.exists():
+        raise ConfigError(f"{path}: scenario file not found. Check the path (relative to {Path.cwd()}).")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a scenario file. Give a .yaml file.")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason}). Save the scenario as UTF-8.") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML at {where}: {problem}.") from None
+    if data is None:
+        raise ConfigError(
+            f"{path}: the scenario is empty. Start from scenarios/defaults.yaml or "
+            "`extends: china-1000.yaml`."
+        )
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of sections (name:, objective:, ...), "
+            f"got a {type(data).__name__}."
+        )
+    return data, node
+
+
+def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
+    """1-based line of the key path ``loc`` in a composed YAML tree, or of its deepest found parent."""
+    line = None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if str(key_node.value) == str(part):
+                line = key_node.start_mark.line + 1
+                node = value_node
+                break
+        else:
+            break
+    return line
+
+
+def _resolve_chain(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], list[tuple[Path, Any]]]:
+    """Follow ``extends:`` from ``path`` down to its root, merging bases under children."""
+    path = path.resolve()
+    if path in seen:
+        cycle = " → ".join(str(p.name) for p in (*seen, path))
+        raise ConfigError(f"{seen[0]}: `extends` forms a cycle ({cycle}). Remove one of the links.")
+    data, node = _read_yaml(path)
+    sources = [(path, node)]
+    base_ref = data.get("extends")
+    if base_ref is None:
+        return data, sources
+    if not isinstance(base_ref, str):
+        raise ConfigError(f"{path}: `extends` must be a file name, got {base_ref!r}.")
+    base_path = (path.parent / base_ref).resolve()
+    if not base_path.exists():
+        raise ConfigError(
+            f"{path}, line {_line_of(node, ['extends'])}: key `extends`: base scenario "
+            f"{base_ref!r} not found (looked for {base_path})."
+        )
+    base, base_sources = _resolve_chain(base_path, (*seen, path))
+    base.pop("name", None)  # a child never inherits its base's name
+    merged = deep_merge(base, data)
+    return merged, base_sources + sources
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``key.path=value`` (value read as YAML, so ``800``, ``true``, ``[a, b]`` work)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key.path=value, e.g. constraints.total_stores=800.")
+    key, _, raw = text.partition("=")
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {text!r}: the key path is empty.")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def _apply_override(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names valid at ``loc`` (the parent of an unknown key), walking nested models."""
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            if fields is None and hasattr(current, "__args__"):
+                # dict[str, Model]: the key is a free name, the value a model
+                args = [a for a in current.__args__ if hasattr(a, "model_fields")]
+                if args:
+                    current = args[0]
+                    continue
+            return []
+        current = fields[part].annotation
+        if not hasattr(current, "model_fields"):
+            args = [a for a in getattr(current, "__args__", ()) if hasattr(a, "model_fields")]
+            current = args[0] if args else current
+    fields = getattr(current, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def _describe(err: Mapping[str, Any], sources: list[tuple[Path, Any]], origin: str) -> str:
+    loc = tuple(err["loc"])
+    key_path = ".".join(str(p) for p in loc)
+    where = origin
+    for path, node in reversed(sources):
+        line = _line_of(node, loc)
+        if line is not None:
+            where = f"{path}, line {line}"
+            break
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(Scenario, loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        did_you_mean = f" Did you mean `{'.'.join(map(str, loc[:-1] + (hint[0],)))}`?" if hint else ""
+        allowed_txt = f" Allowed here: {', '.join(allowed)}." if allowed else ""
+        return f"{where}: unknown key `{key_path}`.{did_you_mean}{allowed_txt}"
+    value = err.get("input")
+    shown = repr(value) if not isinstance(value, dict | list) or len(repr(value)) < 80 else type(value).__name__
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: key `{key_path}` = {shown}: {msg}."
+
+
+def load_scenario(
+    path: str | Path | None = None,
+    *,
+    overrides: Iterable[str] = (),
+    data: Mapping[str, Any] | None = None,
+) -> Scenario:
+    """Load and validate a scenario.
+
+    Parameters
+    ----------
+    path
+        A scenario YAML file; ``extends:`` inside it is followed (relative to the file).
+    overrides
+        ``key.path=value`` strings applied last (as ``planner run --set``).
+    data
+        A mapping used instead of (or, with ``path``, merged over) the file's content;
+        notebooks use it to tweak a scenario from Python.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario. When it came from a file, ``name`` defaults to the file stem.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, each with file, line, key path, value and what is allowed.
+    """
+    sources: list[tuple[Path, Any]] = []
+    merged: dict[str, Any] = {}
+    origin = "scenario"
+    if path is not None:
+        path = Path(path)
+        origin = str(path)
+        merged, sources = _resolve_chain(path)
+        merged.setdefault("name", path.stem)
+    if data is not None:
+        merged = deep_merge(merged, data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        _apply_override(merged, parts, value)
+    merged.pop("extends", None)
+    try:
+        return Scenario.model_validate(merged)
+    except ValidationError as exc:
+        problems = [_describe(e, sources, origin + " (--set or data)") for e in exc.errors()]
+        noun = "problem" if len(problems) == 1 else "problems"
+        raise ConfigError(f"{origin}: {len(problems)} {noun} in the scenario:", problems=problems) from None
+
+
+def scenario_to_yaml(scenario: Scenario) -> str:
+    """The resolved scenario as YAML (written with every run)."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def defaults_yaml() -> str:
+    """``scenarios/defaults.yaml``: every key with its default, generated from the models."""
+    header = (
+        "# Every scenario key with its default, generated from planner/config/models.py.\n"
+        "# Do not edit by hand: `planner schema --defaults > scenarios/defaults.yaml`.\n"
+        "# The JSON Schema (`planner schema`) documents each key, its unit and allowed values.\n"
+    )
+    return header + scenario_to_yaml(Scenario())

