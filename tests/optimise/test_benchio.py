@@ -1,0 +1,456 @@
+"""Tests for ``planner.optimise.benchio``: readers, writer, generator, JSON.
+
+The ``run_*`` tests replace the optimiser with a tiny brute-force stand-in
+(injected as ``planner.optimise.solve``), so they test the plumbing only and
+stay fast whether or not the real solver exists.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import shortest_path
+
+from planner.errors import DataError
+from planner.optimise import benchio
+from planner.optimise.benchio import (
+    NPZ_KEYS,
+    instance_arrays,
+    read_npz,
+    read_orlib_pmed,
+    result_json,
+    run_instance,
+    run_pmed,
+    run_synthetic,
+    synthetic_instance,
+    write_npz,
+)
+from planner.optimise.types import Instance, Solution
+
+BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "bench"
+PMED1 = BENCH / "orlib" / "pmed" / "pmed1.txt"
+needs_pmed = pytest.mark.skipif(not PMED1.exists(), reason="OR-Library data not present")
+
+
+def dense(inst: Instance) -> np.ndarray:
+    """Cell x site distance matrix (unreachable = unreachable_km)."""
+    d = np.full((inst.n_cells, inst.n_sites), inst.unreachable_km)
+    d[inst.pair_cell, inst.pair_site] = inst.pair_km
+    return d
+
+
+def pmedian(inst: Instance, open_sites: list[int]) -> float:
+    return float((inst.weight * dense(inst)[:, open_sites].min(axis=1)).sum())
+
+
+# ---------------------------------------------------------------------------
+# OR-Library reader
+# ---------------------------------------------------------------------------
+@needs_pmed
+def test_pmed1_optimum_scores_5819_under_last_duplicate_rule() -> None:
+    inst, p = read_orlib_pmed(PMED1)
+    assert p == 5 and inst.stores == 5 and inst.n_cells == inst.n_sites == 100
+    plan = [v - 1 for v in (7, 13, 65, 91, 99)]
+    assert pmedian(inst, plan) == 5819.0
+
+
+@needs_pmed
+def test_pmed1_min_rule_would_score_5718() -> None:
+    """The trap is real: taking the cheapest duplicate gives another (wrong) instance."""
+    tokens = PMED1.read_text().split()
+    n, m = int(tokens[0]), int(tokens[1])
+    e = np.asarray(tokens[3:], dtype=float).reshape(m, 3)
+    a, b = e[:, 0].astype(int) - 1, e[:, 1].astype(int) - 1
+    c = np.full((n, n), np.inf)
+    np.minimum.at(c, (a, b), e[:, 2])
+    np.minimum.at(c, (b, a), e[:, 2])
+    ii, jj = np.nonzero(np.isfinite(c))
+    d_min = shortest_path(csr_matrix((c[ii, jj], (ii, jj)), shape=(n, n)), directed=False)
+    plan = [v - 1 for v in (7, 13, 65, 91, 99)]
+    assert d_min[:, plan].min(axis=1).sum() == 5718.0
+    inst, _ = read_orlib_pmed(PMED1)
+    assert not np.array_equal(dense(inst), d_min)
+
+
+@needs_pmed
+def test_pmed1_distances_match_independent_checker() -> None:
+    sys.path.insert(0, str(BENCH / "orlib"))
+    try:
+        import check_pmed  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    _, _, d_ref = check_pmed.distance_matrix(str(PMED1))
+    inst, _ = read_orlib_pmed(PMED1)
+    assert np.array_equal(dense(inst), d_ref)
+
+
+def write_text(tmp_path: Path, text: str) -> Path:
+    f = tmp_path / "g.txt"
+    f.write_text(text)
+    return f
+
+
+def test_pmed_last_duplicate_wins_on_a_hand_graph(tmp_path: Path) -> None:
+    # 1-2 listed three times (5, 1, 7) and once reversed (2-1 = 4): the last, 4, wins.
+    f = write_text(tmp_path, "3 5 1\n1 2 5\n1 2 1\n2 3 2\n1 2 7\n2 1 4\n")
+    inst, p = read_orlib_pmed(f)
+    d = dense(inst)
+    assert p == 1
+    assert d[0, 1] == d[1, 0] == 4.0
+    assert d[0, 2] == 6.0 and d[1, 2] == 2.0
+    assert np.all(np.diag(d) == 0)
+
+
+def test_pmed_instance_layout(tmp_path: Path) -> None:
+    f = write_text(tmp_path, "3 2 2\n1 2 3\n2 3 4\n")
+    inst, _ = read_orlib_pmed(f)
+    assert inst.n_pairs == 9 and inst.pair_cell.dtype == np.int32
+    order = np.lexsort((inst.pair_cell, inst.pair_site))
+    assert np.array_equal(order, np.arange(9))  # sorted by site, then cell
+    assert np.all(inst.weight == 1) and inst.fixed.size == 0
+    assert inst.radius_km.shape == (3,) and inst.radius_km.min() > 7.0
+    assert inst.unreachable_km > 7.0
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("3 2\n", "header"),
+        ("3 2 1\n1 2 3\n", "2 edges"),
+        ("3 1 1\n1 4 3\n", "outside 1..3"),
+        ("3 1 1\n1 2 x\n", "non-numeric"),
+        ("3 1 1\n1 2 -3\n", "negative"),
+        ("3 1 5\n1 2 3\n", "p <= n"),
+        ("3 1 1\n1 2 3\n", "not connected"),
+    ],
+)
+def test_pmed_bad_files_raise_data_error(tmp_path: Path, text: str, words: str) -> None:
+    with pytest.raises(DataError, match=words):
+        read_orlib_pmed(write_text(tmp_path, text))
+
+
+def test_pmed_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="cannot read"):
+        read_orlib_pmed(tmp_path / "nope.txt")
+
+
+# ---------------------------------------------------------------------------
+# Interchange format
+# ---------------------------------------------------------------------------
+def small() -> Instance:
+    return synthetic_instance(
+        cells=300, candidates=40, stores=6, existing=2, seed=3, objective="market_share"
+    )
+
+
+def assert_same(a: Instance, b: Instance) -> None:
+    for name in (
+        "weight",
+        "pair_cell",
+        "pair_site",
+        "pair_km",
+        "radius_km",
+        "site_attr",
+        "competitor_pull",
+        "fixed",
+    ):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert (a.n_sites, a.stores, a.unreachable_km, a.beta) == (
+        b.n_sites,
+        b.stores,
+        b.unreachable_km,
+        b.beta,
+    )
+
+
+def test_npz_round_trip(tmp_path: Path) -> None:
+    inst = small()
+    path = write_npz(tmp_path / "inst", inst)
+    assert path.name == "inst.npz"
+    with np.load(path) as z:
+        assert set(z.files) == set(NPZ_KEYS)
+        assert z["radius_km"].shape == ()  # scalar in the file
+    back = read_npz(path)
+    assert_same(inst, back)
+    assert back.radius_km.shape == (inst.n_sites,)
+
+
+def test_npz_sorts_pairs_and_fills_defaults(tmp_path: Path) -> None:
+    f = tmp_path / "min.npz"
+    np.savez(
+        f,
+        weight=[1.0, 2.0],
+        pair_cell=[1, 0, 0],
+        pair_site=[0, 2, 0],
+        pair_km=[3.0, 1.0, 2.0],
+        stores=1,
+        radius_km=5.0,
+        unreachable_km=9.0,
+    )
+    inst = read_npz(f)
+    assert inst.n_sites == 3  # max(pair_site) + 1 without site_attr
+    assert inst.pair_site.tolist() == [0, 0, 2] and inst.pair_cell.tolist() == [0, 1, 0]
+    assert inst.pair_km.tolist() == [2.0, 3.0, 1.0]
+    assert np.all(inst.site_attr == 1) and np.all(inst.competitor_pull == 0)
+    assert inst.beta == 2.0 and inst.fixed.size == 0
+    assert np.all(inst.radius_km == 5.0)
+
+
+def test_npz_site_attr_sets_m_and_per_site_radius(tmp_path: Path) -> None:
+    f = tmp_path / "m.npz"
+    np.savez(
+        f,
+        weight=[1.0],
+        pair_cell=[0],
+        pair_site=[0],
+        pair_km=[1.0],
+        stores=2,
+        radius_km=[1.0, 2.0, 3.0, 4.0],
+        unreachable_km=9.0,
+        site_attr=np.ones(4),
+        fixed=[3],
+    )
+    inst = read_npz(f)
+    assert inst.n_sites == 4 and inst.radius_km.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert inst.fixed.tolist() == [3]
+
+
+def good_arrays() -> dict[str, np.ndarray]:
+    return instance_arrays(small())
+
+
+def _set(key: str, value: object):  # noqa: ANN202
+    def f(d: dict) -> None:
+        d[key] = value
+
+    return f
+
+
+def _del(key: str):  # noqa: ANN202
+    def f(d: dict) -> None:
+        del d[key]
+
+    return f
+
+
+def _nan(key: str):  # noqa: ANN202
+    def f(d: dict) -> None:
+        d[key] = d[key].astype(float)
+        d[key][1] = np.nan
+
+    return f
+
+
+def _shift(key: str, to: int):  # noqa: ANN202
+    def f(d: dict) -> None:
+        d[key] = d[key].copy()
+        d[key][0] = to
+
+    return f
+
+
+def _dup_pair(d: dict) -> None:
+    for k in ("pair_cell", "pair_site", "pair_km"):
+        d[k] = np.concatenate((d[k], d[k][:1]))
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        (_del("weight"), "weight", "missing"),
+        (_del("pair_km"), "pair_km", "missing"),
+        (_set("weight", np.ones((300, 2))), "weight", "shape"),
+        (_shift("weight", -1), "weight", "negative"),
+        (_nan("weight"), "weight", "NaN"),
+        (_nan("pair_km"), "pair_km", "NaN"),
+        (_shift("pair_km", -2), "pair_km", "negative"),
+        (_set("pair_km", np.ones(3)), "pair_km", "entries"),
+        (_shift("pair_site", 40), "pair_site", "out of range"),
+        (_shift("pair_cell", 300), "pair_cell", "out of range"),
+        (_shift("pair_cell", -1), "pair_cell", "negative"),
+        (_set("pair_cell", np.full(1, 0.5)), "pair_cell", "integers"),
+        (_set("fixed", np.array([0, 40])), "fixed", "out of range"),
+        (_set("fixed", np.array([1, 1])), "fixed", "more than once"),
+        (_set("stores", 41), "stores", "at most"),
+        (_set("stores", 1), "stores", "at least"),
+        (_set("stores", 2.5), "stores", "whole"),
+        (_set("radius_km", np.ones(7)), "radius_km", "shape"),
+        (_set("radius_km", np.nan), "radius_km", "NaN"),
+        (_set("unreachable_km", np.inf), "unreachable_km", "infinite"),
+        (_set("site_attr", -np.ones(40)), "site_attr", "negative"),
+        (_set("competitor_pull", np.ones(5)), "competitor_pull", "one per cell"),
+        (_set("beta", np.array([1.0, 2.0])), "beta", "scalar"),
+        (_set("weight", np.array(["a", "b"])), "weight", "numeric"),
+        (_dup_pair, "pair_cell", "repeat"),
+    ],
+)
+def test_npz_errors_name_key_and_problem(tmp_path: Path, change, key: str, words: str) -> None:  # noqa: ANN001
+    d = good_arrays()
+    change(d)
+    f = tmp_path / "bad.npz"
+    np.savez(f, **d)
+    with pytest.raises(DataError) as info:
+        read_npz(f)
+    msg = str(info.value)
+    assert key in msg and words in msg and str(f) in msg
+
+
+def test_npz_not_an_archive(tmp_path: Path) -> None:
+    f = tmp_path / "x.npz"
+    f.write_text("hello")
+    with pytest.raises(DataError, match="cannot read"):
+        read_npz(f)
+    g = tmp_path / "one.npy"
+    np.save(g, np.ones(3))
+    with pytest.raises(DataError, match="single array"):
+        read_npz(g)
+    with pytest.raises(DataError, match="not found"):
+        read_npz(tmp_path / "missing.npz")
+
+
+# ---------------------------------------------------------------------------
+# Synthetic instances
+# ---------------------------------------------------------------------------
+def test_synthetic_is_deterministic() -> None:
+    a = synthetic_instance(
+        cells=5000, candidates=500, stores=50, existing=8, seed=11, objective="coverage"
+    )
+    b = synthetic_instance(
+        cells=5000, candidates=500, stores=50, existing=8, seed=11, objective="coverage"
+    )
+    assert_same(a, b)
+    c = synthetic_instance(
+        cells=5000, candidates=500, stores=50, existing=8, seed=12, objective="coverage"
+    )
+    assert not np.array_equal(a.weight, c.weight)
+    # the objective does not change the arrays: one instance, three scores
+    d = synthetic_instance(
+        cells=5000, candidates=500, stores=50, existing=8, seed=11, objective="distance"
+    )
+    assert_same(a, d)
+
+
+def test_synthetic_shape() -> None:
+    inst = synthetic_instance(
+        cells=20000, candidates=2000, stores=200, existing=30, seed=1, objective="coverage"
+    )
+    assert inst.n_cells == 20000 and inst.n_sites == 2000 and inst.stores == 200
+    assert inst.fixed.size == 30 and np.unique(inst.fixed).size == 30
+    assert 3.5 <= inst.n_pairs / inst.n_cells <= 4.5
+    assert np.all(inst.pair_km <= inst.radius_km[0])
+    assert np.array_equal(np.lexsort((inst.pair_cell, inst.pair_site)), np.arange(inst.n_pairs))
+    assert inst.unreachable_km > inst.radius_km[0]
+    assert np.all(inst.weight > 0) and np.all(inst.competitor_pull >= 0)
+    assert inst.competitor_pull.max() > 0
+    assert set(np.unique(inst.site_attr)) <= {0.6, 1.0, 1.8}
+
+
+def test_synthetic_rejects_bad_sizes() -> None:
+    with pytest.raises(ValueError, match="existing"):
+        synthetic_instance(
+            cells=100, candidates=10, stores=3, existing=4, seed=0, objective="coverage"
+        )
+    with pytest.raises(ValueError, match="objective"):
+        synthetic_instance(cells=100, candidates=10, stores=3, existing=0, seed=0, objective="x")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------
+# JSON and the run_* functions (with a stand-in solver)
+# ---------------------------------------------------------------------------
+def test_result_json_keys_and_ids() -> None:
+    sol = Solution(
+        open_sites=np.array([4, 0, 2]),
+        objective=10.0,
+        objective_kind="distance",
+        bound=9.5,
+        gap=0.05,
+        seconds=1.25,
+    )
+    out = result_json(sol, one_based=True)
+    assert list(out) == ["objective", "bound", "gap", "seconds", "open"]
+    assert out["open"] == [1, 3, 5] and out["bound"] == 9.5
+    assert result_json(sol, one_based=False)["open"] == [0, 2, 4]
+    json.dumps(out)
+    none = Solution(
+        open_sites=np.array([1]),
+        objective=3.0,
+        objective_kind="coverage",
+        bound=float("inf"),
+        gap=None,
+    )
+    out = result_json(none, one_based=False, seconds=2.0)
+    assert out["bound"] is None and out["gap"] is None and out["seconds"] == 2.0
+
+
+def _stand_in_solve(inst: Instance, kind: str, **kw: object) -> Solution:
+    """Exhaustive p-median / coverage for tiny instances, else fixed + first free sites."""
+    free = [j for j in range(inst.n_sites) if j not in set(inst.fixed.tolist())]
+    k = inst.stores - inst.fixed.size
+    d = dense(inst)
+    best: tuple[float, list[int]] | None = None
+    combos = itertools.combinations(free, k) if len(free) <= 12 else [tuple(free[:k])]
+    for extra in combos:
+        plan = sorted(inst.fixed.tolist() + list(extra))
+        if kind == "distance":
+            val = float((inst.weight * d[:, plan].min(axis=1)).sum())
+        else:
+            val = -float((inst.weight * (d[:, plan] <= inst.radius_km[plan]).any(axis=1)).sum())
+        if best is None or val < best[0]:
+            best = (val, plan)
+    assert best is not None
+    obj = abs(best[0])
+    return Solution(
+        open_sites=np.array(best[1]),
+        objective=obj,
+        objective_kind=kind,  # type: ignore[arg-type]
+        bound=obj,
+        gap=0.0,
+        seconds=0.01,
+    )
+
+
+@pytest.fixture
+def stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    mod = types.ModuleType("planner.optimise.solve")
+    mod.solve = _stand_in_solve  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "planner.optimise.solve", mod)
+
+
+def test_run_pmed_reports_one_based(stand_in: None, tmp_path: Path) -> None:
+    # a path 1-2-3-4-5 with unit edges, p = 1: the median is vertex 3
+    f = write_text(tmp_path, "5 4 1\n1 2 1\n2 3 1\n3 4 1\n4 5 1\n")
+    out = run_pmed(f, time_limit_s=1.0)
+    assert out["open"] == [3] and out["objective"] == 6.0
+    assert set(out) == {"objective", "bound", "gap", "seconds", "open"}
+
+
+def test_run_instance_and_synthetic_dump(stand_in: None, tmp_path: Path) -> None:
+    out = run_synthetic(
+        cells=200,
+        candidates=12,
+        stores=3,
+        existing=1,
+        objective="distance",
+        seed=5,
+        time_limit_s=1.0,
+        dump_dir=tmp_path / "dump",
+    )
+    assert set(out) == {"objective", "bound", "gap", "seconds", "open"}
+    saved = json.loads((tmp_path / "dump" / "solution.json").read_text())
+    assert saved == out
+    again = run_instance(tmp_path / "dump" / "instance.npz", "distance", time_limit_s=1.0)
+    assert again["open"] == out["open"] and again["objective"] == pytest.approx(out["objective"])
+    with pytest.raises(DataError, match="objective"):
+        run_instance(tmp_path / "dump" / "instance.npz", "nope", time_limit_s=1.0)  # type: ignore[arg-type]
+
+
+def test_module_has_no_print() -> None:
+    src = Path(benchio.__file__).read_text()
+    assert "print(" not in src
