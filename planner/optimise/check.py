@@ -1,0 +1,343 @@
+"""Solver-independent validation of a plan, and the per-store explanations.
+
+Every solve ends here. ``check_solution`` recomputes the objective from the
+``Instance`` arrays alone, with deliberately plain code (``np.maximum.at`` /
+``np.add.at`` over the pair list, nothing shared with the solvers), verifies
+every constraint of the contract in ``types.py`` and that the reported
+objective, bound and gap agree with each other. A failed check is *our* bug,
+not the user's, so it raises :class:`CheckFailed` (a ``RuntimeError``) rather
+than a ``PlannerError``.
+
+Conventions shared with the solvers (documented here because the checker is the
+arbiter): a site listed in ``fixed`` must be open unless it is also listed in
+``existing``; of the ``existing`` sites at most ``max_closures`` may be closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planner.optimise.types import Instance, ObjectiveKind, Solution
+
+log = logging.getLogger(__name__)
+
+MAXIMISE: dict[str, bool] = {"coverage": True, "market_share": True, "distance": False}
+
+
+class CheckFailed(RuntimeError):
+    """A plan returned by the optimiser breaks a constraint or misreports its objective."""
+
+
+@dataclass
+class CheckReport:
+    """Outcome of :func:`check_solution`.
+
+    Attributes
+    ----------
+    ok : bool
+        True when no violation was found.
+    violations : list of str
+        One sentence per problem found.
+    objective : float
+        The objective recomputed from the instance arrays.
+    """
+
+    ok: bool
+    violations: list[str] = field(default_factory=list)
+    objective: float = float("nan")
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`CheckFailed` listing every violation, if any."""
+        if not self.ok:
+            raise CheckFailed("plan failed the check:\n  - " + "\n  - ".join(self.violations))
+
+
+def _as_radius(inst: Instance) -> np.ndarray:
+    r = np.asarray(inst.radius_km, dtype=float)
+    if r.ndim == 0:
+        r = np.full(inst.n_sites, float(r))
+    return r
+
+
+def objective_value(inst: Instance, open_sites: np.ndarray, kind: ObjectiveKind) -> float:
+    """Objective of a set of open sites, recomputed straight from the definitions.
+
+    Parameters
+    ----------
+    inst : Instance
+        The instance.
+    open_sites : ndarray of int
+        Indices of the open sites (duplicates are ignored).
+    kind : {"coverage", "distance", "market_share"}
+        Which objective.
+
+    Returns
+    -------
+    float
+        Covered demand (coverage), demand-weighted km (distance) or captured
+        demand (market_share).
+    """
+    per_cell = _cell_values(inst, np.asarray(open_sites, dtype=np.int64), kind)
+    return float(np.sum(np.asarray(inst.weight, dtype=float) * per_cell))
+
+
+def _cell_values(inst: Instance, open_sites: np.ndarray, kind: str) -> np.ndarray:
+    """Per-cell objective term before weighting (share, covered fraction or km)."""
+    return _values_on_pairs(inst, open_sites, kind, np.arange(inst.n_pairs), inst.n_cells, None)
+
+
+def _values_on_pairs(
+    inst: Instance,
+    open_sites: np.ndarray,
+    kind: str,
+    pairs: np.ndarray,
+    n_out: int,
+    cell_slot: np.ndarray | None,
+) -> np.ndarray:
+    """Per-cell terms computed from the pairs ``pairs`` only.
+
+    ``cell_slot`` maps a cell index to its row in the output (``None``: identity).
+    """
+    is_open = np.zeros(inst.n_sites, dtype=bool)
+    is_open[open_sites] = True
+    pairs = pairs[is_open[np.asarray(inst.pair_site)[pairs]]]
+    cell = np.asarray(inst.pair_cell, dtype=np.int64)[pairs]
+    if cell_slot is not None:
+        cell = cell_slot[cell]
+    site = np.asarray(inst.pair_site, dtype=np.int64)[pairs]
+    km = np.asarray(inst.pair_km, dtype=float)[pairs]
+    n = n_out
+    if kind == "coverage":
+        r = _as_radius(inst)[site]
+        if inst.decay == "step":
+            f = (km <= r).astype(float)
+        elif inst.decay == "linear":
+            f = np.clip(1.0 - km / r, 0.0, None)
+        elif inst.decay == "exponential":
+            f = np.exp(-km / r) * (km <= 3.0 * r)
+        else:
+            raise ValueError(f"unknown decay {inst.decay!r}")
+        out = np.zeros(n)
+        np.maximum.at(out, cell, f)
+        return out
+    if kind == "distance":
+        out = np.full(n, float(inst.unreachable_km))
+        np.minimum.at(out, cell, km)
+        return out
+    if kind == "market_share":
+        attr = np.ones(inst.n_sites) if inst.site_attr is None else np.asarray(inst.site_attr, float)
+        s = np.zeros(n)
+        np.add.at(s, cell, attr[site] * (1.0 + km) ** (-float(inst.beta)))
+        pull = np.zeros(inst.n_cells) if inst.competitor_pull is None else np.asarray(inst.competitor_pull, float)
+        if cell_slot is None:
+            pull_n = pull
+        else:
+            pull_n = np.zeros(n)
+            sel = cell_slot >= 0
+            pull_n[cell_slot[sel]] = pull[sel]
+        den = s + pull_n
+        out = np.zeros(n)
+        pos = den > 0
+        out[pos] = s[pos] / den[pos]
+        return out
+    raise ValueError(f"unknown objective kind {kind!r}")
+
+
+def per_site_explain(
+    inst: Instance, open_sites: np.ndarray, kind: ObjectiveKind
+) -> dict[str, np.ndarray]:
+    """Why each open store is there, in numbers a planner can defend.
+
+    Parameters
+    ----------
+    inst : Instance
+        The instance.
+    open_sites : ndarray of int
+        The open sites.
+    kind : {"coverage", "distance", "market_share"}
+        The objective used for ``marginal_value``.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Aligned with ``site`` (the sorted open sites):
+        ``catchment_demand`` weight of the cells within the site's radius;
+        ``marginal_value`` objective lost (coverage, market share) or km added
+        (distance) if that store alone were removed, always >= 0 for a sensible
+        plan; ``cannibalised_pct`` share (0-100) of its catchment demand that is
+        also within reach of another open own store.
+    """
+    sites = np.unique(np.asarray(open_sites, dtype=np.int64))
+    w = np.asarray(inst.weight, dtype=float)
+    r = _as_radius(inst)
+    pc = np.asarray(inst.pair_cell, dtype=np.int64)
+    ps = np.asarray(inst.pair_site, dtype=np.int64)
+    km = np.asarray(inst.pair_km, dtype=float)
+    is_open = np.zeros(inst.n_sites, dtype=bool)
+    is_open[sites] = True
+    inside = is_open[ps] & (km <= r[ps])
+    reach = np.zeros(inst.n_cells, dtype=np.int64)
+    np.add.at(reach, pc[inside], 1)
+    pos = np.full(inst.n_sites, -1, dtype=np.int64)
+    pos[sites] = np.arange(sites.size)
+    catch = np.zeros(sites.size)
+    shared = np.zeros(sites.size)
+    np.add.at(catch, pos[ps[inside]], w[pc[inside]])
+    multi = inside & (reach[pc] >= 2)
+    np.add.at(shared, pos[ps[multi]], w[pc[multi]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cann = np.where(catch > 0, 100.0 * shared / catch, 0.0)
+    sign = 1.0 if MAXIMISE[kind] else -1.0
+    marginal = np.zeros(sites.size)
+    # Only the cells a store reaches change when it closes: recompute those cells
+    # from their own pairs, via a cell-sorted index built once.
+    by_cell = np.argsort(pc, kind="stable")
+    cell_start = np.searchsorted(pc[by_cell], np.arange(inst.n_cells + 1))
+    by_site = np.argsort(ps, kind="stable")
+    site_start = np.searchsorted(ps[by_site], np.arange(inst.n_sites + 1))
+    slot = np.full(inst.n_cells, -1, dtype=np.int64)
+    for k, s in enumerate(sites):
+        cells = np.unique(pc[by_site[site_start[s] : site_start[s + 1]]])
+        if cells.size == 0:
+            continue
+        lens = cell_start[cells + 1] - cell_start[cells]
+        idx = by_cell[np.repeat(cell_start[cells], lens) + _ranges(lens)]
+        slot[cells] = np.arange(cells.size)
+        with_s = _values_on_pairs(inst, sites, kind, idx, cells.size, slot)
+        without = _values_on_pairs(inst, sites[sites != s], kind, idx, cells.size, slot)
+        slot[cells] = -1
+        marginal[k] = sign * float(np.sum(w[cells] * (with_s - without)))
+    return {
+        "site": sites,
+        "catchment_demand": catch,
+        "marginal_value": marginal,
+        "cannibalised_pct": cann,
+    }
+
+
+def _ranges(lens: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(n)`` for every n in ``lens``."""
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.repeat(np.cumsum(lens) - lens, lens)
+    return np.arange(total) - starts
+
+
+def _sense_word(kind: str) -> str:
+    return "maximised" if MAXIMISE[kind] else "minimised"
+
+
+def check_solution(inst: Instance, sol: Solution, *, tol: float = 1e-6) -> CheckReport:
+    """Verify a plan against every constraint and recompute its objective.
+
+    Parameters
+    ----------
+    inst : Instance
+        The instance the plan claims to solve.
+    sol : Solution
+        The plan.
+    tol : float, default 1e-6
+        Relative tolerance for objective, bound, gap and budget comparisons.
+
+    Returns
+    -------
+    CheckReport
+        ``ok``, human-readable ``violations`` and the recomputed ``objective``.
+    """
+    v: list[str] = []
+    m = inst.n_sites
+    sites = np.asarray(sol.open_sites)
+    if sites.size and not np.issubdtype(sites.dtype, np.integer):
+        v.append(f"open_sites has dtype {sites.dtype}, expected integers")
+        return CheckReport(False, v)
+    sites = sites.astype(np.int64, copy=False)
+    if np.any((sites < 0) | (sites >= m)):
+        bad = sites[(sites < 0) | (sites >= m)][:5].tolist()
+        v.append(f"site indices out of range 0..{m - 1}: {bad}")
+        return CheckReport(False, v)
+    uniq = np.unique(sites)
+    if uniq.size != sites.size:
+        v.append(f"{sites.size - uniq.size} site(s) listed more than once")
+    is_open = np.zeros(m, dtype=bool)
+    is_open[uniq] = True
+
+    if uniq.size != inst.stores:
+        v.append(f"{uniq.size} stores open, the plan must have exactly {inst.stores}")
+
+    existing = np.unique(np.asarray(inst.existing, dtype=np.int64))
+    fixed = np.setdiff1d(np.asarray(inst.fixed, dtype=np.int64), existing)
+    closed_fixed = fixed[~is_open[fixed]]
+    if closed_fixed.size:
+        v.append(f"{closed_fixed.size} fixed site(s) closed, e.g. {closed_fixed[:5].tolist()}")
+    if existing.size:
+        n_closed = int(np.sum(~is_open[existing]))
+        if n_closed > inst.max_closures:
+            v.append(
+                f"{n_closed} existing stores closed, at most {inst.max_closures} may close"
+            )
+    forb = np.asarray(inst.forbidden, dtype=np.int64)
+    open_forb = forb[is_open[forb]]
+    if open_forb.size:
+        v.append(f"{open_forb.size} forbidden site(s) open, e.g. {open_forb[:5].tolist()}")
+
+    if inst.site_location is not None:
+        loc = np.asarray(inst.site_location)[uniq]
+        vals, counts = np.unique(loc, return_counts=True)
+        if np.any(counts > 1):
+            bad = vals[counts > 1][:5].tolist()
+            v.append(
+                f"{int(np.sum(counts > 1))} location(s) with more than one open site "
+                f"(formats / one store per cell), e.g. locations {bad}"
+            )
+
+    ca = np.asarray(inst.conflict_a, dtype=np.int64)
+    cb = np.asarray(inst.conflict_b, dtype=np.int64)
+    both = is_open[ca] & is_open[cb]
+    if np.any(both):
+        ex = list(zip(ca[both][:3].tolist(), cb[both][:3].tolist(), strict=True))
+        v.append(f"{int(both.sum())} pair(s) of open stores closer than the minimum spacing, e.g. {ex}")
+
+    for name, cost, budget in (
+        ("capex", inst.capex_cny, inst.capex_budget_cny),
+        ("opex", inst.opex_cny, inst.opex_budget_cny),
+    ):
+        if cost is None or budget is None:
+            continue
+        spent = float(np.sum(np.asarray(cost, dtype=float)[uniq]))
+        if spent > budget * (1 + tol) + tol:
+            v.append(f"{name} {spent:,.0f} CNY exceeds the budget {budget:,.0f} CNY")
+
+    for g in inst.groups:
+        members = np.unique(np.asarray(g.sites, dtype=np.int64))
+        cnt = int(np.sum(is_open[members]))
+        label = g.key or g.name
+        if cnt < g.min_open:
+            v.append(f"{label}: {cnt} stores open in {g.name}, minimum is {g.min_open}")
+        if g.max_open is not None and cnt > g.max_open:
+            v.append(f"{label}: {cnt} stores open in {g.name}, maximum is {g.max_open}")
+
+    obj = objective_value(inst, uniq, sol.objective_kind)
+    scale = max(1.0, abs(obj))
+    if not np.isfinite(sol.objective) or abs(sol.objective - obj) > tol * scale:
+        v.append(f"reported objective {sol.objective!r} differs from the recomputed {obj!r}")
+    maxi = MAXIMISE[sol.objective_kind]
+    if sol.bound is not None:
+        b = float(sol.bound)
+        if maxi and obj > b + tol * scale:
+            v.append(f"objective {obj:.6g} is above the claimed upper bound {b:.6g} (maximised)")
+        if not maxi and obj < b - tol * scale:
+            v.append(f"objective {obj:.6g} is below the claimed lower bound {b:.6g} (minimised)")
+        if sol.gap is not None:
+            denom = b if maxi else sol.objective
+            want = (b - sol.objective) / denom if maxi else (sol.objective - b) / denom
+            if denom != 0 and abs(want - sol.gap) > 1e-6 + tol:
+                v.append(f"reported gap {sol.gap:.6g} differs from the bound's {want:.6g}")
+            if sol.gap < -1e-9:
+                v.append(f"negative gap {sol.gap:.6g}")
+    elif sol.gap is not None:
+        v.append("a gap is reported without a bound")
+    return CheckReport(not v, v, obj)

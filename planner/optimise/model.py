@@ -1,0 +1,400 @@
+"""The solvers' compiled view of an ``Instance``, and the plan state they edit.
+
+``compile_model`` turns an ``Instance`` into the form every method shares:
+
+- pairs sorted by cell (CSR ``cell_ptr``) with, per pair, either a *benefit*
+  ``val = weight_i * a_ij >= 0`` (coverage and distance, both written as
+  "maximise the sum over cells of the best open benefit", distance via
+  ``a_ij = unreachable_km - km``) or a Huff *strength* ``val = attr_j (1+km)^-beta``
+  (market share);
+- a second order of the same pairs by site (``site_ptr``, ``site_pairs``);
+- the constraints as flat arrays (forced / allowed sites, location ids, conflict
+  adjacency, group membership, costs).
+
+Writing coverage and distance as one "maximum-benefit facility location"
+problem lets greedy, swap search, Lagrangian bounds and MIPs serve both. The
+user-facing objective is ``offset + sign * value``.
+
+``PlanState`` holds an open set with the counters needed to test, in O(degree),
+whether adding a site or swapping two keeps every constraint but the store
+count (and the group minimums when adding).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planner.optimise.feasibility import forced_sites, min_existing_open
+from planner.optimise.types import Instance, ObjectiveKind
+
+log = logging.getLogger(__name__)
+
+
+def ranges(lens: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(n)`` for every n in ``lens`` (int64)."""
+    lens = np.asarray(lens, dtype=np.int64)
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.repeat(np.cumsum(lens) - lens, lens)
+    return np.arange(total, dtype=np.int64) - starts
+
+
+@dataclass
+class Group:
+    """A min/max limit over a site set (the instance's groups plus 'existing kept')."""
+
+    sites: np.ndarray
+    min_open: int
+    max_open: int | None
+    label: str
+
+
+@dataclass
+class Model:
+    """Compiled instance (see module docstring)."""
+
+    kind: ObjectiveKind
+    facility: bool  # coverage / distance form
+    n_cells: int
+    n_sites: int
+    p: int
+    w: np.ndarray  # float[N]
+    cell_ptr: np.ndarray  # int64[N+1]
+    pc: np.ndarray  # int64[K] cell of pair (cell-sorted)
+    ps: np.ndarray  # int64[K] site of pair
+    val: np.ndarray  # float[K] benefit (facility) or strength (market share)
+    site_ptr: np.ndarray  # int64[M+1]
+    site_pairs: np.ndarray  # int64[K] pair indices grouped by site
+    pull: np.ndarray  # float[N] competitor pull (market share)
+    offset: float  # user objective = offset + sign * value
+    sign: float
+    forced: np.ndarray  # bool[M]
+    allowed: np.ndarray  # bool[M]
+    loc: np.ndarray  # int64[M] compact location id
+    n_loc: int
+    conf_ptr: np.ndarray  # int64[M+1]
+    conf_adj: np.ndarray  # int64[...]
+    groups: list[Group]
+    sg_ptr: np.ndarray  # int64[M+1] site -> groups CSR
+    sg_adj: np.ndarray
+    capex: np.ndarray | None
+    opex: np.ndarray | None
+    capex_budget: float | None
+    opex_budget: float | None
+    cell_map: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def maximise(self) -> bool:
+        return self.sign > 0
+
+    def site_cells(self, j: int) -> np.ndarray:
+        """Pair indices (cell-sorted order) of site ``j``."""
+        return self.site_pairs[self.site_ptr[j] : self.site_ptr[j + 1]]
+
+    # ------------------------------------------------------------------ values
+    def value(self, open_mask: np.ndarray) -> float:
+        """Internal value (maximised) of an open set."""
+        return float(self.cell_values(open_mask).sum())
+
+    def cell_values(self, open_mask: np.ndarray) -> np.ndarray:
+        """Weighted per-cell value of an open set."""
+        v = np.where(open_mask[self.ps], self.val, 0.0)
+        if self.facility:
+            return _seg_max(v, self.cell_ptr)
+        s = np.add.reduceat(v, self.cell_ptr[:-1]) if v.size else np.zeros(self.n_cells)
+        return self.w * huff(s, self.pull)
+
+    def user_objective(self, value: float) -> float:
+        return self.offset + self.sign * value
+
+    def internal(self, user_value: float) -> float:
+        """Inverse of :meth:`user_objective`."""
+        return (user_value - self.offset) / self.sign
+
+
+def huff(s: np.ndarray, pull: np.ndarray) -> np.ndarray:
+    """Own share S/(S+c), 0 where both are 0."""
+    den = s + pull
+    out = np.zeros_like(s, dtype=float)
+    pos = den > 0
+    out[pos] = s[pos] / den[pos]
+    return out
+
+
+def _seg_max(v: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+    """Max of each non-empty CSR segment (every cell in a model has a pair)."""
+    if v.size == 0:
+        return np.zeros(ptr.size - 1)
+    return np.maximum.reduceat(v, ptr[:-1])
+
+
+def decay_value(km: np.ndarray, r: np.ndarray, decay: str) -> np.ndarray:
+    """Coverage decay ``f(km, radius)`` of the contract."""
+    if decay == "step":
+        return (km <= r).astype(float)
+    if decay == "linear":
+        return np.clip(1.0 - km / r, 0.0, None)
+    if decay == "exponential":
+        return np.exp(-km / r) * (km <= 3.0 * r)
+    raise ValueError(f"unknown decay {decay!r}")
+
+
+def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
+    """Compile an instance for the solvers.
+
+    Cells with no useful pair are dropped (their value cannot change); the
+    distance objective's constant part goes into ``offset``.
+
+    Parameters
+    ----------
+    inst : Instance
+        The instance.
+    kind : {"coverage", "distance", "market_share"}
+        The objective.
+
+    Returns
+    -------
+    Model
+    """
+    m = int(inst.n_sites)
+    w_all = np.asarray(inst.weight, dtype=float)
+    pc = np.asarray(inst.pair_cell, dtype=np.int64)
+    ps = np.asarray(inst.pair_site, dtype=np.int64)
+    km = np.asarray(inst.pair_km, dtype=float)
+    offset, sign = 0.0, 1.0
+    pull_all = (
+        np.zeros(inst.n_cells) if inst.competitor_pull is None else np.asarray(inst.competitor_pull, float)
+    )
+    if kind == "coverage":
+        r = np.asarray(inst.radius_km, dtype=float)
+        r = np.full(m, float(r)) if r.ndim == 0 else r
+        a = decay_value(km, r[ps], inst.decay)
+        val = w_all[pc] * a
+    elif kind == "distance":
+        u = float(inst.unreachable_km)
+        offset, sign = float(w_all.sum() * u), -1.0
+        val = w_all[pc] * np.clip(u - km, 0.0, None)
+    elif kind == "market_share":
+        attr = np.ones(m) if inst.site_attr is None else np.asarray(inst.site_attr, float)
+        val = attr[ps] * (1.0 + km) ** (-float(inst.beta))
+    else:
+        raise ValueError(f"unknown objective kind {kind!r}")
+    keep = (val > 0) & (w_all[pc] > 0)
+    pc, ps, val = pc[keep], ps[keep], val[keep]
+    # Compact the cells that have a pair.
+    used = np.unique(pc)
+    cmap = np.full(inst.n_cells, -1, dtype=np.int64)
+    cmap[used] = np.arange(used.size)
+    pc = cmap[pc]
+    order = np.lexsort((ps, pc))
+    pc, ps, val = pc[order], ps[order], val[order]
+    n = used.size
+    cell_ptr = np.searchsorted(pc, np.arange(n + 1)).astype(np.int64)
+    site_pairs = np.argsort(ps, kind="stable").astype(np.int64)
+    site_ptr = np.searchsorted(ps[site_pairs], np.arange(m + 1)).astype(np.int64)
+
+    forced = np.zeros(m, dtype=bool)
+    forced[forced_sites(inst)] = True
+    allowed = np.ones(m, dtype=bool)
+    allowed[np.asarray(inst.forbidden, dtype=np.int64)] = False
+    loc_raw = np.arange(m) if inst.site_location is None else np.asarray(inst.site_location)
+    _, loc = np.unique(loc_raw, return_inverse=True)
+    loc = loc.astype(np.int64).ravel()
+
+    ca = np.asarray(inst.conflict_a, dtype=np.int64)
+    cb = np.asarray(inst.conflict_b, dtype=np.int64)
+    a2 = np.concatenate([ca, cb])
+    b2 = np.concatenate([cb, ca])
+    o = np.argsort(a2, kind="stable")
+    conf_adj = b2[o]
+    conf_ptr = np.searchsorted(a2[o], np.arange(m + 1)).astype(np.int64)
+
+    groups: list[Group] = []
+    for g in inst.groups:
+        groups.append(
+            Group(np.unique(np.asarray(g.sites, dtype=np.int64)), int(g.min_open),
+                  None if g.max_open is None else int(g.max_open), g.key or g.name)
+        )
+    ex = np.unique(np.asarray(inst.existing, dtype=np.int64))
+    if ex.size and min_existing_open(inst) > 0:
+        groups.append(Group(ex, min_existing_open(inst), None, "constraints.max_closures"))
+    if groups:
+        gi = np.concatenate([np.full(g.sites.size, k, dtype=np.int64) for k, g in enumerate(groups)])
+        gs = np.concatenate([g.sites for g in groups])
+        o = np.argsort(gs, kind="stable")
+        sg_adj = gi[o]
+        sg_ptr = np.searchsorted(gs[o], np.arange(m + 1)).astype(np.int64)
+    else:
+        sg_adj = np.zeros(0, dtype=np.int64)
+        sg_ptr = np.zeros(m + 1, dtype=np.int64)
+
+    def _cost(x: np.ndarray | None, b: float | None) -> np.ndarray | None:
+        return None if x is None or b is None else np.asarray(x, dtype=float)
+
+    return Model(
+        kind=kind,
+        facility=kind != "market_share",
+        n_cells=n,
+        n_sites=m,
+        p=int(inst.stores),
+        w=w_all[used],
+        cell_ptr=cell_ptr,
+        pc=pc,
+        ps=ps,
+        val=val,
+        site_ptr=site_ptr,
+        site_pairs=site_pairs,
+        pull=pull_all[used],
+        offset=offset,
+        sign=sign,
+        forced=forced,
+        allowed=allowed,
+        loc=loc,
+        n_loc=int(loc.max()) + 1 if m else 0,
+        conf_ptr=conf_ptr,
+        conf_adj=conf_adj,
+        groups=groups,
+        sg_ptr=sg_ptr,
+        sg_adj=sg_adj,
+        capex=_cost(inst.capex_cny, inst.capex_budget_cny),
+        opex=_cost(inst.opex_cny, inst.opex_budget_cny),
+        capex_budget=None if inst.capex_cny is None else inst.capex_budget_cny,
+        opex_budget=None if inst.opex_cny is None else inst.opex_budget_cny,
+        cell_map=used,
+    )
+
+
+class PlanState:
+    """An open set plus the counters that make constraint tests O(degree).
+
+    The store count and group minimums are the caller's business when adding
+    (greedy fills towards them); swaps test every constraint.
+    """
+
+    def __init__(self, model: Model, open_mask: np.ndarray | None = None) -> None:
+        self.m = model
+        self.open = np.zeros(model.n_sites, dtype=bool)
+        self.loc_count = np.zeros(model.n_loc, dtype=np.int64)
+        self.conf_count = np.zeros(model.n_sites, dtype=np.int64)
+        self.grp_count = np.zeros(len(model.groups), dtype=np.int64)
+        self.grp_min = np.array([g.min_open for g in model.groups], dtype=np.int64)
+        self.grp_max = np.array(
+            [np.iinfo(np.int64).max if g.max_open is None else g.max_open for g in model.groups],
+            dtype=np.int64,
+        )
+        self.capex_used = 0.0
+        self.opex_used = 0.0
+        if open_mask is not None:
+            for j in np.flatnonzero(open_mask):
+                self.add(int(j))
+
+    @property
+    def n_open(self) -> int:
+        return int(self.open.sum())
+
+    def groups_of(self, j: int) -> np.ndarray:
+        return self.m.sg_adj[self.m.sg_ptr[j] : self.m.sg_ptr[j + 1]]
+
+    def conflicts_of(self, j: int) -> np.ndarray:
+        return self.m.conf_adj[self.m.conf_ptr[j] : self.m.conf_ptr[j + 1]]
+
+    def add(self, j: int) -> None:
+        self.open[j] = True
+        self.loc_count[self.m.loc[j]] += 1
+        self.conf_count[self.conflicts_of(j)] += 1
+        self.grp_count[self.groups_of(j)] += 1
+        if self.m.capex is not None:
+            self.capex_used += self.m.capex[j]
+        if self.m.opex is not None:
+            self.opex_used += self.m.opex[j]
+
+    def remove(self, j: int) -> None:
+        self.open[j] = False
+        self.loc_count[self.m.loc[j]] -= 1
+        self.conf_count[self.conflicts_of(j)] -= 1
+        self.grp_count[self.groups_of(j)] -= 1
+        if self.m.capex is not None:
+            self.capex_used -= self.m.capex[j]
+        if self.m.opex is not None:
+            self.opex_used -= self.m.opex[j]
+
+    def can_add(self, j: int, *, reserve_capex: float = 0.0, reserve_opex: float = 0.0) -> bool:
+        """Adding ``j`` keeps spacing, location, group maximums and budgets."""
+        m = self.m
+        if self.open[j] or not m.allowed[j]:
+            return False
+        if self.loc_count[m.loc[j]] > 0 or self.conf_count[j] > 0:
+            return False
+        g = self.groups_of(j)
+        if g.size and np.any(self.grp_count[g] >= self.grp_max[g]):
+            return False
+        if m.capex is not None and self.capex_used + m.capex[j] + reserve_capex > m.capex_budget * (1 + 1e-12):  # type: ignore[operator]
+            return False
+        if m.opex is not None and self.opex_used + m.opex[j] + reserve_opex > m.opex_budget * (1 + 1e-12):  # type: ignore[operator]
+            return False
+        return True
+
+    def addable_mask(self) -> np.ndarray:
+        """Vectorised :meth:`can_add` for every site (budgets without reserve)."""
+        m = self.m
+        ok = m.allowed & ~self.open & (self.loc_count[m.loc] == 0) & (self.conf_count == 0)
+        if m.groups:
+            full = (self.grp_count >= self.grp_max).astype(np.int64)
+            hit = np.zeros(m.n_sites, dtype=np.int64)
+            site_of = np.repeat(np.arange(m.n_sites), np.diff(m.sg_ptr))
+            np.add.at(hit, site_of, full[m.sg_adj])
+            ok &= hit == 0
+        if m.capex is not None:
+            ok &= self.capex_used + m.capex <= m.capex_budget * (1 + 1e-12)  # type: ignore[operator]
+        if m.opex is not None:
+            ok &= self.opex_used + m.opex <= m.opex_budget * (1 + 1e-12)  # type: ignore[operator]
+        return ok
+
+    def can_swap(self, f: int, j: int) -> bool:
+        """Closing open ``f`` and opening closed ``j`` keeps every constraint."""
+        m = self.m
+        if not self.open[f] or self.open[j] or m.forced[f] or not m.allowed[j]:
+            return False
+        if self.loc_count[m.loc[j]] - (m.loc[f] == m.loc[j]) > 0:
+            return False
+        if self.conf_count[j] > 0:
+            cj = self.conflicts_of(j)
+            if self.conf_count[j] > 1 or not np.any(cj == f):
+                return False
+        gf = self.groups_of(f)
+        gj = self.groups_of(j)
+        if gf.size or gj.size:
+            only_j = np.setdiff1d(gj, gf, assume_unique=True)
+            if only_j.size and np.any(self.grp_count[only_j] >= self.grp_max[only_j]):
+                return False
+            only_f = np.setdiff1d(gf, gj, assume_unique=True)
+            if only_f.size and np.any(self.grp_count[only_f] <= self.grp_min[only_f]):
+                return False
+        if m.capex is not None and self.capex_used - m.capex[f] + m.capex[j] > m.capex_budget * (1 + 1e-12):  # type: ignore[operator]
+            return False
+        if m.opex is not None and self.opex_used - m.opex[f] + m.opex[j] > m.opex_budget * (1 + 1e-12):  # type: ignore[operator]
+            return False
+        return True
+
+    def swap(self, f: int, j: int) -> None:
+        self.remove(f)
+        self.add(j)
+
+    def feasible(self) -> bool:
+        """Every constraint including count and group minimums."""
+        m = self.m
+        if self.n_open != m.p or np.any(m.forced & ~self.open) or np.any(self.open & ~m.allowed):
+            return False
+        if np.any(self.loc_count > 1) or np.any(self.conf_count[self.open] > 0):
+            return False
+        if np.any(self.grp_count < self.grp_min) or np.any(self.grp_count > self.grp_max):
+            return False
+        if m.capex is not None and self.capex_used > m.capex_budget * (1 + 1e-9):  # type: ignore[operator]
+            return False
+        if m.opex is not None and self.opex_used > m.opex_budget * (1 + 1e-9):  # type: ignore[operator]
+            return False
+        return True
