@@ -265,7 +265,7 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
     groups += _quota_groups(sites, "county_code", c.county, county_names, "constraints.county")
     groups += _quota_groups(sites, "tier", c.tier, UnitNames("tier", tier_table), "constraints.tier")
     fmt_idx = sites.groupby("format").indices
-    for fname, fmt in formats.items():
+    for fname, fmt in formats.items() if scenario.formats.enabled else ():
         if fmt.min_count or fmt.max_count is not None:
             groups.append(
                 GroupLimit(
