@@ -35,11 +35,12 @@ from planner.geodata.layers import Layers
 from planner.instance import BuiltInstance, build_instance
 from planner.optimise.check import check_solution
 from planner.optimise.feasibility import precheck
+from planner.optimise.rollout_check import quarter_labels
 from planner.optimise.solve import solve
 from planner.optimise.types import Solution
 from planner.report.kpis import compute_kpis, plan_table
 
-__all__ = ["RunResult", "run", "prepare", "Prepared", "quarter_labels", "write_run_folder"]
+__all__ = ["RunResult", "run", "prepare", "Prepared", "write_run_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,6 @@ class RunResult:
     rollout: pd.DataFrame | None
     map_path: Path
     timings: dict[str, float]
-
-
-def quarter_labels(start: str, n: int) -> list[str]:
-    """['2027Q1', '2027Q2', ...] from a start label."""
-    year, q = int(start[:4]), int(start[-1]) - 1
-    return [f"{year + (q + k) // 4}Q{(q + k) % 4 + 1}" for k in range(n)]
 
 
 def _notify(progress: Progress | None, step: str, **info: Any) -> None:
@@ -233,12 +228,10 @@ def run(
     labels: list[str] | None = None
     rollout_df: pd.DataFrame | None = None
     if scenario.rollout.enabled:
-        from planner.rollout_bridge import run_rollout
-
         t = time.perf_counter()
-        _notify(progress, "rollout", quarters=scenario.rollout.quarters)
+        _notify(progress, "rollout", quarters=scenario.rollout.quarters, mode=scenario.rollout.mode)
         labels = quarter_labels(scenario.rollout.start_quarter, scenario.rollout.quarters)
-        sol, rollout_df = run_rollout(built, sol, scenario, labels)
+        sol, rollout_df = _schedule(prep, sol)
         timings["rollout_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -296,6 +289,44 @@ def run(
         path=path, scenario=scenario, plan=plan, kpis=kpis, solution=sol, rollout=rollout_df,
         map_path=path / "map.html", timings=timings,
     )
+
+
+def rollout_instance(prep: Prepared) -> Any:
+    """The rollout's view of a prepared scenario: province index and city/county per site."""
+    from planner.optimise.rollout import RolloutInstance
+
+    sites = prep.built.sites
+    codes, uniques = pd.factorize(sites["province_code"].astype(str), sort=True)
+    names = prep.layers.provinces.set_index("code")["name"].reindex(uniques).fillna("").tolist()
+    return RolloutInstance(
+        instance=prep.built.instance,
+        site_province=codes,
+        site_is_county=sites["is_county"].to_numpy(dtype=bool),
+        capex_cny=sites["capex_cny"].to_numpy(dtype=float),
+        opex_cny=sites["opex_cny"].to_numpy(dtype=float),
+        objective_kind=prep.scenario.objective.kind,
+        cell_population=prep.built.cells["population"].to_numpy(dtype=float),
+        province_names=names,
+    )
+
+
+def _schedule(prep: Prepared, sol: Solution) -> tuple[Solution, pd.DataFrame]:
+    """Schedule the openings (two-stage or joint) and return the solution with quarters."""
+    from planner.optimise.rollout import plan_rollout
+
+    sc = prep.scenario
+    result = plan_rollout(
+        rollout_instance(prep), sol, sc.rollout, time_limit_s=sc.solver.time_limit_s, seed=sc.seed
+    )
+    out = result.to_solution(base=sol if sc.rollout.mode == "two_stage" else None)
+    if sc.rollout.mode == "joint":
+        check_solution(prep.built.instance, out).raise_if_failed()
+    out.stats.update(
+        rollout_objective=result.objective, rollout_bound=result.bound, rollout_gap=result.gap,
+        rollout_seconds=result.seconds,
+    )
+    out.methods.update({f"rollout_{k}": v for k, v in result.methods.items()})
+    return out, result.table
 
 
 def _cell_values(built: BuiltInstance, sol: Solution) -> pd.DataFrame:

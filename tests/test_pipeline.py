@@ -1,0 +1,94 @@
+"""The pipeline on a tiny geography: run folder contents, atomic writes, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from planner.config import load_scenario
+from planner.config.load import deep_merge
+from planner.demand import compute_demand
+from planner.errors import OutputError
+from planner.instance import build_instance
+from planner.pipeline import Prepared, run, write_run_folder
+from tests.fixtures.tiny import tiny_layers
+
+
+def prepared(**data) -> Prepared:
+    base = {
+        "name": "tiny",
+        "objective": {"catchment_km": {"1": 3, "3": 5}},
+        "constraints": {"total_stores": 4, "min_spacing_km": {"1": 0, "new1": 0, "2": 0, "3": 0, "4": 0, "5": 0}},
+        "rollout": {"quarters": 2, "initial_managers": 2, "start_quarter": "2027Q1"},
+        "solver": {"time_limit_s": 10},
+    }
+    sc = load_scenario(data=deep_merge(base, data))
+    layers = tiny_layers()
+    demand = compute_demand(layers, sc)
+    return Prepared(scenario=sc, layers=layers, demand=demand, built=build_instance(layers, demand, sc))
+
+
+def test_run_writes_complete_folder(tmp_path: Path) -> None:
+    prep = prepared()
+    result = run(prep.scenario, results_dir=tmp_path, prepared=prep)
+    folder = result.path
+    for name in ("plan.csv", "kpis.json", "rollout.csv", "config.resolved.yaml", "run.json", "map.html", "overview.png"):
+        assert (folder / name).is_file(), name
+    plan = pd.read_csv(folder / "plan.csv", dtype={"quarter": str})
+    assert list(plan.columns[:10]) == ["store_id", "status", "lat", "lon", "province", "city", "county", "tier", "format", "quarter"]
+    assert len(plan) == 4
+    assert (plan["status"] == "existing").sum() == 2
+    assert plan.loc[plan.status == "new", "quarter"].notna().all()
+    kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
+    assert kpis["stores"] == 4
+    assert 0 < kpis["covered_share"] <= 1
+    assert (tmp_path / "tiny" / "latest").resolve() == folder.resolve()
+    assert not [p for p in (tmp_path / "tiny").iterdir() if p.name.startswith(".partial")]
+
+
+def test_second_run_never_overwrites_first(tmp_path: Path) -> None:
+    prep = prepared()
+    a = run(prep.scenario, results_dir=tmp_path, prepared=prep, write_map=False)
+    b = run(prep.scenario, results_dir=tmp_path, prepared=prep, write_map=False)
+    assert a.path != b.path and a.path.exists() and b.path.exists()
+    assert (tmp_path / "tiny" / "latest").resolve() == b.path.resolve()
+    # same scenario and seed: identical plan and kpis (timings excepted)
+    assert (a.path / "plan.csv").read_bytes() == (b.path / "plan.csv").read_bytes()
+    ka = json.loads((a.path / "kpis.json").read_text())
+    kb = json.loads((b.path / "kpis.json").read_text())
+    for k in (ka, kb):
+        k.pop("solve_seconds")
+    assert ka == kb
+
+
+def test_failed_writer_leaves_nothing_visible(tmp_path: Path) -> None:
+    def boom(folder: Path) -> None:
+        (folder / "plan.csv").write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_run_folder(tmp_path, "x", boom)
+    assert list((tmp_path / "x").iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_results_folder_is_clear_error(tmp_path: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(OutputError, match="ro"):
+            write_run_folder(ro, "x", lambda f: None)
+    finally:
+        ro.chmod(0o700)
+
+
+def test_unwritable_results_path_is_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError, match="cannot create"):
+        write_run_folder(blocker, "x", lambda f: None)
