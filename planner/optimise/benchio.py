@@ -55,6 +55,9 @@ __all__ = [
     "OBJECTIVES",
     "read_orlib_pmed",
     "read_npz",
+    "instance_from_arrays",
+    "instance_from_cost_matrix",
+    "instance_arrays",
     "write_npz",
     "synthetic_instance",
     "result_json",
@@ -383,6 +386,66 @@ def instance_from_arrays(data: Mapping[str, Any], *, source: str = "<arrays>") -
         beta=beta,
         fixed=np.sort(fixed),
     )
+
+
+def instance_from_cost_matrix(
+    cost: np.ndarray,
+    weight: np.ndarray,
+    *,
+    stores: int,
+    radius_km: float = math.inf,
+    fixed: np.ndarray | list[int] | None = None,
+    unreachable_km: float | None = None,
+) -> Instance:
+    """Build an instance from a dense client x site cost matrix (as spopt's ``from_cost_matrix``).
+
+    Parameters
+    ----------
+    cost
+        float[N, M]; a non-finite entry means "not reachable" (no pair).
+    weight
+        float[N] demand per client.
+    stores
+        Open sites in total, ``fixed`` included.
+    radius_km
+        Coverage radius (same unit as ``cost``).
+    fixed
+        Sites that must be open.
+    unreachable_km
+        Charged to a client with no open reachable site; default
+        ``10 * max finite cost + 1`` (never binding when every client reaches
+        every site).
+
+    Raises
+    ------
+    DataError
+        On the same problems as :func:`read_npz`.
+    """
+    cost = np.asarray(cost, dtype=np.float64)
+    if cost.ndim != 2:
+        raise DataError(f"cost matrix must be 2-D, found shape {cost.shape}.")
+    cell, site = np.nonzero(np.isfinite(cost).T)[::-1]  # pairs ordered by site, then cell
+    km = cost[cell, site]
+    if unreachable_km is None:
+        unreachable_km = 10.0 * float(km.max(initial=0.0)) + 1.0
+    data: dict[str, Any] = {
+        "weight": np.asarray(weight, dtype=np.float64),
+        "pair_cell": cell,
+        "pair_site": site,
+        "pair_km": km,
+        "stores": stores,
+        "radius_km": float(radius_km),
+        "unreachable_km": float(unreachable_km),
+        "site_attr": np.ones(cost.shape[1]),
+        "fixed": np.zeros(0, dtype=np.int64)
+        if fixed is None
+        else np.asarray(fixed, dtype=np.int64),
+    }
+    if data["weight"].shape != (cost.shape[0],):
+        raise DataError(
+            f"weight has shape {data['weight'].shape}, expected one per cost-matrix row ({cost.shape[0]})."
+        )
+    return instance_from_arrays(data, source="cost matrix")
 
 
 def _first(mask: np.ndarray) -> int | tuple[int, ...]:

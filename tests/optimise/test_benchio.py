@@ -454,3 +454,16 @@ def test_run_instance_and_synthetic_dump(stand_in: None, tmp_path: Path) -> None
 def test_module_has_no_print() -> None:
     src = Path(benchio.__file__).read_text()
     assert "print(" not in src
+
+
+def test_instance_from_cost_matrix() -> None:
+    cost = np.array([[1.0, np.inf], [4.0, 2.0], [np.inf, 3.0]])
+    inst = benchio.instance_from_cost_matrix(
+        cost, np.array([1.0, 2.0, 3.0]), stores=1, radius_km=2.5
+    )
+    assert inst.n_sites == 2 and inst.n_pairs == 4
+    assert inst.pair_site.tolist() == [0, 0, 1, 1] and inst.pair_cell.tolist() == [0, 1, 1, 2]
+    assert inst.pair_km.tolist() == [1.0, 4.0, 2.0, 3.0]
+    assert inst.unreachable_km == 41.0 and np.all(inst.radius_km == 2.5)
+    with pytest.raises(DataError, match="weight"):
+        benchio.instance_from_cost_matrix(cost, np.ones(2), stores=1)
