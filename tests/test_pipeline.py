@@ -75,16 +75,15 @@ def test_failed_writer_leaves_nothing_visible(tmp_path: Path) -> None:
     assert list((tmp_path / "x").iterdir()) == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
-def test_read_only_results_folder_is_clear_error(tmp_path: Path) -> None:
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        with pytest.raises(OutputError, match="ro"):
-            write_run_folder(ro, "x", lambda f: None)
-    finally:
-        ro.chmod(0o700)
+@pytest.mark.parametrize(("errno_", "text"), [(30, "Read-only"), (28, "No space")])
+def test_read_only_or_full_disk_is_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, errno_: int, text: str) -> None:
+    # root ignores permission bits, so simulate the file system's answer instead
+    def fail(folder: Path) -> None:
+        raise OSError(errno_, os.strerror(errno_))
+
+    with pytest.raises(OutputError, match=text):
+        write_run_folder(tmp_path, "x", fail)
+    assert list((tmp_path / "x").iterdir()) == []
 
 
 def test_unwritable_results_path_is_clear_error(tmp_path: Path) -> None:
