@@ -67,7 +67,8 @@ def peak_rss_mb() -> float:
 def machine() -> str:
     return (
         f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, numpy {np.__version__}"
+        f"Python {platform.python_version()}, numpy {np.__version__}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end (the machine is shared; timings are noisy)"
     )
 
 
