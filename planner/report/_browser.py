@@ -23,7 +23,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "BrowserUnavailable",
+    "BrowserUnavailableError",
     "TILE_HOSTS",
     "browser_unavailable_reason",
     "console_errors",
@@ -38,7 +38,7 @@ TILE_HOSTS = ("tile.openstreetmap.org", "autonavi.com")
 """Hosts of background tiles: their load errors are expected with no network."""
 
 
-class BrowserUnavailable(RuntimeError):
+class BrowserUnavailableError(RuntimeError):
     """Chromium, chromedriver or selenium is missing."""
 
 
@@ -88,12 +88,12 @@ def headless_chromium(
 
     Raises
     ------
-    BrowserUnavailable
+    BrowserUnavailableError
         When selenium, Chromium or chromedriver is missing.
     """
     reason = browser_unavailable_reason()
     if reason:
-        raise BrowserUnavailable(reason)
+        raise BrowserUnavailableError(reason)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
