@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
@@ -467,3 +469,78 @@ def test_instance_from_cost_matrix() -> None:
     assert inst.unreachable_km == 41.0 and np.all(inst.radius_km == 2.5)
     with pytest.raises(DataError, match="weight"):
         benchio.instance_from_cost_matrix(cost, np.ones(2), stores=1)
+
+
+# ---------------------------------------------------------------------------
+# Property tests
+# ---------------------------------------------------------------------------
+
+
+@st.composite
+def edge_lists(draw: st.DrawFn) -> tuple[int, list[tuple[int, int, int]]]:
+    n = draw(st.integers(2, 7))
+    path = [(v, v + 1, draw(st.integers(1, 9))) for v in range(1, n)]  # keeps it connected
+    extra = draw(
+        st.lists(st.tuples(st.integers(1, n), st.integers(1, n), st.integers(0, 9)), max_size=12)
+    )
+    edges = path + extra
+    return n, draw(st.permutations(edges))
+
+
+@given(edge_lists())
+@settings(max_examples=60, deadline=None)
+def test_pmed_distances_equal_reference_floyd(tmp_path_factory, case) -> None:  # noqa: ANN001
+    n, edges = case
+    c = [[0.0 if i == j else float("inf") for j in range(n)] for i in range(n)]
+    for i, j, k in edges:  # OR-Library: read in turn, the last line wins
+        if i != j:
+            c[i - 1][j - 1] = c[j - 1][i - 1] = float(k)
+    for k in range(n):
+        for i in range(n):
+            for j in range(n):
+                c[i][j] = min(c[i][j], c[i][k] + c[k][j])
+    f = tmp_path_factory.mktemp("g") / "g.txt"
+    f.write_text(f"{n} {len(edges)} 1\n" + "".join(f"{i} {j} {k}\n" for i, j, k in edges))
+    inst, _ = read_orlib_pmed(f)
+    assert np.array_equal(dense(inst), np.array(c))
+
+
+@given(
+    n=st.integers(1, 6),
+    m=st.integers(1, 5),
+    data=st.data(),
+)
+@settings(max_examples=60, deadline=None)
+def test_npz_round_trip_property(tmp_path_factory, n: int, m: int, data: st.DataObject) -> None:  # noqa: ANN001
+    pairs = data.draw(
+        st.sets(st.tuples(st.integers(0, n - 1), st.integers(0, m - 1)), max_size=n * m)
+    )
+    pairs_l = sorted(pairs)
+    floats = st.floats(0, 1e6, allow_nan=False, allow_infinity=False)
+    n_fixed = data.draw(st.integers(0, m))
+    inst = Instance(
+        weight=np.array(data.draw(st.lists(floats, min_size=n, max_size=n))),
+        pair_cell=np.array([i for i, _ in pairs_l], dtype=np.int32),
+        pair_site=np.array([j for _, j in pairs_l], dtype=np.int32),
+        pair_km=np.array(data.draw(st.lists(floats, min_size=len(pairs_l), max_size=len(pairs_l)))),
+        n_sites=m,
+        stores=data.draw(st.integers(n_fixed, m)),
+        radius_km=np.array(data.draw(st.lists(floats, min_size=m, max_size=m))),
+        unreachable_km=data.draw(floats),
+        site_attr=np.array(data.draw(st.lists(floats, min_size=m, max_size=m))),
+        competitor_pull=np.array(data.draw(st.lists(floats, min_size=n, max_size=n))),
+        beta=data.draw(st.floats(0, 5)),
+        fixed=np.arange(n_fixed, dtype=np.int64),
+    )
+    back = read_npz(write_npz(tmp_path_factory.mktemp("z") / "i.npz", inst))
+    order = np.lexsort((inst.pair_cell, inst.pair_site))
+    for name in ("pair_cell", "pair_site", "pair_km"):
+        assert np.array_equal(getattr(back, name), getattr(inst, name)[order]), name
+    for name in ("weight", "radius_km", "site_attr", "competitor_pull", "fixed"):
+        assert np.array_equal(getattr(back, name), getattr(inst, name)), name
+    assert (back.n_sites, back.stores, back.unreachable_km, back.beta) == (
+        m,
+        inst.stores,
+        inst.unreachable_km,
+        inst.beta,
+    )
