@@ -1,0 +1,769 @@
+"""Compare finished runs side by side: one self-contained HTML report plus a CSV.
+
+:func:`compare_runs` reads run folders written by :func:`planner.pipeline.run`
+(``kpis.json``, ``plan.csv``, ``config.resolved.yaml``, ``run.json``,
+``overview.png``, ``map.html``) and writes ``compare.html`` (KPI table side by
+side with differences against the first run, what changed in the scenarios,
+per-province differences highlighted, the overview maps side by side with
+relative links to each interactive map, and bar charts), ``compare.csv`` (the
+KPI table, raw numbers) and ``provinces.csv`` (the per-province table). The page
+needs no network: CSS is inline and images are base64 PNGs drawn with
+matplotlib. Like every report it reads results and never solves. ``latest``
+links are resolved, so a report keeps pointing at the runs it compared even
+after newer runs move the link.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import io
+import json
+import logging
+import math
+import os
+import secrets
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from planner.errors import DataError, OutputError
+
+__all__ = [
+    "RunFolder", "KPI_ROWS", "compare_runs", "load_run", "resolve_run_folder", "kpi_table",
+    "province_table", "config_differences", "figure_png", "embed_png", "html_page", "html_table",
+    "unique_folder",
+]
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ reading runs
+@dataclass
+class RunFolder:
+    """One finished run as the comparison sees it."""
+
+    path: Path
+    label: str
+    kpis: dict[str, Any]
+    plan: pd.DataFrame | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def overview_png(self) -> Path | None:
+        p = self.path / "overview.png"
+        return p if p.is_file() else None
+
+    @property
+    def map_html(self) -> Path | None:
+        p = self.path / "map.html"
+        return p if p.is_file() else None
+
+
+def resolve_run_folder(path: str | os.PathLike[str]) -> Path:
+    """The real run folder behind ``path`` (following ``latest`` links and ``LATEST`` files).
+
+    Accepts a run folder, a ``latest`` symlink, or a scenario folder
+    (``results/<scenario>``), which stands for its latest run.
+
+    Raises
+    ------
+    DataError
+        When the folder does not exist or holds no ``kpis.json``.
+    """
+    p = Path(path).expanduser()
+    if not p.exists() and p.name == "latest" and (p.parent / "LATEST").is_file():
+        # file systems without symlinks: the pipeline writes a pointer file instead
+        p = p.parent / (p.parent / "LATEST").read_text(encoding="utf-8").strip()
+    if not p.exists():
+        hint = " (a broken `latest` link: its run was deleted)" if p.is_symlink() else ""
+        raise DataError(
+            f"{path}: run folder not found{hint}. Give a folder written by `planner run`, "
+            "e.g. results/<scenario>/latest."
+        )
+    p = p.resolve()
+    if p.is_dir() and not (p / "kpis.json").exists():
+        for pointer in (p / "latest",):
+            if pointer.exists():
+                return resolve_run_folder(pointer)
+        if (p / "LATEST").is_file():
+            return resolve_run_folder(p / "latest")
+    if not p.is_dir():
+        raise DataError(f"{path}: is a file, not a run folder. Give the folder that holds kpis.json.")
+    if not (p / "kpis.json").is_file():
+        raise DataError(
+            f"{path}: not a run folder (no kpis.json in {p}). Give a folder written by `planner run`, "
+            "e.g. results/<scenario>/latest; a run that failed or is still being written has none."
+        )
+    return p
+
+
+def load_run(path: str | os.PathLike[str], label: str | None = None) -> RunFolder:
+    """Read one run folder (``kpis.json`` required; the other files when present).
+
+    Raises
+    ------
+    DataError
+        When the folder is missing, is not a run folder, or a file in it cannot be read.
+    """
+    folder = resolve_run_folder(path)
+    kpis_path = folder / "kpis.json"
+    try:
+        kpis = json.loads(kpis_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{kpis_path}: cannot read the KPIs ({exc}). Re-run the scenario.") from None
+    if not isinstance(kpis, dict):
+        raise DataError(f"{kpis_path}: expected a JSON object of KPIs. Re-run the scenario.")
+    plan = None
+    if (folder / "plan.csv").is_file():
+        try:
+            plan = pd.read_csv(folder / "plan.csv", dtype={"province_code": str, "tier": str})
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise DataError(f"{folder / 'plan.csv'}: cannot read the plan ({exc}). Re-run the scenario.") from None
+    config: dict[str, Any] = {}
+    if (folder / "config.resolved.yaml").is_file():
+        try:
+            config = yaml.safe_load((folder / "config.resolved.yaml").read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            log.warning("%s: config.resolved.yaml unreadable (%s); scenario differences skipped", folder, exc)
+    info: dict[str, Any] = {}
+    if (folder / "run.json").is_file():
+        try:
+            info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("%s: run.json unreadable (%s)", folder, exc)
+    name = label or kpis.get("scenario") or config.get("name") or folder.parent.name
+    return RunFolder(path=folder, label=str(name), kpis=kpis, plan=plan, config=config, info=info)
+
+
+def _unique_labels(runs: Sequence[RunFolder]) -> None:
+    """Make labels distinct (two runs of one scenario get their run ids appended)."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r.label] = counts.get(r.label, 0) + 1
+    seen: dict[str, int] = {}
+    for r in runs:
+        if counts[r.label] > 1:
+            base = f"{r.label} ({r.path.name})"
+            seen[base] = seen.get(base, 0) + 1
+            r.label = base if seen[base] == 1 else f"{base} #{seen[base]}"
+
+
+# ------------------------------------------------------------------- KPI table
+def _get(path: str) -> Callable[[dict[str, Any]], Any]:
+    def getter(k: dict[str, Any]) -> Any:
+        node: Any = k
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    return getter
+
+
+@dataclass(frozen=True)
+class _Row:
+    key: str
+    label: str
+    unit: str
+    get: Callable[[dict[str, Any]], Any]
+    fmt: str = "int"  # int | float | pct | pp | mcny | text
+    better: int = 0  # +1 higher is better, -1 lower is better, 0 neutral (for colouring)
+
+
+def _kpi_rows(competitors: Sequence[str]) -> list[_Row]:
+    rows = [
+        _Row("objective_kind", "objective", "", _get("objective_kind"), "text"),
+        _Row("stores", "stores", "stores", _get("stores")),
+        _Row("existing_stores", "existing stores", "stores", _get("existing_stores")),
+        _Row("new_stores", "new stores", "stores", _get("new_stores")),
+        _Row("objective", "objective value", "", _get("objective"), "float"),
+        _Row("bound", "proven bound", "", _get("bound"), "float"),
+        _Row("gap", "optimality gap", "%", _get("gap"), "pct", -1),
+        _Row("objectives.coverage", "coverage objective", "demand", _get("objectives.coverage"), "float", +1),
+        _Row("objectives.market_share", "market-share objective", "demand", _get("objectives.market_share"), "float", +1),
+        _Row("objectives.distance", "distance objective", "demand·km", _get("objectives.distance"), "float", -1),
+        _Row("covered_population", "covered population", "people", _get("covered_population"), "int", +1),
+        _Row("covered_share", "covered share", "%", _get("covered_share"), "pct", +1),
+        _Row("market_share.own", "own market share", "%", _get("market_share.own"), "pct", +1),
+    ]
+    for brand in competitors:
+        rows.append(_Row(f"market_share.{brand}", f"{brand} market share", "%", _get(f"market_share.{brand}"), "pct", -1))
+    for brand in competitors:
+        def vs(k: dict[str, Any], b: str = brand) -> Any:
+            own, other = _get("market_share.own")(k), _get(f"market_share.{b}")(k)
+            return None if own is None or other is None else own - other
+
+        rows.append(_Row(f"own_minus_{brand}", f"own − {brand} share", "pp", vs, "pp", +1))
+    rows += [
+        _Row("capex_cny", "capex", "M CNY", _get("capex_cny"), "mcny", -1),
+        _Row("opex_cny_per_year", "opex", "M CNY / year", _get("opex_cny_per_year"), "mcny", -1),
+        _Row("mean_distance_km", "mean distance to a store", "km", _get("mean_distance_km"), "float", -1),
+        _Row("p_center_km", "farthest person (p-center)", "km", _get("p_center_km"), "float", -1),
+        _Row("status", "solver status", "", _get("status"), "text"),
+        _Row("solve_seconds", "solve time", "s", _get("solve_seconds"), "float"),
+    ]
+    return rows
+
+
+KPI_ROWS: list[str] = [r.key for r in _kpi_rows(["huawei", "oppo", "vivo"])]
+"""Keys of the KPI table rows for the default competitors (``compare.csv`` column ``kpi``)."""
+
+
+def _competitors(runs: Sequence[RunFolder]) -> list[str]:
+    brands: list[str] = []
+    for r in runs:
+        for b in (r.kpis.get("market_share") or {}):
+            if b != "own" and b not in brands:
+                brands.append(b)
+    return brands
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    return None if math.isnan(x) else float(x)
+
+
+def _fmt(x: Any, fmt: str) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if fmt == "text" or _num(x) is None:
+        return str(x)
+    v = float(x)
+    if fmt == "int":
+        return f"{v:,.0f}"
+    if fmt == "pct":
+        return f"{100 * v:.2f}"
+    if fmt == "pp":
+        return f"{100 * v:+.2f}"
+    if fmt == "mcny":
+        return f"{v / 1e6:,.1f}"
+    return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.1f}"
+
+
+def _fmt_delta(d: float, fmt: str) -> str:
+    if fmt in ("pct", "pp"):
+        return f"{100 * d:+.2f} pp"
+    if fmt == "mcny":
+        return f"{d / 1e6:+,.1f}"
+    if fmt == "int":
+        return f"{d:+,.0f}"
+    return f"{d:+,.3f}" if abs(d) < 100 else f"{d:+,.1f}"
+
+
+def kpi_table(runs: Sequence[RunFolder]) -> pd.DataFrame:
+    """KPI rows × runs, raw values (shares as fractions, money in CNY).
+
+    Columns: ``kpi``, ``label``, ``unit``, then one column per run label, then
+    ``Δ <label>`` (difference against the first run) for every other run when the
+    KPI is numeric.
+    """
+    rows = _kpi_rows(_competitors(runs))
+    records = []
+    for row in rows:
+        rec: dict[str, Any] = {"kpi": row.key, "label": row.label, "unit": "M CNY" if row.fmt == "mcny" else row.unit}
+        values = [row.get(r.kpis) for r in runs]
+        for r, v in zip(runs, values, strict=True):
+            rec[r.label] = v
+        base = _num(values[0])
+        for r, v in zip(runs[1:], values[1:], strict=True):
+            nv = _num(v)
+            rec[f"Δ {r.label}"] = None if base is None or nv is None else nv - base
+        records.append(rec)
+    df = pd.DataFrame.from_records(records)
+    return df
+
+
+# -------------------------------------------------------------- province table
+def _provinces(run: RunFolder) -> pd.DataFrame:
+    """Stores, new stores and covered share per province (from kpis.json, else plan.csv)."""
+    per = run.kpis.get("per_province")
+    if per:
+        df = pd.DataFrame.from_records(per)
+        if "province" not in df:
+            df["province"] = df.get("province_code", "")
+        for col in ("stores", "new_stores", "covered_share", "market_share"):
+            if col not in df:
+                df[col] = float("nan")
+        if "province_code" not in df:
+            df["province_code"] = ""
+        return df[["province", "province_code", "stores", "new_stores", "covered_share", "market_share"]]
+    if run.plan is not None and "province" in run.plan:
+        g = run.plan.groupby("province")
+        df = pd.DataFrame({
+            "stores": g.size(),
+            "new_stores": g["status"].apply(lambda s: int((s == "new").sum())) if "status" in run.plan else float("nan"),
+        }).reset_index()
+        df["covered_share"] = float("nan")
+        df["market_share"] = float("nan")
+        codes = run.plan.groupby("province")["province_code"].first() if "province_code" in run.plan else None
+        df["province_code"] = df["province"].map(codes).astype(str) if codes is not None else ""
+        return df
+    return pd.DataFrame(columns=["province", "province_code", "stores", "new_stores", "covered_share", "market_share"])
+
+
+def province_table(runs: Sequence[RunFolder]) -> pd.DataFrame:
+    """One row per province: stores and covered share in every run, and the change against the first.
+
+    Columns: ``province``; for each run ``stores | <label>``, ``covered_share | <label>``;
+    for every run after the first ``Δ stores | <label>`` and ``Δ covered_share | <label>``;
+    and ``changed`` (any store count or covered share differs). Provinces that
+    appear in only some runs (e.g. a one-province scenario against a national one)
+    count as 0 stores where absent.
+    """
+    merged: pd.DataFrame | None = None
+    codes: dict[str, str] = {}
+    for r in runs:
+        p = _provinces(r)
+        codes.update({str(n): str(c) for n, c in zip(p["province"], p["province_code"], strict=True)
+                      if isinstance(c, str) and c and c != "nan"})
+        p = p.drop(columns="province_code").rename(columns={
+            "stores": f"stores | {r.label}", "new_stores": f"new_stores | {r.label}",
+            "covered_share": f"covered_share | {r.label}", "market_share": f"market_share | {r.label}",
+        })
+        merged = p if merged is None else merged.merge(p, on="province", how="outer")
+    assert merged is not None
+    merged.insert(1, "province_code", [codes.get(str(n), "") for n in merged["province"]])
+    first = runs[0].label
+    changed = pd.Series(False, index=merged.index)
+    for r in runs:
+        merged[f"stores | {r.label}"] = merged[f"stores | {r.label}"].fillna(0).astype(int)
+    for r in runs[1:]:
+        ds = merged[f"stores | {r.label}"] - merged[f"stores | {first}"]
+        dc = merged[f"covered_share | {r.label}"] - merged[f"covered_share | {first}"]
+        merged[f"Δ stores | {r.label}"] = ds
+        merged[f"Δ covered_share | {r.label}"] = dc
+        changed |= (ds != 0) | (dc.abs() > 1e-9)
+    merged["changed"] = changed
+    store_cols = [f"stores | {r.label}" for r in runs]
+    merged = merged.assign(_total=merged[store_cols].sum(axis=1))
+    merged = merged.sort_values(["changed", "_total", "province"], ascending=[False, False, True])
+    return merged.drop(columns="_total").reset_index(drop=True)
+
+
+# ---------------------------------------------------------- scenario differences
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    else:
+        out[prefix] = d
+    return out
+
+
+def config_differences(runs: Sequence[RunFolder]) -> pd.DataFrame:
+    """Scenario keys whose resolved value differs between runs (``name``/``description`` excluded)."""
+    flats = [_flatten(r.config) for r in runs]
+    keys = sorted(set().union(*flats)) if flats else []
+    rows = []
+    for key in keys:
+        if key in ("name", "description", "extends"):
+            continue
+        values = [f.get(key, "(absent)") for f in flats]
+        if any(json.dumps(v, sort_keys=True, default=str) != json.dumps(values[0], sort_keys=True, default=str) for v in values[1:]):
+            rows.append({"key": key, **{r.label: v for r, v in zip(runs, values, strict=True)}})
+    return pd.DataFrame.from_records(rows, columns=["key", *[r.label for r in runs]])
+
+
+# --------------------------------------------------------- figures and HTML bits
+def figure_png(fig: Any) -> bytes:
+    """PNG bytes of a matplotlib ``Figure`` (drawn without pyplot, so no GUI backend is needed)."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # a label in a script the installed fonts lack is drawn as boxes; not worth a warning each
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+_CJK_FONTS = ("Noto Sans CJK", "Noto Sans SC", "Source Han Sans", "WenQuanYi", "SimHei", "PingFang", "Microsoft YaHei")
+
+
+@functools.cache
+def _cjk_font() -> str | None:
+    """An installed font that can draw Chinese, if any (matplotlib ships none)."""
+    from matplotlib import font_manager
+
+    for f in font_manager.fontManager.ttflist:
+        if any(s in f.name for s in _CJK_FONTS):
+            return str(f.name)
+    return None
+
+
+@functools.cache
+def _english_province_names() -> dict[str, str]:
+    """GB code → short English province name (``data/province_population_2020.csv``)."""
+    path = Path(__file__).resolve().parents[2] / "data" / "province_population_2020.csv"
+    try:
+        df = pd.read_csv(path, dtype={"code": str})
+        return dict(zip(df["code"], df["name_en_short"], strict=True))
+    except (OSError, KeyError, ValueError):
+        return {}
+
+
+def _chart_name(name: Any, code: Any) -> str:
+    """A province label a chart can draw: the Chinese name with a CJK font, else English, else the code."""
+    if _cjk_font() or str(name).isascii():
+        return str(name)
+    return _english_province_names().get(str(code), str(code) if code == code else str(name))
+
+
+def embed_png(data: bytes, alt: str, *, css_class: str = "chart") -> str:
+    """An ``<img>`` carrying ``data`` as a base64 data URI."""
+    b64 = base64.b64encode(data).decode("ascii")
+    return f'<img class="{css_class}" alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;margin:1.5em auto;max-width:1400px;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;font-size:.88em;margin:.5em 0}th,td{border:1px solid #ddd;padding:.25em .55em}
+th{background:#f3f4f6;text-align:left;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.up{background:#e6f4ea;color:#135e2b}td.down{background:#fdecea;color:#8a1c12}td.same{color:#999}
+tr.unchanged td{color:#888}tr.failed td{background:#fdecea}.note{background:#fff8e1;border:1px solid #f0d98c;padding:.5em .8em;border-radius:4px}
+.err{background:#fdecea;border:1px solid #f3b4ad;padding:.5em .8em;border-radius:4px}
+.maps{display:flex;flex-wrap:wrap;gap:1em}.maps figure{margin:0;flex:1 1 400px;max-width:680px}
+.maps img{width:100%;border:1px solid #ddd}img.chart{max-width:100%}figcaption{font-size:.9em;margin:.3em 0}
+.small{font-size:.85em;color:#555}code{background:#f3f4f6;padding:0 .2em}
+"""
+
+
+def html_page(title: str, body: str) -> str:
+    """A complete, self-contained HTML page (inline CSS, no external resources)."""
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+def html_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    classes: Sequence[Sequence[str]] | None = None,
+    row_classes: Sequence[str] | None = None,
+) -> str:
+    """An HTML table from already formatted (unescaped) cell strings; everything is escaped here."""
+    out = ["<table><thead><tr>", *(f"<th>{html.escape(h)}</th>" for h in header), "</tr></thead><tbody>"]
+    for i, row in enumerate(rows):
+        rc = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
+        out.append(f"<tr{rc}>")
+        for j, cell in enumerate(row):
+            c = classes[i][j] if classes else ""
+            out.append(f'<td class="{c}">{html.escape(cell)}</td>' if c else f"<td>{html.escape(cell)}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _delta_class(d: float | None, better: int) -> str:
+    if d is None or abs(d) < 1e-12:
+        return "num same"
+    if better == 0:
+        return "num"
+    return "num up" if (d > 0) == (better > 0) else "num down"
+
+
+# ---------------------------------------------------------------------- charts
+def _kpi_chart(runs: Sequence[RunFolder]) -> bytes:
+    from matplotlib.figure import Figure
+
+    panels = [
+        ("stores", "stores", 1.0, ""), ("covered_share", "covered share", 100.0, "%"),
+        ("market_share.own", "own market share", 100.0, "%"), ("capex_cny", "capex", 1e-6, "M CNY"),
+        ("opex_cny_per_year", "opex / year", 1e-6, "M CNY"), ("mean_distance_km", "mean distance", 1.0, "km"),
+    ]
+    labels = [r.label for r in runs]
+    fig = Figure(figsize=(12, 6.2))
+    axes = fig.subplots(2, 3)
+    colours = [f"C{i % 10}" for i in range(len(runs))]
+    for ax, (key, title, scale, unit) in zip(axes.flat, panels, strict=True):
+        vals = [(_num(_get(key)(r.kpis)) or 0.0) * scale for r in runs]
+        bars = ax.bar(range(len(runs)), vals, color=colours)
+        ax.bar_label(bars, labels=[f"{v:,.1f}" if abs(v) < 1000 else f"{v:,.0f}" for v in vals], fontsize=8)
+        ax.set_title(f"{title}" + (f" ({unit})" if unit else ""), fontsize=10)
+        ax.set_xticks(range(len(runs)), [lb if len(lb) <= 18 else lb[:17] + "…" for lb in labels], rotation=20, ha="right", fontsize=8)
+        ax.margins(y=0.15)
+    fig.tight_layout()
+    return figure_png(fig)
+
+
+def _share_chart(runs: Sequence[RunFolder], brands: Sequence[str]) -> bytes:
+    from matplotlib.figure import Figure
+
+    keys = ["own", *brands]
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.subplots()
+    width = 0.8 / max(len(runs), 1)
+    for i, r in enumerate(runs):
+        vals = [100 * (_num((r.kpis.get("market_share") or {}).get(b)) or 0.0) for b in keys]
+        ax.bar([k + (i - (len(runs) - 1) / 2) * width for k in range(len(keys))], vals, width, label=r.label, color=f"C{i % 10}")
+    ax.set_xticks(range(len(keys)), keys)
+    ax.set_ylabel("share of modelled demand (%)")
+    ax.set_title("Market share (Huff) by brand", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return figure_png(fig)
+
+
+def _province_chart(prov: pd.DataFrame, runs: Sequence[RunFolder], *, top: int = 25) -> bytes | None:
+    from matplotlib.figure import Figure
+
+    if len(runs) < 2:
+        return None
+    changed = prov[prov["changed"]]
+    if changed.empty:
+        return None
+    others = runs[1:]
+    score = sum(changed[f"Δ stores | {r.label}"].abs() for r in others)
+    sub = changed.assign(_s=score).sort_values("_s", ascending=False).head(top).iloc[::-1]
+    fig = Figure(figsize=(12, max(2.4, 0.9 + 0.3 * len(sub))))
+    ax1, ax2 = fig.subplots(1, 2, sharey=True)
+    height = 0.8 / len(others)
+    y = range(len(sub))
+    for i, r in enumerate(others):
+        off = [k + (i - (len(others) - 1) / 2) * height for k in y]
+        ax1.barh(off, sub[f"Δ stores | {r.label}"], height, label=r.label, color=f"C{(i + 1) % 10}")
+        ax2.barh(off, 100 * sub[f"Δ covered_share | {r.label}"].fillna(0), height, label=r.label, color=f"C{(i + 1) % 10}")
+    ax1.set_yticks(list(y), [_chart_name(p, c) for p, c in zip(sub["province"], sub["province_code"], strict=True)], fontsize=8)
+    for ax in (ax1, ax2):
+        ax.axvline(0, color="#444", lw=0.8)
+    ax1.set_title(f"Δ stores vs {runs[0].label}", fontsize=10)
+    ax2.set_title(f"Δ covered share vs {runs[0].label} (pp)", fontsize=10)
+    ax1.legend(fontsize=8)
+    fig.tight_layout()
+    return figure_png(fig)
+
+
+# --------------------------------------------------------------------- output
+def unique_folder(parent: Path, stem: str) -> Path:
+    """Create and return ``parent/stem`` (or ``stem-2``, ``stem-3`` …): never an existing folder."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{parent}: cannot create the folder ({exc.strerror}). Choose a writable folder.") from None
+    for n in range(1, 1000):
+        p = parent / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            p.mkdir()
+            return p
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OutputError(f"{p}: cannot create the folder ({exc.strerror}). Choose a writable folder.") from None
+    return unique_folder(parent, f"{stem}-{secrets.token_hex(3)}")
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _out_folder(out: str | os.PathLike[str] | None, runs: Sequence[RunFolder]) -> Path:
+    if out is None:
+        # results/<scenario>/<run_id> → results/compare/<timestamp>/
+        return unique_folder(runs[0].path.parent.parent / "compare", _timestamp())
+    folder = Path(out)
+    if folder.suffix.lower() in (".html", ".htm"):
+        raise OutputError(f"{out}: --out is a folder (compare.html and compare.csv are written inside it).")
+    if (folder / "compare.html").exists():
+        raise OutputError(
+            f"{folder / 'compare.html'} already exists; reports are never overwritten. "
+            "Choose another --out folder, or leave it out for a new timestamped one."
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot create the folder ({exc.strerror}). Choose a writable --out.") from None
+    return folder
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc}). Check disk space and permissions.") from None
+
+
+def _relative_link(target: Path, folder: Path) -> str:
+    try:
+        return Path(os.path.relpath(target, folder)).as_posix()
+    except ValueError:  # another drive on Windows
+        return target.as_uri()
+
+
+# ----------------------------------------------------------------- the report
+def _kpi_section(runs: Sequence[RunFolder], table: pd.DataFrame) -> str:
+    rows_def = {r.key: r for r in _kpi_rows(_competitors(runs))}
+    header = ["KPI", "unit", *[r.label for r in runs], *[f"Δ {r.label}" for r in runs[1:]]]
+    body, classes = [], []
+    for rec in table.to_dict("records"):
+        rd = rows_def[rec["kpi"]]
+        unit = {"pct": "%", "pp": "pp"}.get(rd.fmt, rec["unit"])
+        cells = [rd.label, unit] + [_fmt(rec[r.label], rd.fmt) for r in runs]
+        cls = ["", ""] + ["num" if rd.fmt != "text" else "" for _ in runs]
+        for r in runs[1:]:
+            d = rec[f"Δ {r.label}"]
+            d = None if d is None or (isinstance(d, float) and math.isnan(d)) else float(d)
+            cells.append("" if d is None else ("0" if abs(d) < 1e-12 else _fmt_delta(d, rd.fmt)))
+            cls.append(_delta_class(d, rd.better) if d is not None else "")
+        body.append(cells)
+        classes.append(cls)
+    note = ""
+    kinds = {r.kpis.get("objective_kind") for r in runs}
+    if len(kinds) > 1:
+        note = ('<p class="note">The runs optimise different objectives, so their objective values and gaps '
+                "are not comparable; compare the three objective rows below them, which every run reports.</p>")
+    legend = ('<p class="small">Δ columns: difference against the first run. Green: better, red: worse '
+              "(for KPIs with a direction).</p>")
+    return "<h2>KPIs side by side</h2>" + note + html_table(header, body, classes=classes) + legend
+
+
+def _province_section(runs: Sequence[RunFolder], prov: pd.DataFrame) -> str:
+    if prov.empty:
+        return "<h2>Differences per province</h2><p>No per-province figures in these runs.</p>"
+    header = ["province"]
+    for r in runs:
+        header += [f"stores · {r.label}", f"covered % · {r.label}"]
+    for r in runs[1:]:
+        header += [f"Δ stores · {r.label}", f"Δ covered pp · {r.label}"]
+    body, classes, row_cls = [], [], []
+    for rec in prov.to_dict("records"):
+        cells, cls = [str(rec["province"])], [""]
+        for r in runs:
+            cells += [_fmt(rec[f"stores | {r.label}"], "int"), _fmt(rec[f"covered_share | {r.label}"], "pct")]
+            cls += ["num", "num"]
+        for r in runs[1:]:
+            ds, dc = rec[f"Δ stores | {r.label}"], rec[f"Δ covered_share | {r.label}"]
+            dc = None if dc is None or (isinstance(dc, float) and math.isnan(dc)) else float(dc)
+            cells += ["0" if ds == 0 else f"{ds:+d}", "" if dc is None else ("0" if abs(dc) < 1e-12 else f"{100 * dc:+.2f}")]
+            cls += [_delta_class(float(ds), +1), _delta_class(dc, +1)]
+        body.append(cells)
+        classes.append(cls)
+        row_cls.append("" if rec["changed"] or len(runs) == 1 else "unchanged")
+    n_changed = int(prov["changed"].sum())
+    summary = (f"<p>{n_changed} of {len(prov)} provinces differ from <b>{html.escape(runs[0].label)}</b> "
+               "(listed first; unchanged ones greyed).</p>") if len(runs) > 1 else ""
+    return "<h2>Differences per province</h2>" + summary + html_table(header, body, classes=classes, row_classes=row_cls)
+
+
+def _config_section(runs: Sequence[RunFolder], diff: pd.DataFrame) -> str:
+    if len(runs) < 2:
+        return ""
+    if not any(r.config for r in runs):
+        return "<h2>What differs in the scenarios</h2><p>No config.resolved.yaml in these runs.</p>"
+    if diff.empty:
+        return "<h2>What differs in the scenarios</h2><p>The resolved scenarios are identical (apart from the name).</p>"
+    header = ["key", *[r.label for r in runs]]
+    body = [[str(rec["key"]), *[json.dumps(rec[r.label], ensure_ascii=False, default=str) for r in runs]]
+            for rec in diff.to_dict("records")]
+    return "<h2>What differs in the scenarios</h2>" + html_table(header, body)
+
+
+def _maps_section(runs: Sequence[RunFolder], folder: Path) -> str:
+    figs = []
+    for r in runs:
+        png = r.overview_png
+        img = embed_png(png.read_bytes(), f"overview of {r.label}", css_class="map") if png else "<p>(no overview.png in this run)</p>"
+        link = (f'<a href="{html.escape(_relative_link(r.map_html, folder))}">open the interactive map</a>'
+                if r.map_html else "no map.html in this run")
+        figs.append(f"<figure>{img}<figcaption><b>{html.escape(r.label)}</b> · {link} · "
+                    f"<span class=\"small\">{html.escape(str(r.path))}</span></figcaption></figure>")
+    return "<h2>Maps side by side</h2><div class=\"maps\">" + "".join(figs) + "</div>"
+
+
+def compare_runs(
+    folders: Sequence[str | os.PathLike[str]],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    labels: Sequence[str] | None = None,
+) -> Path:
+    """Compare run folders side by side in one self-contained HTML report.
+
+    Parameters
+    ----------
+    folders
+        Run folders written by ``planner run`` (``results/<scenario>/<run_id>``), their
+        ``latest`` links, or scenario folders (standing for their latest run). The
+        first is the baseline every difference is measured against.
+    out
+        Folder for the report. Default: ``<results>/compare/<timestamp>/`` next to the
+        first run's scenario folder (``results/compare/...`` for default runs), never an
+        existing one. An explicit folder must not already hold a ``compare.html``.
+    labels
+        Column names for the runs (default: scenario names, with the run id added
+        when one scenario appears twice).
+
+    Returns
+    -------
+    Path
+        The written ``compare.html``; ``compare.csv`` (KPI table, raw values: shares as
+        fractions, money in CNY) and ``provinces.csv`` sit beside it.
+
+    Raises
+    ------
+    DataError
+        A folder is missing, is not a run folder, or its ``kpis.json`` is unreadable.
+    OutputError
+        The report cannot be written (or would overwrite an earlier one).
+    """
+    if isinstance(folders, str | os.PathLike):
+        folders = [folders]
+    if not folders:
+        raise DataError("compare: no run folders given. Pass one or more, e.g. results/a/latest results/b/latest.")
+    if labels is not None and len(labels) != len(folders):
+        raise DataError(f"compare: {len(labels)} labels for {len(folders)} run folders; give one label per folder.")
+    runs = [load_run(f, labels[i] if labels else None) for i, f in enumerate(folders)]
+    _unique_labels(runs)
+    if len(runs) == 1:
+        log.info("compare: a single run, the report shows it without differences")
+
+    table = kpi_table(runs)
+    prov = province_table(runs)
+    diff = config_differences(runs)
+    brands = _competitors(runs)
+
+    folder = _out_folder(out, runs)
+    title = "Scenario comparison: " + " vs ".join(r.label for r in runs)
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    parts.append(
+        f'<p class="small">Written {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")} by planner compare. '
+        "Runs: " + "; ".join(f"<b>{html.escape(r.label)}</b> = <code>{html.escape(str(r.path))}</code>" for r in runs)
+        + ". Files next to this page: <a href=\"compare.csv\">compare.csv</a>, <a href=\"provinces.csv\">provinces.csv</a>.</p>"
+    )
+    if any(r.kpis.get("illustrative_networks") for r in runs):
+        parts.append('<p class="note"><b>Illustrative networks.</b> The own and competitor store networks in '
+                     "at least one of these runs are generated from the scenario seed, shaped like the real "
+                     "ones but not real store locations. Market shares are model outputs, not market data.</p>")
+    parts.append(_kpi_section(runs, table))
+    parts.append(_config_section(runs, diff))
+    parts.append(_maps_section(runs, folder))
+    parts.append("<h2>Charts</h2>")
+    parts.append(embed_png(_kpi_chart(runs), "KPI bar charts"))
+    if brands or any("market_share" in r.kpis for r in runs):
+        parts.append(embed_png(_share_chart(runs, brands), "market share by brand"))
+    pchart = _province_chart(prov, runs)
+    if pchart is not None:
+        parts.append(embed_png(pchart, "per-province differences"))
+    parts.append(_province_section(runs, prov))
+
+    csv = table.copy()
+    _write_text(folder / "compare.csv", csv.to_csv(index=False))
+    _write_text(folder / "provinces.csv", prov.to_csv(index=False))
+    path = folder / "compare.html"
+    _write_text(path, html_page(title, "\n".join(parts)))
+    log.info("compare: wrote %s", path)
+    return path
