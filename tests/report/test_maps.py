@@ -18,7 +18,14 @@ from conftest import XSS_IMG, XSS_NAME
 
 from planner.config.models import MapConfig, Scenario
 from planner.report import maps
-from planner.report.maps import admin_kpi_table, aggregate_grid, build_map, render_map, to_gcj02, write_map
+from planner.report.maps import (
+    admin_kpi_table,
+    aggregate_grid,
+    build_map,
+    render_map,
+    to_gcj02,
+    write_map,
+)
 
 
 def _blobs(page: str, prefix: str) -> list[Any]:
