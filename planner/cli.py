@@ -293,6 +293,104 @@ def bench_synthetic(
     ))
 
 
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders (or their `latest` links); the first is the baseline.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder (default: results/compare/<timestamp>/).")] = None,
+    label: Annotated[list[str] | None, typer.Option("--label", help="Column name per run, in order (repeatable).")] = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Compare runs side by side: write compare.html (KPIs, per-province differences, maps, charts) and compare.csv."""
+    _setup_logging(False)
+
+    def body() -> None:
+        from planner.report.compare import compare_runs
+
+        path = compare_runs(list(runs), out=out_dir, labels=label or None)
+        if json_:
+            sys.stdout.write(json.dumps({
+                "report": str(path), "csv": str(path.parent / "compare.csv"),
+                "provinces_csv": str(path.parent / "provinces.csv"),
+            }) + "\n")
+            return
+        if not quiet:
+            err.print(f"compared {len(runs)} runs; KPI table in {path.parent / 'compare.csv'}", highlight=False)
+        out.print(str(path), highlight=False, soft_wrap=True)
+
+    _guard(body)
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Base scenario YAML file.")],
+    grid: Annotated[list[str], typer.Option("--grid", "-g", help="key.path=v1,v2,... (repeatable; every combination runs).")],
+    set_: SetOpt = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler (tcp://host:8786); default: a local cluster.")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes of the local cluster.")] = 2,
+    results: Annotated[Path | None, typer.Option(help="Results folder (default: output.results_dir).")] = None,
+    name: Annotated[str | None, typer.Option(help="Sweep name (default: the scenario name).")] = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each combination.")] = False,
+) -> None:
+    """Run every combination of --grid values on Dask; write summary.csv, summary.html and pareto.png.
+
+    Exit code 1 when any combination failed (the summary is still written and lists the errors).
+    """
+    _setup_logging(verbose)
+
+    def body() -> None:
+        from planner.sweep import expand_grid, parse_grid, run_sweep
+
+        parsed = parse_grid(grid)
+        total = len(expand_grid(parsed))
+        progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), console=err, disable=quiet or json_,
+        )
+        with progress:
+            task = progress.add_task("sweep", total=total)
+
+            def tick(row: dict[str, Any]) -> None:
+                mark = "ok" if row["status"] == "ok" else "[red]failed[/]"
+                progress.console.print(f"{row['scenario']}: {mark}", highlight=False)
+                progress.advance(task)
+
+            result = run_sweep(
+                scenario, parsed, scheduler=scheduler, n_workers=workers, results_dir=results, name=name,
+                overrides=set_ or [], progress=tick,
+            )
+        failed = result.failed
+        if json_:
+            sys.stdout.write(json.dumps({
+                "sweep": str(result.path), "summary_csv": str(result.summary_csv),
+                "summary_html": str(result.summary_html), "pareto_png": str(result.pareto_png),
+                "ok": len(result.ok), "failed": len(failed), "runs": [str(p) for p in result.runs],
+                "errors": {str(r["scenario"]): str(r["error"]) for r in failed.to_dict("records")},
+            }, ensure_ascii=False) + "\n")
+        else:
+            if not quiet:
+                table = Table(title=f"sweep: {len(result.ok)} ok, {len(failed)} failed", show_header=True)
+                for col in ("scenario", "status", "stores", "covered %", "own share %", "error"):
+                    table.add_column(col)
+                for r in result.table.to_dict("records"):
+                    ok = r["status"] == "ok"
+                    table.add_row(
+                        str(r["scenario"]), str(r["status"]),
+                        f"{r['stores']:.0f}" if ok else "",
+                        f"{100 * r['covered_share']:.1f}" if ok else "",
+                        f"{100 * r['market_share_own']:.2f}" if ok and r.get("market_share_own") == r.get("market_share_own") else "",
+                        "" if ok else str(r["error"])[:200],
+                    )
+                err.print(table)
+            out.print(str(result.summary_html), highlight=False, soft_wrap=True)
+        if len(failed):
+            raise typer.Exit(1)
+
+    _guard(body)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 
