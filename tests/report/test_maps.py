@@ -289,3 +289,14 @@ def test_empty_plan_and_missing_columns_still_write(tmp_path: Path, micro_layers
 
 def test_micro_map_stays_small(write_micro_map: Any) -> None:
     assert write_micro_map().stat().st_size < 1_000_000
+
+
+def test_overview_png_is_written_and_not_blank(tmp_path: Path, micro_inputs: dict[str, Any]) -> None:
+    from PIL import Image
+
+    from planner.report.figures import write_overview_png
+
+    out = write_overview_png(tmp_path / "overview.png", layers=micro_inputs["layers"], plan=micro_inputs["plan"],
+                             kpis=micro_inputs["kpis"], dpi=60)
+    img = np.asarray(Image.open(out).convert("RGB"), dtype=float)
+    assert img.shape[0] > 300 and img.std() > 20
