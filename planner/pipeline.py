@@ -30,7 +30,6 @@ from planner.config.load import scenario_to_yaml
 from planner.config.models import Scenario
 from planner.demand import compute_demand
 from planner.errors import InfeasibleError, OutputError
-from planner.geodata import load_layers
 from planner.geodata.layers import Layers
 from planner.instance import BuiltInstance, build_instance
 from planner.optimise.check import check_solution
@@ -84,6 +83,8 @@ def _notify(progress: Progress | None, step: str, **info: Any) -> None:
 
 def prepare(scenario: Scenario, *, progress: Progress | None = None) -> Prepared:
     """Load layers, compute demand and build the instance; check obvious infeasibility."""
+    from planner.geodata import load_layers
+
     timings: dict[str, float] = {}
     t = time.perf_counter()
     _notify(progress, "geodata")
@@ -316,7 +317,7 @@ def _schedule(prep: Prepared, sol: Solution) -> tuple[Solution, pd.DataFrame]:
 
     sc = prep.scenario
     result = plan_rollout(
-        rollout_instance(prep), sol, sc.rollout, time_limit_s=sc.solver.time_limit_s, seed=sc.seed
+        rollout_instance(prep), sc.rollout, sol, time_limit_s=sc.solver.time_limit_s, seed=sc.seed
     )
     out = result.to_solution(base=sol if sc.rollout.mode == "two_stage" else None)
     if sc.rollout.mode == "joint":

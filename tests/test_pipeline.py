@@ -23,7 +23,7 @@ def prepared(**data) -> Prepared:
         "name": "tiny",
         "objective": {"catchment_km": {"1": 3, "3": 5}},
         "constraints": {"total_stores": 4, "min_spacing_km": {"1": 0, "new1": 0, "2": 0, "3": 0, "4": 0, "5": 0}},
-        "rollout": {"quarters": 2, "initial_managers": 2, "start_quarter": "2027Q1"},
+        "rollout": {"quarters": 2, "initial_managers": 2, "start_quarter": "2027Q1", "city_stores_before_county": 0},
         "solver": {"time_limit_s": 10},
     }
     sc = load_scenario(data=deep_merge(base, data))

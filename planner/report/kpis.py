@@ -116,7 +116,7 @@ def plan_table(
             "county_code": s["county_code"],
             "catchment_population": np.round(catch_pop[open_sites]).astype(np.int64),
             "marginal_value": np.round(explain["marginal_value"], 3),
-            "cannibalised_pct": np.round(100 * explain["cannibalised_share"], 2),
+            "cannibalised_pct": np.round(explain["cannibalised_pct"], 2),
             "nearest_own_km": np.round(own_km, 3),
             "nearest_competitor_km": np.round(comp_km, 3),
             "competitors_in_catchment": np.bincount(ci, minlength=len(s)),
