@@ -47,7 +47,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 from scipy.spatial import cKDTree
 
-from planner.errors import DataError
+from planner.errors import DataError, OutputError
 from planner.optimise.types import Instance, ObjectiveKind, Solution
 
 __all__ = [
@@ -87,10 +87,10 @@ NPZ_KEYS: tuple[str, ...] = NPZ_REQUIRED + NPZ_OPTIONAL
 #: Default ``beta`` when an interchange file does not give one (same as ``Instance``).
 DEFAULT_BETA = 2.0
 
-#: Default solver settings of the ``run_*`` functions (2 cores, reproducible).
-DEFAULT_THREADS = 2
+#: Seed passed to the optimiser by the ``run_*`` functions (reproducible runs).
 DEFAULT_SEED = 0
-DEFAULT_GAP_TARGET = 1e-4
+#: Gap target for OR-Library runs: prove the optimum (or use the whole time limit).
+PMED_GAP_TARGET = 0.0
 
 
 # ---------------------------------------------------------------------------
@@ -746,47 +746,61 @@ def solve_instance(
     kind: ObjectiveKind,
     *,
     time_limit_s: float,
-    gap_target: float = DEFAULT_GAP_TARGET,
-    threads: int = DEFAULT_THREADS,
+    gap_target: float | None = None,
+    threads: int | None = None,
     seed: int = DEFAULT_SEED,
     use_mip: bool = True,
 ) -> Solution:
-    """Solve with the project optimiser (``planner.optimise.solve.solve``), quietly."""
+    """Solve with the project optimiser (``planner.optimise.solve.solve``), quietly.
+
+    ``gap_target`` and ``threads`` left as ``None`` take the optimiser's defaults.
+    """
     if kind not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {kind!r}")
     from planner.optimise.solve import solve  # the optimiser is imported only when solving
 
+    options: dict[str, Any] = {}
+    if gap_target is not None:
+        options["gap_target"] = gap_target
+    if threads is not None:
+        options["threads"] = threads
     return solve(
         inst,
         kind,
         time_limit_s=time_limit_s,
-        gap_target=gap_target,
-        threads=threads,
         seed=seed,
         use_mip=use_mip,
         progress=None,
+        **options,
     )
+
+
+def _remaining(time_limit_s: float, t0: float) -> float:
+    """What is left of a wall-clock budget started at ``t0`` (never below 10 % of it)."""
+    return max(0.1 * time_limit_s, time_limit_s - (time.perf_counter() - t0))
 
 
 def run_pmed(
     path: str | os.PathLike[str],
     time_limit_s: float = 10.0,
     *,
-    gap_target: float = 0.0,
-    threads: int = DEFAULT_THREADS,
+    gap_target: float | None = PMED_GAP_TARGET,
+    threads: int | None = None,
     seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
     """``planner bench pmed``: read an OR-Library file, solve the p-median, report.
 
-    ``seconds`` is the wall time of reading (shortest paths included) and
-    solving; ``open`` holds 1-based vertex ids. See :func:`result_json`.
+    The time limit covers reading (shortest paths included) and solving, and
+    ``seconds`` is the wall time of both; ``open`` holds 1-based vertex ids.
+    The default gap target asks for a proven optimum (the objective is
+    integral, so a gap below ``1 / objective`` is one). See :func:`result_json`.
     """
     t0 = time.perf_counter()
     inst, _ = read_orlib_pmed(path)
     sol = solve_instance(
         inst,
         "distance",
-        time_limit_s=time_limit_s,
+        time_limit_s=_remaining(time_limit_s, t0),
         gap_target=gap_target,
         threads=threads,
         seed=seed,
@@ -799,11 +813,15 @@ def run_instance(
     objective: ObjectiveKind,
     time_limit_s: float = 60.0,
     *,
-    gap_target: float = DEFAULT_GAP_TARGET,
-    threads: int = DEFAULT_THREADS,
+    gap_target: float | None = None,
+    threads: int | None = None,
     seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
-    """``planner bench instance``: read an interchange ``.npz``, solve, report (0-based ``open``)."""
+    """``planner bench instance``: read an interchange ``.npz``, solve, report.
+
+    The time limit covers reading and solving; ``seconds`` is the wall time of
+    both; ``open`` holds 0-based site indices.
+    """
     if objective not in OBJECTIVES:
         raise DataError(f"--objective must be one of {', '.join(OBJECTIVES)}, got '{objective}'.")
     t0 = time.perf_counter()
@@ -811,7 +829,7 @@ def run_instance(
     sol = solve_instance(
         inst,
         objective,
-        time_limit_s=time_limit_s,
+        time_limit_s=_remaining(time_limit_s, t0),
         gap_target=gap_target,
         threads=threads,
         seed=seed,
@@ -829,15 +847,15 @@ def run_synthetic(
     seed: int = 0,
     time_limit_s: float = 60.0,
     dump_dir: str | os.PathLike[str] | None = None,
-    gap_target: float = DEFAULT_GAP_TARGET,
-    threads: int = DEFAULT_THREADS,
+    gap_target: float | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """``planner bench synthetic``: build :func:`synthetic_instance`, solve, report.
 
-    ``seconds`` is the solve's wall time (building the instance excluded).
-    With ``dump_dir`` the instance is written there as ``instance.npz`` and the
-    returned JSON as ``solution.json`` (0-based ``open``), so the run can be
-    repeated with ``planner bench instance``.
+    ``seconds`` is the solve's wall time (building the instance, about a second
+    at national size, is excluded). With ``dump_dir`` the instance is written
+    there as ``instance.npz`` and the returned JSON as ``solution.json``
+    (0-based ``open``), so the run can be repeated with ``planner bench instance``.
     """
     if objective not in OBJECTIVES:
         raise DataError(f"--objective must be one of {', '.join(OBJECTIVES)}, got '{objective}'.")
@@ -864,7 +882,12 @@ def run_synthetic(
     out = result_json(sol, one_based=False, seconds=time.perf_counter() - t0)
     if dump_dir is not None:
         d = Path(dump_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        write_npz(d / "instance.npz", inst)
-        (d / "solution.json").write_text(json.dumps(out) + "\n")
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            write_npz(d / "instance.npz", inst)
+            (d / "solution.json").write_text(json.dumps(out) + "\n")
+        except OSError as exc:
+            raise OutputError(
+                f"--dump {d}: cannot write ({exc.strerror}); choose a writable folder."
+            ) from exc
     return out
