@@ -101,7 +101,9 @@ class SweepResult:
 # ------------------------------------------------------------------- the grid
 def _split_values(raw: str) -> list[str]:
     """Split ``a,b,[c, d]`` on top-level commas (commas inside [] or {} belong to one value)."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in raw:
         if ch in "[{":
             depth += 1
@@ -423,9 +425,9 @@ def run_sweep(
         def load(extra: list[str]) -> Scenario:
             return load_scenario(base_path, overrides=[*overrides, *extra])
 
-    grid = {str(k): list(v) if not isinstance(v, str | bytes) else v for k, v in grid.items()}
     combos = expand_grid(grid)  # validates the grid's shape
-    keys = list(grid)
+    grid_lists: dict[str, list[Any]] = {str(k): list(v) for k, v in grid.items()}
+    keys = list(grid_lists)
     sweep_name = name or base_sc.name
     results = Path(results_dir or base_sc.output.results_dir).resolve()
     started = datetime.now(UTC)
@@ -496,14 +498,14 @@ def run_sweep(
     summary_csv = folder / "summary.csv"
     table.to_csv(summary_csv, index=False)
     summary_html = folder / "summary.html"
-    title = f"Sweep of {base_sc.name}: " + " × ".join(f"{k} ({len(grid[k])})" for k in keys)
+    title = f"Sweep of {base_sc.name}: " + " × ".join(f"{k} ({len(grid_lists[k])})" for k in keys)
     summary_html.write_text(_summary_html(table, keys, folder, png, title), encoding="utf-8")
     (folder / "sweep.json").write_text(json.dumps({
-        "base": base_sc.name, "grid": grid, "overrides": overrides, "started": started.isoformat(),
+        "base": base_sc.name, "grid": grid_lists, "overrides": overrides, "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(), "scheduler": scheduler if isinstance(scheduler, str) else
         ("client" if scheduler is not None else f"LocalCluster({n_workers})"),
     }, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     n_failed = int((table["status"] != "ok").sum())
     log.info("sweep %s: %d ok, %d failed → %s", sweep_name, len(table) - n_failed, n_failed, folder)
     return SweepResult(path=folder, summary_csv=summary_csv, summary_html=summary_html, pareto_png=pareto_png,
-                       table=table, grid=grid)
+                       table=table, grid=grid_lists)

@@ -54,6 +54,25 @@ def fake_runner(scenario: Scenario, results_dir: Path) -> Path:
     return folder
 
 
+def tiny_pipeline_runner(scenario: Scenario, results_dir: Path) -> Path:
+    """The real pipeline, on the tiny two-province geography instead of the national data."""
+    from planner.demand import compute_demand
+    from planner.instance import build_instance
+    from planner.optimise.feasibility import precheck
+    from planner.pipeline import Prepared, run
+    from tests.fixtures.tiny import tiny_layers
+
+    # what planner.pipeline.prepare does, with the tiny layers instead of the national data
+    layers = tiny_layers()
+    demand = compute_demand(layers, scenario)
+    built = build_instance(layers, demand, scenario)
+    prep = Prepared(scenario=scenario, layers=layers, demand=demand, built=built)
+    problems = precheck(built.instance)
+    if problems:
+        raise InfeasibleError("The constraints cannot all hold (nothing was solved):", problems=problems)
+    return run(scenario, results_dir=results_dir, prepared=prep).path
+
+
 # --------------------------------------------------------------- pure parts
 def test_parse_grid_reads_yaml_values() -> None:
     grid = parse_grid(["constraints.total_stores=600, 800,1000", "objective.kind=coverage,market_share",
@@ -219,3 +238,38 @@ def test_cli_sweep_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     r = CliRunner().invoke(app, ["sweep", str(BASE), "--grid", "constraints.total_stores"])
     assert r.exit_code == 1 and "expected key.path=v1,v2" in r.output
     monkeypatch.setattr(sweep_mod, "_connect", real_connect)
+
+
+@pytest.mark.timeout(600)
+def test_sweep_real_pipeline_on_local_cluster(tmp_path: Path) -> None:
+    """Real solves in 2 worker processes (tiny geography), then a comparison of two of them."""
+    import planner
+
+    base = load_scenario(data={
+        "name": "tiny",
+        "objective": {"catchment_km": {"1": 3, "3": 5}},
+        "constraints": {"min_spacing_km": dict.fromkeys(["1", "new1", "2", "3", "4", "5"], 0)},
+        "rollout": {"quarters": 2, "initial_managers": 2, "start_quarter": "2027Q1", "city_stores_before_county": 0},
+        "solver": {"time_limit_s": 10},
+    })
+    res = run_sweep(base, {"constraints.total_stores": [1, 3, 5], "objective.kind": ["coverage", "market_share"]},
+                    results_dir=tmp_path, runner=tiny_pipeline_runner, n_workers=2)
+    t = res.table.set_index("scenario")
+    assert len(t) == 6
+    # one store cannot keep the two existing ones: reported, not dropped
+    for kind in ("coverage", "market_share"):
+        assert t.loc[f"tiny__total_stores-1__kind-{kind}", "status"] == "failed"
+        assert "InfeasibleError" in t.loc[f"tiny__total_stores-1__kind-{kind}", "error"]
+    ok = t[t["status"] == "ok"]
+    assert len(ok) == 4 and set(ok["stores"]) == {3, 5}
+    for scenario, row in ok.iterrows():
+        folder = Path(row["run"])
+        assert folder.parent == tmp_path / scenario
+        for name in ("plan.csv", "kpis.json", "map.html", "overview.png", "config.resolved.yaml"):
+            assert (folder / name).is_file()
+        assert row["covered_share"] == json.loads((folder / "kpis.json").read_text())["covered_share"]
+    # more stores never cover less here
+    cov = ok[ok["objective.kind"] == "coverage"].set_index("constraints.total_stores")["covered_share"]
+    assert cov[5] >= cov[3]
+    report = planner.compare(*res.runs[:2], out=tmp_path / "cmp")
+    assert report.is_file()

@@ -362,6 +362,9 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+_ABSENT = "(absent)"
+
+
 def config_differences(runs: Sequence[RunFolder]) -> pd.DataFrame:
     """Scenario keys whose resolved value differs between runs (``name``/``description`` excluded)."""
     flats = [_flatten(r.config) for r in runs]
@@ -370,7 +373,7 @@ def config_differences(runs: Sequence[RunFolder]) -> pd.DataFrame:
     for key in keys:
         if key in ("name", "description", "extends"):
             continue
-        values = [f.get(key, "(absent)") for f in flats]
+        values = [f.get(key, _ABSENT) for f in flats]
         if any(json.dumps(v, sort_keys=True, default=str) != json.dumps(values[0], sort_keys=True, default=str) for v in values[1:]):
             rows.append({"key": key, **{r.label: v for r, v in zip(runs, values, strict=True)}})
     return pd.DataFrame.from_records(rows, columns=["key", *[r.label for r in runs]])
@@ -668,8 +671,10 @@ def _config_section(runs: Sequence[RunFolder], diff: pd.DataFrame) -> str:
     if diff.empty:
         return "<h2>What differs in the scenarios</h2><p>The resolved scenarios are identical (apart from the name).</p>"
     header = ["key", *[r.label for r in runs]]
-    body = [[str(rec["key"]), *[json.dumps(rec[r.label], ensure_ascii=False, default=str) for r in runs]]
-            for rec in diff.to_dict("records")]
+    def shown(v: Any) -> str:
+        return v if v == _ABSENT else json.dumps(v, ensure_ascii=False, default=str)
+
+    body = [[str(rec["key"]), *[shown(rec[r.label]) for r in runs]] for rec in diff.to_dict("records")]
     return "<h2>What differs in the scenarios</h2>" + html_table(header, body)
 
 

@@ -287,3 +287,48 @@ def test_cli_compare(two_runs: tuple[Path, Path, Path]) -> None:
     assert r.exit_code == 0, r.output
     info = json.loads(r.stdout)
     assert Path(info["report"]).is_file() and Path(info["csv"]).is_file()
+
+
+# ------------------------------------------------------ real runs (tiny geography)
+def _tiny_run(results: Path, name: str, **constraints: Any) -> Path:
+    """Run the real pipeline on the tiny two-province geography of ``tests/fixtures/tiny.py``."""
+    from planner.config import load_scenario
+    from planner.demand import compute_demand
+    from planner.instance import build_instance
+    from planner.pipeline import Prepared, run
+    from tests.fixtures.tiny import tiny_layers
+
+    sc = load_scenario(data={
+        "name": name,
+        "objective": {"catchment_km": {"1": 3, "3": 5}},
+        "constraints": {"total_stores": 4, "min_spacing_km": dict.fromkeys(["1", "new1", "2", "3", "4", "5"], 0),
+                        **constraints},
+        "rollout": {"quarters": 2, "initial_managers": 2, "start_quarter": "2027Q1", "city_stores_before_county": 0},
+        "solver": {"time_limit_s": 10},
+    })
+    layers = tiny_layers()
+    demand = compute_demand(layers, sc)
+    prep = Prepared(scenario=sc, layers=layers, demand=demand, built=build_instance(layers, demand, sc))
+    return run(sc, results_dir=results, prepared=prep).path
+
+
+def test_compare_real_runs(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    a = _tiny_run(results, "tiny-4")
+    b = _tiny_run(results, "tiny-6", total_stores=6)
+    path = compare_runs([results / "tiny-4" / "latest", results / "tiny-6" / "latest"])
+    assert path.parent.parent == results / "compare"
+    df = pd.read_csv(path.parent / "compare.csv").set_index("kpi")
+    for folder, label in ((a, "tiny-4"), (b, "tiny-6")):
+        kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
+        assert float(df.loc["stores", label]) == kpis["stores"]
+        assert float(df.loc["covered_share", label]) == pytest.approx(kpis["covered_share"])
+        assert float(df.loc["market_share.own", label]) == pytest.approx(kpis["market_share"]["own"])
+        assert float(df.loc["capex_cny", label]) == pytest.approx(kpis["capex_cny"])
+    assert float(df.loc["stores", "Δ tiny-6"]) == 2
+    text = path.read_text(encoding="utf-8")
+    assert text.count("data:image/png;base64,") >= 4  # both overview.png files and the charts
+    assert "constraints.total_stores" in text
+    prov = pd.read_csv(path.parent / "provinces.csv")
+    assert set(prov["province"]) == {"广东省", "广西壮族自治区"}
+    assert prov[[c for c in prov.columns if c.startswith("Δ stores")]].to_numpy().sum() == 2
