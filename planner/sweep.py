@@ -432,6 +432,14 @@ def run_sweep(
     results = Path(results_dir or base_sc.output.results_dir).resolve()
     started = datetime.now(UTC)
 
+    for key in keys:  # a misspelt key would fail every combination: say so once, up front
+        try:
+            load([_override(key, grid_lists[key][0])])
+        except ConfigError as exc:
+            unknown = [p for p in exc.problems if "unknown key" in p]
+            if unknown:
+                raise ConfigError(f"--grid {key}: not a scenario key.", problems=unknown) from None
+
     rows: list[dict[str, Any]] = []
     todo: list[tuple[int, Scenario]] = []
     names_seen: set[str] = set()
@@ -453,6 +461,7 @@ def run_sweep(
         todo.append((i, sc))
     log.info("sweep %s: %d combinations, %d valid", sweep_name, len(combos), len(todo))
 
+    interrupted = False
     if todo:
         from distributed import as_completed
 
@@ -476,6 +485,14 @@ def run_sweep(
                     log.info("sweep: %s done in %.1f s", rows[i]["scenario"], outcome.get("wall_s", 0))
                 if progress:
                     progress(dict(rows[i]))
+        except KeyboardInterrupt:
+            # keep what finished: the summary is still written, unfinished rows say why
+            interrupted = True
+            for fut in futures:
+                fut.cancel()
+            for row in rows:
+                if row["status"] == "pending":
+                    row.update(status="failed", error="cancelled: the sweep was interrupted (Ctrl-C)")
         finally:
             if cluster is not None:
                 client.close()
@@ -507,5 +524,8 @@ def run_sweep(
     }, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     n_failed = int((table["status"] != "ok").sum())
     log.info("sweep %s: %d ok, %d failed → %s", sweep_name, len(table) - n_failed, n_failed, folder)
+    if interrupted:
+        log.warning("sweep interrupted: finished runs are summarised in %s", summary_csv)
+        raise KeyboardInterrupt
     return SweepResult(path=folder, summary_csv=summary_csv, summary_html=summary_html, pareto_png=pareto_png,
                        table=table, grid=grid_lists)

@@ -273,3 +273,28 @@ def test_sweep_real_pipeline_on_local_cluster(tmp_path: Path) -> None:
     assert cov[5] >= cov[3]
     report = planner.compare(*res.runs[:2], out=tmp_path / "cmp")
     assert report.is_file()
+
+
+def test_misspelt_grid_key_fails_fast(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a scenario key") as info:
+        run_sweep(BASE, {"constraints.total_store": [10, 20]}, results_dir=tmp_path, runner=fake_runner,
+                  scheduler="tcp://127.0.0.1:9")
+    assert "Did you mean `constraints.total_stores`" in str(info.value)
+    assert not (tmp_path / "province-guangdong").exists()
+
+
+def test_interrupted_sweep_still_writes_summary(tmp_path: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    def stop(row: dict[str, Any]) -> None:
+        if row["status"] == "ok":
+            raise KeyboardInterrupt
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client, pytest.raises(KeyboardInterrupt):
+        run_sweep(BASE, {"constraints.total_stores": [20, 30, 40]}, scheduler=client, results_dir=tmp_path,
+                  runner=fake_runner, progress=stop)
+    (summary,) = (tmp_path / "province-guangdong").glob("sweep-*/summary.csv")
+    t = pd.read_csv(summary)
+    assert len(t) == 3 and (t["status"] == "ok").sum() == 1
+    assert t["error"].fillna("").str.contains("interrupted").sum() == 2
