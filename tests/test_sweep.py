@@ -298,3 +298,19 @@ def test_interrupted_sweep_still_writes_summary(tmp_path: Path) -> None:
     t = pd.read_csv(summary)
     assert len(t) == 3 and (t["status"] == "ok").sum() == 1
     assert t["error"].fillna("").str.contains("interrupted").sum() == 2
+
+
+def test_sweep_on_an_existing_scheduler_address(tmp_path: Path) -> None:
+    """``scheduler="tcp://..."`` connects to a running cluster and leaves it running."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+                      protocol="tcp") as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        res = run_sweep(BASE, {"constraints.total_stores": [20, 30]}, scheduler=address, results_dir=tmp_path,
+                        runner=fake_runner)
+        assert list(res.table["status"]) == ["ok", "ok"]
+        with Client(address) as again:  # the cluster is still up for the next sweep
+            assert len(again.scheduler_info()["workers"]) == 2
+    assert json.loads((res.path / "sweep.json").read_text())["scheduler"] == address
