@@ -122,14 +122,23 @@ def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
     ok = st.addable_mask()
     heap = [(-float(gains[j]), int(j)) for j in np.flatnonzero(ok)]
     heapq.heapify(heap)
+    misses = 0
     while st.n_open < model.p and heap:
+        if misses > 64:
+            # gains fell everywhere (dense instances): one vectorised refresh beats many pops
+            gains = gt.all_gains()
+            heap = [(-float(gains[j]), j) for _, j in heap]
+            heapq.heapify(heap)
+            misses = 0
         neg, j = heapq.heappop(heap)
         if not st.can_add(j, reserve_capex=reserve(pre_c), reserve_opex=reserve(pre_o)):
             continue  # only additions happen here, so a blocked site stays blocked
         g = gt.gain(j)
         if heap and g < -heap[0][0] - 1e-12 * max(1.0, abs(g)):
             heapq.heappush(heap, (-g, j))
+            misses += 1
             continue
+        misses = 0
         st.add(j)
         gt.open_site(j)
     if st.n_open < model.p:

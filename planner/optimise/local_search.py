@@ -39,6 +39,7 @@ class MoveTables:
     loss: np.ndarray
     keys: np.ndarray
     extra: np.ndarray
+    model: Model  # the (possibly untruncated) model the tables were computed on
 
     def lookup(self, f: np.ndarray, j: np.ndarray, m: int) -> np.ndarray:
         k = f * m + j
@@ -88,6 +89,9 @@ def move_tables(model: Model, open_mask: np.ndarray) -> MoveTables:
     closed_pair = ~open_mask[m.ps]
     if m.facility:
         b1, s1, b2 = best_two(m, open_mask)
+        if m.floor is not None and m.full is not None and np.any(b2 < m.floor):
+            # a cell's second-best site fell outside the truncation: exact tables need all pairs
+            return move_tables(m.full, open_mask)
         g = np.where(closed_pair, np.maximum(m.val - b1[m.pc], 0.0), 0.0)
         gain = np.bincount(m.ps, weights=g, minlength=M)
         has = s1 >= 0
@@ -96,7 +100,7 @@ def move_tables(model: Model, open_mask: np.ndarray) -> MoveTables:
         c = m.pc[sel]
         e = np.minimum(m.val[sel], b1[c]) - b2[c]
         keys, extra = _aggregate(s1[c] * M + m.ps[sel], e, M)
-        return MoveTables(gain, loss, keys, extra)
+        return MoveTables(gain, loss, keys, extra, m)
     # Market share: S per cell, exact gain/loss, extra from (open, closed) pairs of a cell.
     v = np.where(~closed_pair, m.val, 0.0)
     s = np.add.reduceat(v, m.cell_ptr[:-1])
@@ -123,7 +127,7 @@ def move_tables(model: Model, open_mask: np.ndarray) -> MoveTables:
         - huff(np.maximum(sc - va, 0.0), pc_) + huff(sc, pc_)
     )
     keys, extra = _aggregate(m.ps[a] * M + m.ps[b], inter, M)
-    return MoveTables(gain, loss, keys, extra)
+    return MoveTables(gain, loss, keys, extra, m)
 
 
 def _candidates(model: Model, st: PlanState, t: MoveTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -169,6 +173,17 @@ def _candidates(model: Model, st: PlanState, t: MoveTables) -> tuple[np.ndarray,
     return f, j, score
 
 
+def _rank_within(keys: np.ndarray) -> np.ndarray:
+    """Rank of each entry among the earlier entries with the same key (0 = first)."""
+    o = np.argsort(keys, kind="stable")
+    ks = keys[o]
+    start = np.concatenate([[True], ks[1:] != ks[:-1]])
+    grp_start = np.maximum.accumulate(np.where(start, np.arange(ks.size), 0))
+    rank = np.empty(keys.size, dtype=np.int64)
+    rank[o] = np.arange(ks.size) - grp_start
+    return rank
+
+
 def local_search(
     model: Model,
     open_mask: np.ndarray,
@@ -204,7 +219,7 @@ def local_search(
     touched = np.zeros(model.n_cells, dtype=bool)
     used_site = np.zeros(model.n_sites, dtype=bool)
     n_swaps = 0
-    scale = max(1.0, abs(model.value(st.open)))
+    scale = max(1.0, abs((model.full or model).value(st.open)))
     eps = 1e-10 * scale
     for rnd in range(max_rounds):
         if time.perf_counter() - t0 > time_limit_s:
@@ -216,17 +231,21 @@ def local_search(
         if not np.any(good):
             break
         f, j, score = f[good], j[good], score[good]
-        if score.size > 20000:
-            top = np.argpartition(-score, 20000)[:20000]
-            f, j, score = f[top], j[top], score[top]
         order = np.argsort(-score, kind="stable")
+        if batch and order.size > 64:
+            # a round uses each site at most once: keep, per site, its few best moves
+            # (a few, not one, so a move blocked by a constraint has a fallback)
+            f_o, j_o = f[order], j[order]
+            keep = (_rank_within(f_o) < 3) | (_rank_within(j_o) < 3)
+            order = order[keep][:5000]
         taken = 0
         touched_cells: list[np.ndarray] = []
         for k in order:
             ff, jj = int(f[k]), int(j[k])
             if used_site[ff] or used_site[jj]:
                 continue
-            cells = np.concatenate([model.pc[model.site_cells(ff)], model.pc[model.site_cells(jj)]])
+            tm = t.model
+            cells = np.concatenate([tm.pc[tm.site_cells(ff)], tm.pc[tm.site_cells(jj)]])
             if taken and np.any(touched[cells]):
                 continue
             if not st.can_swap(ff, jj):

@@ -22,6 +22,7 @@ count (and the group minimums when adding).
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, field
 
@@ -86,6 +87,9 @@ class Model:
     capex_budget: float | None
     opex_budget: float | None
     cell_map: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # per cell: the best benefit left out by ``truncate`` (0 = nothing left out)
+    floor: np.ndarray | None = None
+    full: Model | None = None  # the untruncated model, when this one is truncated
 
     @property
     def maximise(self) -> bool:
@@ -107,6 +111,34 @@ class Model:
             return _seg_max(v, self.cell_ptr)
         s = np.add.reduceat(v, self.cell_ptr[:-1]) if v.size else np.zeros(self.n_cells)
         return self.w * huff(s, self.pull)
+
+    def truncate(self, top: int) -> Model:
+        """The same model keeping, per cell, only its ``top`` best pairs (facility form).
+
+        Every computation that only reads pairs better than a cell's second-best
+        open site (swap gains, losses, extras; Lagrangian terms with ``u >= floor``)
+        is exact on the truncated model as long as ``b2 >= floor`` holds.
+        """
+        assert self.facility
+        deg = np.diff(self.cell_ptr)
+        if top >= int(deg.max(initial=0)):
+            return self
+        order = np.lexsort((-self.val, self.pc))
+        rank = np.arange(self.val.size) - np.repeat(self.cell_ptr[:-1], deg)
+        keep = np.sort(order[rank < top])  # stays cell-sorted
+        floor = np.zeros(self.n_cells)
+        cut = deg > top
+        floor[cut] = self.val[order[self.cell_ptr[:-1][cut] + top]]
+        pc, ps, val = self.pc[keep], self.ps[keep], self.val[keep]
+        cell_ptr = np.searchsorted(pc, np.arange(self.n_cells + 1)).astype(np.int64)
+        site_pairs = np.argsort(ps, kind="stable").astype(np.int64)
+        site_ptr = np.searchsorted(ps[site_pairs], np.arange(self.n_sites + 1)).astype(np.int64)
+        out = copy.copy(self)
+        out.pc, out.ps, out.val = pc, ps, val
+        out.cell_ptr, out.site_pairs, out.site_ptr = cell_ptr, site_pairs, site_ptr
+        out.floor = floor
+        out.full = self
+        return out
 
     def user_objective(self, value: float) -> float:
         return self.offset + self.sign * value

@@ -64,18 +64,19 @@ def clustered_instance(
     seed: int = 0,
     radius_km: float = 4.0,
     max_km: float | None = None,
+    spread_km: float = 15.0,
 ) -> Instance:
     """A clustered instance; pairs within ``max_km`` (default 1.5 x radius)."""
     rng = np.random.default_rng(seed)
     n_cities = n_cities or max(3, n_cells // 400)
     centre = rng.uniform(0, 3000, size=(n_cities, 2))
-    size = rng.pareto(1.2, n_cities) + 1.0
+    size = rng.lognormal(0.0, 1.5, n_cities)
     share = size / size.sum()
-    spread = 3.0 + 12.0 * np.sqrt(share / share.max())
+    spread = spread_km * (0.3 + np.sqrt(share / share.max()))
     city_c = rng.choice(n_cities, n_cells, p=share)
     cells = centre[city_c] + rng.normal(size=(n_cells, 2)) * spread[city_c, None]
-    city_s = rng.choice(n_cities, n_sites, p=share)
-    sites = centre[city_s] + rng.normal(size=(n_sites, 2)) * spread[city_s, None] * 0.8
+    # candidate sites sit on cells (populous places), as the planner's candidates do
+    sites = cells[rng.choice(n_cells, n_sites, replace=False)] + rng.normal(size=(n_sites, 2)) * 0.3
     weight = rng.lognormal(0.0, 1.0, n_cells) * 100.0
     max_km = 1.5 * radius_km if max_km is None else max_km
     tree = cKDTree(cells)

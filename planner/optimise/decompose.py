@@ -1,0 +1,251 @@
+"""Regional decomposition: price the shared store count, solve regions exactly.
+
+A national instance falls apart into connected components of the cell-site
+graph (a city and its hinterland): two regions share no cell, so they interact
+only through limits on the whole plan (store total, budgets, groups spanning
+regions). Pricing the store total at ``lambda`` per store (a Lagrange
+multiplier) separates the problem into one facility-location problem per region,
+``max f_c(S) - lambda |S|``; any upper bounds ``UB_c`` on those give the proven
+bound ``lambda * p + sum_c UB_c`` (side constraints that span regions are
+dropped, which only loosens it).
+
+Starting from the cell Lagrangian's multipliers, every region has a cheap bound
+``L_c``. The gap of the incumbent then splits *exactly* into per-region pieces
+``L_c - (f_c(S_c) - lambda |S_c|)``, so effort goes where the gap is: the regions
+holding most of it are solved exactly by MIP (in parallel threads), each proof
+replacing ``L_c`` and each regional optimum offered back as a plan (with the
+store count re-balanced across regions and a final swap search).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from planner.optimise.bounds import LagrangeResult
+from planner.optimise.local_search import local_search, move_tables
+from planner.optimise.mip import solve_facility_mip
+from planner.optimise.model import Model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from planner.optimise.solve import _Best, _Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Components:
+    """Connected components of the cell-site graph (sites without cells are singletons)."""
+
+    n_components: int
+    cell_comp: np.ndarray  # int[N]
+    site_comp: np.ndarray  # int[M]
+    largest_share: float  # share of pairs in the largest component
+
+
+def components(model: Model) -> Components:
+    """Label the regions of a model.
+
+    Parameters
+    ----------
+    model : Model
+        Compiled model.
+
+    Returns
+    -------
+    Components
+    """
+    n, m = model.n_cells, model.n_sites
+    g = coo_matrix((np.ones(model.pc.size), (model.pc, n + model.ps)), shape=(n + m, n + m))
+    k, lab = connected_components(g, directed=False)
+    pairs_per = np.bincount(lab[model.pc], minlength=k)
+    share = float(pairs_per.max() / max(1, model.pc.size)) if model.pc.size else 1.0
+    return Components(int(k), lab[:n], lab[n:], share)
+
+
+def _component_terms(
+    model: Model, comps: Components, u: np.ndarray, lam: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-region Lagrangian bound ``L_c(u, lambda)`` and the priced site scores."""
+    r = np.maximum(model.val - u[model.pc], 0.0)
+    rho = np.bincount(model.ps, weights=r, minlength=model.n_sites)
+    score = rho - lam
+    take = np.where(model.forced, score, np.maximum(score, 0.0))
+    take = np.where(model.allowed | model.forced, take, 0.0)
+    # one site per location: keep the best positive score of each location (forced first)
+    if model.n_loc < model.n_sites:
+        order = np.lexsort((-take, ~model.forced, model.loc))
+        first = np.concatenate([[True], model.loc[order][1:] != model.loc[order][:-1]])
+        keep = np.zeros(model.n_sites, dtype=bool)
+        keep[order[first]] = True
+        take = np.where(keep | model.forced, take, 0.0)
+    k = comps.n_components
+    lc = np.bincount(comps.cell_comp, weights=u, minlength=k)
+    lc += np.bincount(comps.site_comp, weights=take, minlength=k)
+    return lc, rho
+
+
+def _component_primal(model: Model, comps: Components, mask: np.ndarray, lam: float) -> np.ndarray:
+    """Per-region ``f_c(S_c) - lambda |S_c|`` of a plan."""
+    k = comps.n_components
+    cv = model.cell_values(mask)
+    pv = np.bincount(comps.cell_comp, weights=cv, minlength=k)
+    pv -= lam * np.bincount(comps.site_comp, weights=mask.astype(float), minlength=k)
+    return pv
+
+
+def decomposed_bound(
+    model: Model,
+    tmodel: Model,
+    best: _Best,
+    lag: LagrangeResult,
+    comps: Components,
+    *,
+    clock: _Clock,
+    gap_target: float,
+    threads: int,
+    use_mip: bool,
+    integral: bool,
+    stats: dict[str, float],
+) -> None:
+    """Tighten the bound (and the plan) region by region; updates ``best`` in place.
+
+    Parameters
+    ----------
+    model, tmodel : Model
+        Full and truncated models.
+    best : solve._Best
+        Incumbent and bound holder.
+    lag : LagrangeResult
+        Cell multipliers from the global Lagrangian.
+    comps : Components
+        The regions.
+    clock, gap_target, threads, use_mip, integral, stats
+        Budget and settings from ``solve``.
+    """
+    # price between the last store the relaxation takes and the first it leaves
+    free_sel = lag.selected & ~model.forced
+    elig = model.allowed & ~model.forced & ~lag.selected
+    hi = float(lag.rho[free_sel].min()) if np.any(free_sel) else 0.0
+    lo = float(lag.rho[elig].max()) if np.any(elig) else 0.0
+    lam = max(0.0, 0.5 * (hi + lo))
+    lc, _ = _component_terms(tmodel, comps, lag.u, lam)
+    ub = lc.copy()
+    base = lam * model.p
+    best.offer_bound(base + float(ub.sum()), "lagrangian+regions")
+    if not use_mip:
+        return
+    pv = _component_primal(model, comps, best.mask, lam)
+    gap_c = ub - pv
+    order = np.argsort(-gap_c)
+    solved = np.zeros(comps.n_components, dtype=bool)
+    site_lists = _members(comps.site_comp, comps.n_components)
+    cell_lists = _members(comps.cell_comp, comps.n_components)
+    n_mip = 0
+    improved_regions: list[tuple[int, np.ndarray]] = []
+    pos = 0
+    target_abs = gap_target * 0.5 * abs(model.user_objective(best.value))
+
+    def work(c: int, tl: float) -> tuple[int, Any]:
+        sites = np.zeros(model.n_sites, dtype=bool)
+        sites[site_lists[c]] = True
+        cells = np.zeros(model.n_cells, dtype=bool)
+        cells[cell_lists[c]] = True
+        res = solve_facility_mip(
+            tmodel, sites, cells=cells, price=lam, side_constraints=True,
+            hint=best.mask & sites, time_limit_s=tl, threads=1, solver_name="SCIP",
+            rel_gap=1e-6,
+        )
+        return c, res
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        while pos < order.size and clock.left > 1.0:
+            total_gap = float(np.sum(ub - pv))
+            if total_gap <= target_abs:
+                break
+            batch = []
+            while pos < order.size and len(batch) < max(1, threads) * 2:
+                c = int(order[pos])
+                pos += 1
+                if ub[c] - pv[c] <= 1e-9 * max(1.0, abs(ub[c])):
+                    pos = order.size
+                    break
+                batch.append(c)
+            if not batch:
+                break
+            tl = max(0.5, min(0.25 * clock.left, 20.0))
+            for c, res in pool.map(lambda c: work(c, tl), batch):
+                n_mip += 1
+                if res.status == "infeasible":
+                    continue
+                if np.isfinite(res.bound):
+                    # the region's constant part (forced sites' price) is inside the MIP objective
+                    ub[c] = min(ub[c], res.bound)
+                    solved[c] = res.status == "optimal"
+                if res.open_mask is not None:
+                    improved_regions.append((c, res.open_mask))
+            best.offer_bound(base + float(ub.sum()), "lagrangian+regional-mip")
+    stats["regional_mips"] = float(n_mip)
+    stats["regions_solved_exactly"] = float(solved.sum())
+    if improved_regions:
+        _rebalance(model, tmodel, best, improved_regions, site_lists, clock)
+
+
+def _members(labels: np.ndarray, k: int) -> list[np.ndarray]:
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(k + 1))
+    return [order[bounds[c] : bounds[c + 1]] for c in range(k)]
+
+
+def _rebalance(
+    model: Model,
+    tmodel: Model,
+    best: _Best,
+    regions: list[tuple[int, np.ndarray]],
+    site_lists: list[np.ndarray],
+    clock: _Clock,
+) -> None:
+    """Put the regional optima into the plan, fix the store count, polish by swaps."""
+    mask = best.mask.copy()
+    for c, sub in regions:
+        s = site_lists[c]
+        mask[s] = sub[s]
+    diff = int(mask.sum()) - model.p
+    t = move_tables(model, mask)
+    if diff > 0:
+        # close the cheapest-to-lose stores (their loss only grows as others close: re-evaluate)
+        for _ in range(diff):
+            cand = np.flatnonzero(mask & ~model.forced)
+            if cand.size == 0:
+                break
+            j = cand[int(np.argmin(t.loss[cand]))]
+            mask[j] = False
+            t = move_tables(model, mask)
+    elif diff < 0:
+        from planner.optimise.model import PlanState
+
+        st = PlanState(model, mask)
+        for _ in range(-diff):
+            ok = st.addable_mask()
+            cand = np.flatnonzero(ok)
+            if cand.size == 0:
+                break
+            j = int(cand[int(np.argmax(t.gain[cand]))])
+            st.add(j)
+            t = move_tables(model, st.open)
+        mask = st.open
+    if int(mask.sum()) != model.p:
+        return
+    from planner.optimise.model import PlanState
+
+    if not PlanState(model, mask).feasible():
+        return
+    mask, _ = local_search(tmodel, mask, time_limit_s=max(0.5, 0.5 * clock.left))
+    best.offer(mask, "regions+rebalance+swap")

@@ -1,0 +1,384 @@
+"""The optimiser's single entry point: ``solve(instance, kind) -> Solution``.
+
+It strings the methods together under one time budget and always returns the
+best plan found with a proven bound and its gap:
+
+1. ``feasibility.precheck``: obvious contradictions become an ``InfeasibleError``
+   naming the scenario keys, before any work;
+2. lazy greedy, then swap local search, for a first plan in well under a second;
+3. a bound: the cell Lagrangian (coverage, distance; its iterates' plans are
+   polished by local search as further primal candidates) or the tangent-cut
+   bound (market share);
+4. when the problem splits into independent regions, ``decompose`` prices the
+   shared store count, solves the regions that hold the gap exactly, and
+   re-balances stores between regions;
+5. otherwise a MIP on the candidates that reduced-cost fixing leaves;
+6. ``check.check_solution`` on the way out: a plan that fails is our bug.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from planner.errors import InfeasibleError
+from planner.optimise.bounds import (
+    lagrangian_facility,
+    market_share_bound,
+    reduced_cost_fixing,
+)
+from planner.optimise.check import check_solution
+from planner.optimise.feasibility import precheck
+from planner.optimise.greedy import greedy
+from planner.optimise.local_search import best_two, local_search
+from planner.optimise.mip import solve_facility_mip
+from planner.optimise.model import Model, compile_model
+from planner.optimise.types import Instance, ObjectiveKind, Solution
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class _Clock:
+    def __init__(self, limit_s: float) -> None:
+        self.t0 = time.perf_counter()
+        self.limit = float(limit_s)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    @property
+    def left(self) -> float:
+        return max(0.0, self.limit - self.elapsed)
+
+
+class _Best:
+    """Incumbent plan and bound in the model's internal (maximised) units."""
+
+    def __init__(self, model: Model, progress: Progress | None, clock: _Clock) -> None:
+        self.m = model
+        self.mask: np.ndarray | None = None
+        self.value = -np.inf
+        self.bound = np.inf
+        self.primal_by = ""
+        self.bound_by = ""
+        self.progress = progress
+        self.clock = clock
+
+    def offer(self, mask: np.ndarray, how: str) -> bool:
+        if int(mask.sum()) != self.m.p:
+            return False
+        v = (self.m.full or self.m).value(mask)
+        if v > self.value + 1e-12 * max(1.0, abs(v)):
+            self.mask, self.value, self.primal_by = mask.copy(), v, how
+            self._report(how)
+            return True
+        return False
+
+    def offer_bound(self, b: float, how: str) -> None:
+        if b < self.bound:
+            self.bound, self.bound_by = b, how
+            self._report(how)
+
+    def gap(self) -> float:
+        if not np.isfinite(self.bound) or self.mask is None:
+            return np.inf
+        ob = self.m.user_objective(self.value)
+        bd = self.m.user_objective(self.bound)
+        if self.m.maximise:
+            return (bd - ob) / bd if bd > 0 else 0.0
+        return (ob - bd) / ob if ob > 0 else 0.0
+
+    def _report(self, stage: str) -> None:
+        if self.progress is None:
+            return
+        self.progress(
+            {
+                "stage": stage,
+                "incumbent": self.m.user_objective(self.value) if self.mask is not None else None,
+                "bound": self.m.user_objective(self.bound) if np.isfinite(self.bound) else None,
+                "gap": self.gap() if np.isfinite(self.gap()) else None,
+                "seconds": self.clock.elapsed,
+            }
+        )
+
+
+def _integral(inst: Instance, kind: str) -> bool:
+    """Whether every plan's objective is an integer (lets bounds round)."""
+    w = np.asarray(inst.weight, dtype=float)
+    if not np.all(w == np.round(w)):
+        return False
+    if kind == "distance":
+        km = np.asarray(inst.pair_km, dtype=float)
+        return bool(np.all(km == np.round(km))) and float(inst.unreachable_km).is_integer()
+    return kind == "coverage" and inst.decay == "step"
+
+
+def _truncation(model: Model) -> Model:
+    """Per-cell pair cut-off for the swap search and the Lagrangian (exact, see Model.truncate)."""
+    if not model.facility:
+        return model
+    top = max(32, int(math.ceil(10.0 * model.n_sites / max(model.p, 1))))
+    return model.truncate(top)
+
+
+def solve(
+    inst: Instance,
+    kind: ObjectiveKind,
+    *,
+    time_limit_s: float = 60.0,
+    gap_target: float = 0.005,
+    threads: int = 2,
+    seed: int = 0,
+    use_mip: bool = True,
+    progress: Progress | None = None,
+) -> Solution:
+    """Choose the stores: best plan within the time limit, with a proven bound.
+
+    Parameters
+    ----------
+    inst : Instance
+        The instance (see ``types.Instance`` for the objectives).
+    kind : {"coverage", "distance", "market_share"}
+        Objective to optimise (coverage and market share are maximised,
+        distance minimised).
+    time_limit_s : float, default 60
+        Wall-clock budget (s). The best plan found is returned when it runs out.
+    gap_target : float, default 0.005
+        Stop improving once the proven relative gap is at most this.
+    threads : int, default 2
+        Threads for OR-Tools.
+    seed : int, default 0
+        Seed for every random choice (kept for reproducibility).
+    use_mip : bool, default True
+        Use OR-Tools MIPs (regional exact solves, reduced MIP).
+    progress : callable, optional
+        Called with ``{"stage", "incumbent", "bound", "gap", "seconds"}`` whenever
+        the plan or the bound improves.
+
+    Returns
+    -------
+    Solution
+        Checked plan with objective, bound, gap, seconds and the methods used.
+
+    Raises
+    ------
+    InfeasibleError
+        When the constraints cannot all hold (message names the keys).
+    """
+    clock = _Clock(time_limit_s)
+    problems = precheck(inst)
+    if problems:
+        raise InfeasibleError("the constraints cannot all hold", problems=problems)
+    model = compile_model(inst, kind)
+    tmodel = _truncation(model)
+    best = _Best(tmodel, progress, clock)
+    rng = np.random.default_rng(seed)
+    stats: dict[str, float] = {}
+
+    start = greedy(model)
+    stats["greedy_s"] = clock.elapsed
+    if int(start.sum()) != model.p:
+        start = _find_any_plan(model, clock, threads)
+    best.offer(start, "greedy")
+    ls_mask, n_sw = local_search(tmodel, best.mask, time_limit_s=max(1.0, 0.3 * clock.left))
+    best.offer(ls_mask, "greedy+swap")
+    stats["swaps"] = float(n_sw)
+    stats["local_search_s"] = clock.elapsed
+
+    if model.facility:
+        _facility_bound_and_improve(inst, model, tmodel, best, clock, gap_target, threads, use_mip, rng, stats)
+    else:
+        _market_share(model, best, clock, gap_target, stats)
+
+    return _finish(inst, kind, model, best, clock, gap_target, stats)
+
+
+def _find_any_plan(model: Model, clock: _Clock, threads: int) -> np.ndarray:
+    """When greedy gets stuck on the constraints, ask a MIP for any plan."""
+    res = solve_facility_mip(
+        model if model.facility else _coverage_proxy(model),
+        np.ones(model.n_sites, dtype=bool),
+        count=model.p,
+        time_limit_s=max(1.0, 0.5 * clock.left),
+        threads=threads,
+        solver_name="SCIP",
+    )
+    if res.status == "infeasible":
+        raise InfeasibleError(
+            "no plan satisfies every constraint together (count, spacing, one store per "
+            "location, group limits and budgets); loosen one of: constraints.total_stores, "
+            + ", ".join(sorted({g.label for g in model.groups}) or ["(no group limits)"])
+            + ", constraints.min_spacing_km, constraints.capex_budget_cny, constraints.opex_budget_cny",
+        )
+    if res.open_mask is None:
+        raise InfeasibleError(
+            "no plan satisfying every constraint was found within the time limit; "
+            "the constraints may be contradictory (raise solver.time_limit_s to be sure)"
+        )
+    return res.open_mask
+
+
+def _coverage_proxy(model: Model) -> Model:
+    """A facility-form stand-in (benefit = strength) to search for a feasible market-share plan."""
+    import copy
+
+    proxy = copy.copy(model)
+    proxy.facility = True
+    proxy.floor = None
+    return proxy
+
+
+def _facility_bound_and_improve(
+    inst: Instance,
+    model: Model,
+    tmodel: Model,
+    best: _Best,
+    clock: _Clock,
+    gap_target: float,
+    threads: int,
+    use_mip: bool,
+    rng: np.random.Generator,
+    stats: dict[str, float],
+) -> None:
+    from planner.optimise import decompose
+
+    integral = _integral(inst, model.kind)
+    slack = (1.0 - 1e-6) if integral else 0.0
+    plans: dict[bytes, tuple[float, np.ndarray]] = {}
+
+    def on_plan(sel: np.ndarray) -> float | None:
+        if int(sel.sum()) == model.p:
+            key = np.packbits(sel).tobytes()
+            if key not in plans:
+                plans[key] = (tmodel.value(sel), sel.copy())  # ranking only: truncation is fine
+        return best.value
+
+    b1, _, _ = best_two(model, best.mask)
+    # The bound is cheap next to the rest, and its quality drives fixing and the
+    # regional split, so it runs to convergence whatever the gap target.
+    lag = lagrangian_facility(
+        tmodel, best.value, b1, time_limit_s=max(0.5, 0.3 * clock.left), gap_stop=1e-9,
+        on_plan=on_plan, plan_every=5,
+    )
+    best.offer_bound(_round_bound(lag.bound, integral), "lagrangian")
+    stats["lagrangian_iters"] = float(lag.iterations)
+    stats["lagrangian_s"] = clock.elapsed
+    # polish the relaxation's best plans
+    ranked = sorted(plans.values(), key=lambda t: -t[0])
+    tried = 0
+    for _v, sel in ranked[:12]:
+        if best.gap() <= gap_target * 0.5 or clock.left < 0.45 * clock.limit:
+            break
+        mask, _ = local_search(tmodel, sel, time_limit_s=max(0.2, 0.1 * clock.left))
+        best.offer(mask, "lagrangian+swap")
+        tried += 1
+    stats["lagrangian_plans_polished"] = float(tried)
+
+    comps = decompose.components(model)
+    stats["components"] = float(comps.n_components)
+    if best.gap() <= gap_target:
+        return
+    if comps.n_components > 1 and comps.largest_share < 0.9:
+        decompose.decomposed_bound(
+            model, tmodel, best, lag, comps, clock=clock, gap_target=gap_target, threads=threads,
+            use_mip=use_mip, integral=integral, stats=stats,
+        )
+        return
+    if not use_mip or clock.left < 0.5:
+        return
+    out, in_, worst = reduced_cost_fixing(tmodel, lag, best.value, slack=slack)
+    stats["mip_candidates"] = float(model.n_sites - out.sum())
+    stats["mip_fixed_open"] = float(in_.sum())
+    size = _mip_size(tmodel, ~out)
+    stats["mip_pairs"] = float(size)
+    # building costs ~25 us per pair in OR-Tools' Python API; leave the solver a second
+    if size > 80_000 or 25e-6 * size + 1.0 > clock.left:
+        log.info("reduced MIP too large (%d pairs) for the time left; keeping the Lagrangian bound", size)
+        return
+    res = solve_facility_mip(
+        tmodel, ~out, fix_open=in_, count=model.p, hint=best.mask,
+        time_limit_s=max(0.2, clock.left - 0.3), threads=threads, solver_name="SCIP",
+        deadline=clock.t0 + clock.limit - 0.2,
+    )
+    stats["mip_s"] = res.seconds
+    if res.open_mask is not None:
+        best.offer(res.open_mask, "mip")
+    # plans that respect the fixings are worth at most the MIP's bound, the others
+    # at most ``worst``; an infeasible restricted MIP leaves only the latter
+    mb = -np.inf if res.status == "infeasible" else res.bound
+    if np.isfinite(mb) or res.status == "infeasible":
+        best.offer_bound(_round_bound(max(mb, worst), integral), "lagrangian+mip")
+
+
+def _mip_size(model: Model, candidates: np.ndarray) -> int:
+    """Pairs a MIP over these candidates would read (its size driver)."""
+    return int(np.sum(candidates[model.ps]))
+
+
+def _round_bound(b: float, integral: bool) -> float:
+    if integral and np.isfinite(b):
+        return float(math.floor(b + 1e-6))
+    return b
+
+
+def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, stats: dict[str, float]) -> None:
+    bnd, _gamma = market_share_bound(
+        model, best.value, best.mask, time_limit_s=max(0.5, 0.6 * clock.left), gap_stop=gap_target * 0.2
+    )
+    best.offer_bound(bnd, "tangent-cuts")
+    stats["bound_s"] = clock.elapsed
+
+
+def _finish(
+    inst: Instance,
+    kind: ObjectiveKind,
+    model: Model,
+    best: _Best,
+    clock: _Clock,
+    gap_target: float,
+    stats: dict[str, float],
+) -> Solution:
+    assert best.mask is not None
+    sites = np.flatnonzero(best.mask).astype(np.int64)
+    value = model.value(best.mask)
+    obj = model.user_objective(value)
+    bound = None
+    gap = None
+    if np.isfinite(best.bound):
+        b_int = best.bound
+        if b_int < value and value - b_int <= 1e-9 * max(1.0, abs(value)):
+            b_int = value  # floating-point noise only; a real violation is left for the checker
+        bound = model.user_objective(b_int)
+        if model.maximise:
+            gap = (bound - obj) / bound if bound > 0 else 0.0
+        else:
+            gap = (obj - bound) / obj if obj > 0 else 0.0
+        gap = max(0.0, gap)
+    if gap is not None and gap <= 1e-9:
+        status = "optimal"
+    elif clock.left <= 0.05 * clock.limit and (gap is None or gap > gap_target):
+        status = "time_limit"
+    else:
+        status = "feasible"
+    sol = Solution(
+        open_sites=sites,
+        objective=float(obj),
+        objective_kind=kind,
+        bound=None if bound is None else float(bound),
+        gap=None if gap is None else float(gap),
+        seconds=clock.elapsed,
+        methods={"primal": best.primal_by, "bound": best.bound_by or "none"},
+        status=status,
+        stats=stats,
+    )
+    check_solution(inst, sol).raise_if_failed()
+    log.info("solve %s: objective %.6g bound %s gap %s in %.2fs (%s)", kind, obj, bound, gap, sol.seconds, sol.methods)
+    return sol
