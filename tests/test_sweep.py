@@ -314,3 +314,13 @@ def test_sweep_on_an_existing_scheduler_address(tmp_path: Path) -> None:
         with Client(address) as again:  # the cluster is still up for the next sweep
             assert len(again.scheduler_info()["workers"]) == 2
     assert json.loads((res.path / "sweep.json").read_text())["scheduler"] == address
+
+
+def test_compare_a_whole_sweep_folder(sweep_result: Any, tmp_path: Path) -> None:
+    import planner
+
+    res, _, _ = sweep_result
+    report = planner.compare(res.path, out=tmp_path / "cmp")
+    cols = pd.read_csv(report.parent / "compare.csv").columns
+    assert sum(c.startswith("province-guangdong__") for c in cols) == 4  # the 4 finished runs
+    assert sum(c.startswith("Δ province-guangdong__") for c in cols) == 3

@@ -144,6 +144,21 @@ def load_run(path: str | os.PathLike[str], label: str | None = None) -> RunFolde
     return RunFolder(path=folder, label=str(name), kpis=kpis, plan=plan, config=config, info=info)
 
 
+def _expand_sweep(path: str | os.PathLike[str]) -> list[str | os.PathLike[str]]:
+    """A sweep folder (``summary.csv`` + ``sweep.json``) stands for its finished runs, in grid order."""
+    p = Path(path)
+    if not ((p / "summary.csv").is_file() and (p / "sweep.json").is_file() and not (p / "kpis.json").exists()):
+        return [path]
+    try:
+        table = pd.read_csv(p / "summary.csv")
+        runs = [str(r) for r in table.loc[table["status"] == "ok", "run"]]
+    except (OSError, KeyError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{p / 'summary.csv'}: cannot read the sweep summary ({exc}).") from None
+    if not runs:
+        raise DataError(f"{p}: a sweep with no finished runs; see its summary.csv for the errors.")
+    return list(runs)
+
+
 def _unique_labels(runs: Sequence[RunFolder]) -> None:
     """Make labels distinct (two runs of one scenario get their run ids appended)."""
     counts: dict[str, int] = {}
@@ -702,8 +717,9 @@ def compare_runs(
     ----------
     folders
         Run folders written by ``planner run`` (``results/<scenario>/<run_id>``), their
-        ``latest`` links, or scenario folders (standing for their latest run). The
-        first is the baseline every difference is measured against.
+        ``latest`` links, scenario folders (standing for their latest run) or sweep
+        folders (standing for their finished runs). The first is the baseline every
+        difference is measured against.
     out
         Folder for the report. Default: ``<results>/compare/<timestamp>/`` next to the
         first run's scenario folder (``results/compare/...`` for default runs), never an
@@ -727,6 +743,7 @@ def compare_runs(
     """
     if isinstance(folders, str | os.PathLike):
         folders = [folders]
+    folders = [run for f in folders for run in _expand_sweep(f)]
     if not folders:
         raise DataError("compare: no run folders given. Pass one or more, e.g. results/a/latest results/b/latest.")
     if labels is not None and len(labels) != len(folders):
