@@ -84,6 +84,9 @@ logger = logging.getLogger(__name__)
 
 MipBackend = Literal["SCIP", "HIGHS"]
 _NEVER = -2  # local marker: candidate not opened within the horizon
+#: Market-share cells modelled by tangent cuts (the rest by single-site gains). Each costs
+#: ~4 dense rows per quarter; beyond a few hundred HiGHS stalls (bench_rollout.py, small market share).
+_MAX_HUFF_CELLS = 300
 
 
 # =========================================================================== types
@@ -350,6 +353,18 @@ class _Selection:
             self.group_count[gi] += 1
         self.capex_left -= self.capex[j]
         self.opex_left -= self.opex[j]
+
+    def accepts(self, sites: np.ndarray) -> bool:
+        """Whether the final network of local ``sites`` satisfies every selection constraint."""
+        saved = self.copy_state()
+        try:
+            for j in np.asarray(sites).tolist():
+                if not self.ok(j):
+                    return False
+                self.add(j)
+            return self.count == self.target and self.mins_met()
+        finally:
+            self.restore(saved)
 
     def mins_met(self) -> bool:
         return all(self.group_count[gi] >= g[1] for gi, g in enumerate(self.groups))
@@ -757,7 +772,7 @@ def _linearise(ctx: _Ctx, *, max_terms: int, seed: int) -> _Linear:
     lin.cov_w, lin.cov_sets = cov_w, cov_sets
     if not vm.max_family and multi.any():
         g_ids = np.unique(gid[multi])
-        budget_left = max(0, max_terms - len(cov_sets))
+        budget_left = max(0, min(max_terms - len(cov_sets), _MAX_HUFF_CELLS))
         # overlap loss: sum of single gains - joint gain; the largest are modelled exactly
         s0 = gstart[g_ids]
         s1 = s0 + gsize[g_ids]
@@ -1006,7 +1021,10 @@ class _Mip:
         obj.SetMaximization()
 
     # -- solve ----------------------------------------------------------------
-    def solve(self, time_limit_s: float, hint: tuple[np.ndarray, np.ndarray] | None, threads: int) -> _MipOut:
+    def solve(
+        self, time_limit_s: float, hint: tuple[np.ndarray, np.ndarray] | None, threads: int,
+        gap_target_pct: float = 0.01,
+    ) -> _MipOut:
         ctx, s, T = self.ctx, self.s, self.ctx.T
         t0 = time.perf_counter()
         s.SetTimeLimit(max(1, int(time_limit_s * 1000)))
@@ -1021,11 +1039,14 @@ class _Mip:
             vs += self.h
             vals += [float(x) for x in h]
             s.SetHint(vs, vals)
-        st = s.Solve()
+        params = pywraplp.MPSolverParameters()
+        params.SetDoubleParam(params.RELATIVE_MIP_GAP, gap_target_pct / 100.0)
+        st = s.Solve(params)
         secs = time.perf_counter() - t0
         if st == pywraplp.Solver.INFEASIBLE:
             return _MipOut("infeasible", None, None, None, None, secs)
         if st not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+            # pywraplp reports no usable dual bound without a solution (HiGHS returns 0)
             return _MipOut("unknown", None, None, None, None, secs)
         Yv = np.array([[self.Y[j][t].solution_value() for t in range(T)] for j in range(ctx.n)]).reshape(ctx.n, T)
         opened = Yv > 0.5
@@ -1120,39 +1141,72 @@ def _result(
     return res
 
 
+Incumbent = tuple[np.ndarray, np.ndarray, np.ndarray, str]  # new sites (global), their quarters, hires, name
+
+
 def _run(
     ctx: _Ctx, *, mode: str, time_limit_s: float, seed: int, backend: str | None, max_terms: int,
     threads: int, use_mip: bool, t0: float, pool_all: np.ndarray, caps: np.ndarray | None = None,
+    incumbents: Sequence[Incumbent] = (), run_greedy: bool = True, gap_target_pct: float = 0.01,
 ) -> RolloutResult:
+    """Greedy, bounds, MIP, verified result; ``caps`` given = the caller already checked feasibility."""
     if caps is None:
         probs = _explain_upfront(ctx)
         if probs:
             raise InfeasibleError("the rollout cannot open the planned stores within the horizon",
                                   problems=probs)
+        caps = np.minimum(_max_cumulative_openings(ctx), ctx.n_required)
     backend = backend or _default_backend()
     stats: dict[str, float] = {"candidates": float(ctx.n), "required_openings": float(ctx.n_required)}
-    # --- greedy incumbents
+    # --- incumbents: the caller's, then greedy
     best: tuple[float, np.ndarray, np.ndarray, str] | None = None
-    scores: list[Literal["value", "ratio"]] = ["value"]
-    if ctx.cfg.capex_budget_per_quarter_cny is not None:
-        scores.append("ratio")
-    for sc in scores:
-        g = _greedy(ctx, score=sc)
-        if g is None:
+
+    eval_s = [0.0]
+
+    def offer(q: np.ndarray, hires: np.ndarray, name: str) -> None:
+        nonlocal best
+        te = time.perf_counter()
+        val = _schedule_value(ctx, q)
+        eval_s[0] = max(eval_s[0], time.perf_counter() - te)
+        logger.info("rollout %s: value %.6g", name, val)
+        if best is None or val > best[0] + 1e-9 * max(1.0, abs(val)):
+            best = (val, q, hires, name)
+
+    g2l = np.full(ctx.rinst.instance.n_sites, -1, dtype=np.int64)
+    g2l[ctx.cand] = np.arange(ctx.n)
+    for sites, qs, hires, name in incumbents:
+        loc = g2l[sites]
+        if np.any(loc < 0):
             continue
-        val = _schedule_value(ctx, g[0])
-        logger.info("rollout greedy (%s): value %.6g", sc, val)
-        if best is None or val > best[0]:
-            best = (val, g[0], g[1], f"greedy-{sc}")
+        q = np.full(ctx.n, _NEVER, dtype=np.int64)
+        q[loc] = qs
+        if ctx.sel is None or ctx.sel.accepts(loc):
+            offer(q, hires, name)
+    if run_greedy:
+        scores: list[Literal["value", "ratio"]] = ["value"]
+        if ctx.cfg.capex_budget_per_quarter_cny is not None:
+            scores.append("ratio")
+        for sc in scores:
+            g = _greedy(ctx, score=sc)
+            if g is not None:
+                offer(g[0], g[1], f"greedy-{sc}")
     stats["greedy_s"] = time.perf_counter() - t0
-    stats["greedy_value"] = best[0] if best else math.nan
+    stats["incumbent_value"] = best[0] if best else math.nan
+    # --- the per-quarter submodular bound (before the MIP, so the MIP gets the rest of the time)
+    qb = math.inf
+    if best is not None:
+        checkpoints = [np.zeros(0, dtype=np.int64)] + [
+            ctx.cand[(best[1] != _NEVER) & (best[1] <= t)] for t in range(ctx.T)
+        ]
+        qb = float(_quarter_bound(ctx, np.minimum(caps, pool_all.size), checkpoints, pool_all).sum())
+    bounds = {"submodular-per-quarter": qb}
+    stats["bound_submodular"] = qb
     # --- MIP
-    if caps is None:
-        caps = np.minimum(_max_cumulative_openings(ctx), ctx.n_required)
-    mip_bound: float | None = None
     primal = best[3] if best else "none"
     status = "feasible"
-    left = time_limit_s - (time.perf_counter() - t0)
+    reserve = 1.0 + 4.0 * eval_s[0]  # evaluating the MIP's plan, building and checking the result
+    left = time_limit_s - (time.perf_counter() - t0) - reserve
+    exact = False
     if use_mip and left > 0.5:
         tb = time.perf_counter()
         lin = _linearise(ctx, max_terms=max_terms, seed=seed)
@@ -1161,26 +1215,30 @@ def _run(
         stats["cov_terms"] = float(len(lin.cov_sets))
         stats["huff_cells"] = float(len(lin.huff_cells))
         stats["relaxed_terms"] = float(lin.n_relaxed)
-        left = time_limit_s - (time.perf_counter() - t0)
-        out = mip.solve(max(left, 0.5), None if best is None else (best[1], best[2]), threads)
+        left = time_limit_s - (time.perf_counter() - t0) - reserve
+        out = mip.solve(max(left, 0.5), None if best is None else (best[1], best[2]), threads, gap_target_pct)
         stats["mip_s"] = out.seconds
         logger.info("rollout MIP (%s): %s in %.1f s, bound %s", backend, out.status, out.seconds, out.bound)
         if out.status == "infeasible":
             if best is not None:  # pragma: no cover - would be a modelling bug
-                raise RuntimeError("MIP says infeasible but the greedy found a schedule")
+                raise RuntimeError("MIP says infeasible but a heuristic found a schedule")
             raise InfeasibleError(
                 "no rollout schedule satisfies every constraint", problems=_diagnose(ctx, backend, time_limit_s)
             )
         if out.q is not None and out.hires is not None:
-            hires = _trim_hires(ctx, out.q, out.hires)
-            val = _schedule_value(ctx, out.q)
-            if best is None or val > best[0] + 1e-9 * max(1.0, abs(val)):
-                best = (val, out.q, hires, f"mip-{backend.lower()}")
-                primal = f"{primal}+mip-{backend.lower()}" if primal != "none" else best[3]
-        mip_bound = out.bound
-        if out.status == "optimal" and lin.exact and mip_bound is not None:
-            status = "optimal"
-        elif left <= out.seconds + 0.5:
+            before = best
+            offer(out.q, _trim_hires(ctx, out.q, out.hires), f"mip-{backend.lower()}")
+            if best is not before:
+                primal = f"{primal}+mip-{backend.lower()}" if primal != "none" else best[3]  # type: ignore[index]
+        if out.bound is not None and best is not None and out.bound < best[0] * (1 - 1e-7) - 1e-7:
+            # an over-estimating model cannot bound below a schedule's true value: distrust it
+            logger.warning("rollout: discarding MIP bound %.6g below the incumbent %.6g", out.bound, best[0])
+            out.bound = None
+        if out.bound is not None and (ctx.sel is None or pool_all.size == ctx.n):
+            bounds[f"mip-{backend.lower()}"] = out.bound
+            stats["bound_mip"] = out.bound
+        exact = out.status == "optimal" and lin.exact
+        if out.status != "optimal":
             status = "time_limit"
     if best is None:
         raise InfeasibleError(
@@ -1188,19 +1246,12 @@ def _run(
             "tight -- raise the time limit or relax rollout.* limits",
             problems=[],
         )
-    # --- bounds
-    checkpoints = [np.zeros(0, dtype=np.int64)] + [
-        ctx.cand[(best[1] != _NEVER) & (best[1] <= t)] for t in range(ctx.T)
-    ]
-    qb = float(_quarter_bound(ctx, np.minimum(caps, pool_all.size), checkpoints, pool_all).sum())
-    bounds = {"submodular-per-quarter": qb}
-    if mip_bound is not None and (ctx.sel is None or pool_all.size == ctx.n):
-        bounds[f"mip-{backend.lower()}"] = mip_bound
     bname = min(bounds, key=bounds.__getitem__)
-    stats["bound_submodular"] = qb
-    if mip_bound is not None:
-        stats["bound_mip"] = mip_bound
     methods = {"primal": primal, "bound": bname}
+    if bounds[bname] <= best[0] * (1 + 1e-9) + 1e-9:
+        status = "optimal"
+    elif exact and status != "time_limit":
+        status = "feasible"  # the MIP stopped at gap_target_pct
     res = _result(ctx, best[1], best[2], bound_value=bounds[bname], t0=t0, methods=methods,
                   status=status, mode=mode, stats=stats)
     logger.info("rollout %s: objective %.6g, bound %s, gap %s, %.1f s", mode, res.objective, res.bound,
@@ -1225,6 +1276,7 @@ def schedule(
     max_terms: int = 50_000,
     threads: int = 2,
     use_mip: bool = True,
+    gap_target_pct: float = 0.01,
 ) -> RolloutResult:
     """Two-stage rollout: choose the opening quarter of every new site of ``solution``.
 
@@ -1251,6 +1303,8 @@ def schedule(
         Solver threads.
     use_mip
         False = greedy only (bound from the per-quarter submodular bound).
+    gap_target_pct
+        The MIP stops once its proven gap is below this (%, ``solver.gap_target_pct``).
 
     Returns
     -------
@@ -1268,7 +1322,8 @@ def schedule(
     base, cand = sites[pre[sites]], sites[~pre[sites]]
     ctx = _make_ctx(rinst, cfg, base, cand, must_open=True, n_required=int(cand.size))
     return _run(ctx, mode="two_stage", time_limit_s=time_limit_s, seed=seed, backend=backend,
-                max_terms=max_terms, threads=threads, use_mip=use_mip, t0=t0, pool_all=cand)
+                max_terms=max_terms, threads=threads, use_mip=use_mip, t0=t0, pool_all=cand,
+                gap_target_pct=gap_target_pct)
 
 
 def plan_joint(
@@ -1283,6 +1338,8 @@ def plan_joint(
     use_mip: bool = True,
     pool_size: int | None = None,
     hint: Solution | None = None,
+    two_stage_share: float = 0.4,
+    gap_target_pct: float = 0.01,
 ) -> RolloutResult:
     """Joint rollout: sites and quarters together, on time-indexed variables.
 
@@ -1293,16 +1350,21 @@ def plan_joint(
 
     Parameters
     ----------
-    rinst, cfg, time_limit_s, seed, backend, max_terms, threads, use_mip
+    rinst, cfg, time_limit_s, seed, backend, max_terms, threads, use_mip, gap_target_pct
         As in :func:`schedule`.
     pool_size
         The MIP sees at most this many candidates (the greedy's choice, ``hint``'s
         sites, then the best by single-site value); default
+        all candidates when candidates × quarters <= 2,500, else
         ``max(2 * openings, openings + 200)``. The bound stays valid over all
         candidates (the per-quarter submodular bound) when the pool is smaller.
     hint
-        A site selection (e.g. from :func:`planner.optimise.solve.solve`) whose
-        sites join the pool.
+        A site selection (e.g. from :func:`planner.optimise.solve.solve`): when it
+        satisfies the selection constraints, its two-stage schedule is an incumbent
+        (so the joint result is never worse than the two-stage one) and its sites
+        join the pool.
+    two_stage_share
+        Share of the time limit given to the hint's two-stage schedule.
 
     Returns
     -------
@@ -1335,38 +1397,52 @@ def plan_joint(
             f"only {cand_all.size} candidate sites can open but constraints.total_stores requires {need} "
             "new stores"
         )
-    size = pool_size or max(2 * need, need + 200)
-    if cand_all.size > size:
-        probs = _explain_upfront(ctx)
-        if probs:
-            raise InfeasibleError("the rollout cannot reach constraints.total_stores within the horizon",
-                                  problems=probs)
-        caps = np.minimum(_max_cumulative_openings(ctx), need)
-        pool = _joint_pool(ctx, size, hint)
+    probs = _explain_upfront(ctx)
+    if probs:
+        raise InfeasibleError("the rollout cannot reach constraints.total_stores within the horizon",
+                              problems=probs)
+    caps = np.minimum(_max_cumulative_openings(ctx), need)
+    # incumbents over all candidates: greedy, and the two-stage schedule of the hint
+    incumbents: list[Incumbent] = []
+    for sc in ["value"] + (["ratio"] if cfg.capex_budget_per_quarter_cny is not None else []):
+        g = _greedy(ctx, score=sc)  # type: ignore[arg-type]
+        if g is not None:
+            ok = g[0] != _NEVER
+            incumbents.append((cand_all[ok], g[0][ok], g[1], f"greedy-{sc}"))
+    if hint is not None:
+        hint_sites = np.union1d(np.asarray(hint.open_sites, dtype=np.int64), base)
+        loc = ctx.sel.g2l[hint_sites[~pre[hint_sites]]]
+        if np.all(loc >= 0) and ctx.sel.accepts(loc):
+            try:
+                two = schedule(
+                    rinst, replace(hint, open_sites=hint_sites), cfg, seed=seed, backend=backend,
+                    time_limit_s=two_stage_share * (time_limit_s - (time.perf_counter() - t0)),
+                    max_terms=max_terms, threads=threads, use_mip=use_mip, gap_target_pct=gap_target_pct,
+                )
+                new = two.quarter >= 0
+                incumbents.append((two.open_sites[new], two.quarter[new], two.hires, "two-stage"))
+            except InfeasibleError as e:
+                logger.info("joint rollout: the hint cannot be scheduled (%s)", e.message)
+    # small instances: every candidate (then the MIP bound is valid for the joint problem)
+    size = pool_size or (cand_all.size if cand_all.size * cfg.quarters <= 2_500 else max(2 * need, need + 200))
+    pool = _joint_pool(ctx, size, [inc[0] for inc in incumbents])
+    sub = ctx
+    if pool.size < cand_all.size:
         logger.info("joint rollout: MIP on %d of %d candidates", pool.size, cand_all.size)
         sub = _make_ctx(rinst, cfg, base, pool, must_open=False, n_required=need)
         sub.sel = _Selection(rinst, base, pool)
-        res = _run(sub, mode="joint", time_limit_s=time_limit_s - (time.perf_counter() - t0), seed=seed,
-                   backend=backend, max_terms=max_terms, threads=threads, use_mip=use_mip, t0=t0,
-                   pool_all=cand_all, caps=caps)
-        res.stats["pool"] = float(pool.size)
-        return res
-    return _run(ctx, mode="joint", time_limit_s=time_limit_s, seed=seed, backend=backend,
-                max_terms=max_terms, threads=threads, use_mip=use_mip, t0=t0, pool_all=cand_all)
+    res = _run(sub, mode="joint", time_limit_s=time_limit_s, seed=seed, backend=backend,
+               max_terms=max_terms, threads=threads, use_mip=use_mip, t0=t0, pool_all=cand_all,
+               caps=caps, incumbents=incumbents, run_greedy=False, gap_target_pct=gap_target_pct)
+    res.stats["pool"] = float(pool.size)
+    return res
 
 
-def _joint_pool(ctx: _Ctx, size: int, hint: Solution | None) -> np.ndarray:
-    """Candidates for the joint MIP: the greedy's sites, ``hint``'s, then best single-site value."""
-    chosen: list[np.ndarray] = []
-    g = _greedy(ctx)
-    if g is not None:
-        chosen.append(ctx.cand[g[0] != _NEVER])
-    if hint is not None:
-        chosen.append(np.intersect1d(np.asarray(hint.open_sites, dtype=np.int64), ctx.cand))
+def _joint_pool(ctx: _Ctx, size: int, chosen_sites: list[np.ndarray]) -> np.ndarray:
+    """Candidates for the joint MIP: the incumbents' sites, then the best by single-site value."""
     gains = ctx.vm.gains(ctx.base_state, ctx.cand)
-    chosen.append(ctx.cand[np.argsort(-gains, kind="stable")])
     seen: dict[int, None] = {}
-    for arr in chosen:
+    for arr in [*chosen_sites, ctx.cand[np.argsort(-gains, kind="stable")]]:
         for j in arr.tolist():
             if len(seen) >= size:
                 break
