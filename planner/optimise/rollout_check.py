@@ -453,6 +453,11 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, cfg: RolloutCon
                     f"{city_before[p, t]} city stores open before the quarter "
                     f"< rollout.city_stores_before_county={need}"
                 )
+    if getattr(result, "mode", "") == "joint":
+        # the final network of a joint plan must also be a valid site selection
+        from planner.optimise.check import check_solution
+
+        out += [f"final network: {v}" for v in check_solution(inst, result.to_solution()).violations]
     # the reported figures must be the recomputed ones
     table = result.table
     for c in TABLE_COLUMNS:

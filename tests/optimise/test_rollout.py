@@ -260,3 +260,13 @@ def test_checker_rejects_broken_schedules() -> None:
     t.loc[0, "managers_ready"] += 1
     assert "managers_ready" in msgs(_broken(res, table=t))
     assert "outside -1" in msgs(with_quarters({4: 7}))
+
+
+def test_checker_rejects_joint_network_breaking_selection() -> None:
+    ri = micro([10.0, 5.0, 1.0], stores=2, forbidden=np.array([2]))
+    c = cfg(quarters=2)
+    res = plan_joint(ri, c, time_limit_s=10)
+    assert check_rollout(ri, res, c) == []
+    bad = _broken(res, open_sites=np.array([0, 2]), quarter=np.array([0, 0]))
+    msgs = "\n".join(check_rollout(ri, bad, c))  # type: ignore[arg-type]
+    assert "forbidden" in msgs
