@@ -30,6 +30,7 @@ from planner.errors import InfeasibleError
 from planner.optimise.bounds import (
     lagrangian_facility,
     market_share_bound,
+    market_share_lagrangian,
     reduced_cost_fixing,
 )
 from planner.optimise.check import check_solution
@@ -37,7 +38,7 @@ from planner.optimise.feasibility import precheck
 from planner.optimise.greedy import greedy
 from planner.optimise.local_search import best_two, local_search
 from planner.optimise.mip import solve_facility_mip
-from planner.optimise.model import Model, compile_model
+from planner.optimise.model import Model, PlanState, compile_model
 from planner.optimise.types import Instance, ObjectiveKind, Solution
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ class _Best:
         self.clock = clock
 
     def offer(self, mask: np.ndarray, how: str) -> bool:
-        if int(mask.sum()) != self.m.p:
-            return False
+        if int(mask.sum()) != self.m.p or not PlanState(self.m, mask).feasible():
+            return False  # relaxations' plans may break side constraints
         v = (self.m.full or self.m).value(mask)
         if v > self.value + 1e-12 * max(1.0, abs(v)):
             self.mask, self.value, self.primal_by = mask.copy(), v, how
@@ -330,11 +331,33 @@ def _round_bound(b: float, integral: bool) -> float:
 
 
 def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, stats: dict[str, float]) -> None:
+    # The linearised (tangent) bound is cheap but weak: a concave share rewards
+    # spreading fractional stores. The per-cell hull Lagrangian is the real bound;
+    # the tangent one is kept as a fallback when the Lagrangian has no time.
     bnd, _gamma = market_share_bound(
-        model, best.value, best.mask, time_limit_s=max(0.5, 0.6 * clock.left), gap_stop=gap_target * 0.2
+        model, best.value, best.mask, time_limit_s=max(0.3, 0.1 * clock.left), gap_stop=gap_target * 0.2
     )
     best.offer_bound(bnd, "tangent-cuts")
+    plans: dict[bytes, tuple[float, np.ndarray]] = {}
+
+    def on_plan(sel: np.ndarray) -> float | None:
+        if int(sel.sum()) == model.p:
+            key = np.packbits(sel).tobytes()
+            if key not in plans:
+                plans[key] = (model.value(sel), sel.copy())
+        return best.value
+
+    lb, _mu = market_share_lagrangian(
+        model, best.value, best.mask, time_limit_s=max(0.5, 0.6 * clock.left), gap_stop=gap_target * 0.2,
+        on_plan=on_plan, plan_every=10,
+    )
+    best.offer_bound(lb, "cell-hull-lagrangian")
     stats["bound_s"] = clock.elapsed
+    for _v, sel in sorted(plans.values(), key=lambda t: -t[0])[:5]:
+        if best.gap() <= gap_target or clock.left < 0.1 * clock.limit:
+            break
+        mask, _ = local_search(model, sel, time_limit_s=max(0.2, 0.3 * clock.left))
+        best.offer(mask, "lagrangian+swap")
 
 
 def _finish(
