@@ -33,7 +33,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
+from folium.elements import JSCSSMixin
 from folium.template import Template
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
@@ -60,6 +61,8 @@ __all__ = [
     "admin_kpi_table",
     "aggregate_grid",
     "build_map",
+    "decode_ring",
+    "encode_rings",
     "render_map",
     "to_gcj02",
     "write_map",
@@ -127,15 +130,24 @@ _UNUSED_DEFAULT_JS = {"bootstrap"}
 
 # --------------------------------------------------------------------------- small helpers
 def _esc(value: Any) -> str:
-    """HTML-escape any value for popups and tooltips (quotes too)."""
+    """HTML-escape any value for popups, tooltips and labels.
+
+    Quotes are escaped, and so are braces: Folium renders every element's output
+    through Jinja a second time, so a ``{{ ... }}`` in a store name would otherwise
+    be evaluated as a template.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return html.escape(str(value), quote=True)
+    return html.escape(str(value), quote=True).replace("{", "&#123;").replace("}", "&#125;")
+
+
+# A '{' that starts a Jinja tag ('{{', '{%', '{#'); in JSON text it can only occur inside strings.
+_JINJA_OPEN = re.compile(r"\{(?=[{%#])")
 
 
 def _js_json(obj: Any) -> str:
-    """Compact JSON that is safe inside a ``<script>`` block."""
-    return (
+    """Compact JSON that is safe inside a ``<script>`` block and through Folium's Jinja pass."""
+    text = (
         json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         .replace("<", "\\u003c")
         .replace(">", "\\u003e")
@@ -144,6 +156,7 @@ def _js_json(obj: Any) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+    return _JINJA_OPEN.sub(r"\\u007b", text)
 
 
 def _fmt_int(x: Any) -> str:
@@ -432,11 +445,8 @@ def aggregate_grid(
     while len(df) > max_cells and res > min_resolution:
         res -= 1
         df["h3"] = [h3.cell_to_parent(c, res) for c in df["h3"]]
-        df = df.groupby("h3", as_index=False).agg(
-            population=("population", "sum"),
-            demand=("demand", lambda s: s.sum(min_count=1)),
-            captured=("captured", lambda s: s.sum(min_count=1)),
-            cells=("cells", "sum"),
+        df = df.groupby("h3", as_index=False, sort=False)[["population", "demand", "captured", "cells"]].sum(
+            min_count=1
         )
     if len(df) > max_cells:
         df = df.nlargest(max_cells, "population")
@@ -450,25 +460,51 @@ def aggregate_grid(
 class _JsLayer(MacroElement):
     """A Leaflet snippet filling a Folium layer from compact JSON data.
 
-    ``js`` is a JavaScript function body with ``data`` (the JSON), ``target`` (the
-    Folium layer) and ``map`` in scope.
+    ``js`` is a JavaScript function body with ``data`` (the decoded JSON), ``target``
+    (the Folium layer) and ``map`` in scope. The data do not go through Folium's
+    templates: :func:`render_map` writes them into a ``<script type="application/json">``
+    block of their own (``JSON.parse`` reads that faster than V8 parses an object
+    literal, and Jinja never sees user text). With ``lazy`` the snippet runs only
+    when the layer is first shown, so hidden layers (cities, counties, grid,
+    competitors) cost nothing at first render; ``target.plannerBuild()`` forces it.
     """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        (function(data, target, map){ {{ this.js }} })({{ this.data_json }}, {{ this.target.get_name() }}, {{ this.map_name }});
+        (function(target, map){
+          var build = function(){
+            if (build.done) return; build.done = true;
+            var data = JSON.parse(document.getElementById({{ this.data_id|tojson }}).textContent);
+            {{ this.js }}
+          };
+          target.plannerBuild = build;
+          {%- if this.lazy %}
+          if (map.hasLayer(target)) build(); else target.once('add', build);
+          {%- else %}
+          build();
+          {%- endif %}
+        })({{ this.target.get_name() }}, {{ this.map_name }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, target: Any, data: Any, js: str, map_name: str) -> None:
+    def __init__(self, target: Any, data: Any, js: str, map_name: str, *, lazy: bool = False) -> None:
         super().__init__()
         self._name = "JsLayer"
         self.target = target
-        self.data_json = _js_json(data)
+        self.data_id = f"{self.get_name()}-data"
+        self.data_text = _js_json(data)
         self.js = js
         self.map_name = map_name
+        self.lazy = lazy
+
+
+class _ClusterLayer(JSCSSMixin, _JsLayer):
+    """A :class:`_JsLayer` that needs Leaflet.markercluster (its JS and CSS come with it)."""
+
+    default_js = folium.plugins.MarkerCluster.default_js
+    default_css = folium.plugins.MarkerCluster.default_css
 
 
 class _RawScript(MacroElement):
@@ -489,12 +525,26 @@ class _RawScript(MacroElement):
 
 
 _POLYGON_JS = """
-var gj = L.geoJson(data.fc, {
-  style: function(f){ return {fillColor: f.properties.c, color: data.stroke, weight: data.weight,
-                               opacity: 0.8, fillOpacity: data.opacity}; },
-  onEachFeature: function(f, l){ l.bindTooltip(f.properties.t, {sticky: true}); }
+function decode(str) {
+  var pts = [], i = 0, lat = 0, lng = 0;
+  while (i < str.length) {
+    var b, shift = 0, res = 0;
+    do { b = str.charCodeAt(i++) - 63; res |= (b & 31) << shift; shift += 5; } while (b >= 32);
+    lat += (res & 1) ? ~(res >> 1) : (res >> 1);
+    shift = 0; res = 0;
+    do { b = str.charCodeAt(i++) - 63; res |= (b & 31) << shift; shift += 5; } while (b >= 32);
+    lng += (res & 1) ? ~(res >> 1) : (res >> 1);
+    pts.push([lat / 1e5, lng / 1e5]);
+  }
+  return pts;
+}
+data.f.forEach(function(f){
+  var poly = L.polygon(f[2].map(function(p){ return p.map(decode); }),
+                       {fillColor: f[1], color: data.stroke, weight: data.weight, opacity: 0.8,
+                        fillOpacity: data.opacity});
+  poly.bindTooltip(f[0], {sticky: true});
+  poly.addTo(target);
 });
-gj.addTo(target);
 """
 
 _STORES_JS = """
@@ -546,12 +596,16 @@ data.forEach(function(r){
 });
 """
 
-_COMPETITOR_CALLBACK = """function (row) {
-  var m = L.circleMarker(new L.LatLng(row[0], row[1]),
-                         {radius: 4, color: '#ffffff', weight: 1, fillColor: %(colour)s, fillOpacity: 0.9});
-  m.bindPopup('<b>' + %(brand)s + '</b><br>' + row[2] + '<br><small>' + row[3] + '</small>');
+_COMPETITOR_JS = """
+var cluster = L.markerClusterGroup({chunkedLoading: true, disableClusteringAtZoom: 14, maxClusterRadius: 60});
+cluster.addLayers(data.rows.map(function(r){
+  var m = L.circleMarker([r[0], r[1]], {radius: 4, color: '#ffffff', weight: 1, fillColor: data.colour,
+                                         fillOpacity: 0.9});
+  m.bindPopup('<b>' + data.brand + '</b><br>' + r[2] + '<br><small>' + r[3] + '</small>');
   return m;
-}"""
+}));
+cluster.addTo(target);
+"""
 
 _SLIDER_JS = """
 (function(){
@@ -594,13 +648,15 @@ window.plannerMap = {map: %(map)s, layers: {}, meta: %(meta)s};
     if (l && %(map)s.hasLayer(l)) %(map)s.removeLayer(l);
   });
   window.plannerMap.count = function(k){
+    var t = window.plannerMap.layers[k];
+    if (t && t.plannerBuild) t.plannerBuild();  // lazy layers: build before counting
     function leaves(l){
       if (l && typeof l.getLayers === 'function') {
         return l.getLayers().reduce(function(s, x){ return s + leaves(x); }, 0);
       }
       return l ? 1 : 0;
     }
-    return leaves(window.plannerMap.layers[k]);
+    return leaves(t);
   };
   window.plannerMap.visible = function(k){ return %(map)s.hasLayer(window.plannerMap.layers[k]); };
   window.plannerMap.readyAt = performance.now();
@@ -628,19 +684,105 @@ def _feature_group(m: folium.Map, reg: _Registry, key: str, name: str, *, show: 
     return reg.add(key, fg)
 
 
+def _encode_values(values: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """Google polyline encoding of integer deltas: the bytes and each value's byte count."""
+    v = values.astype(np.int64)
+    z = np.where(v < 0, ~(v << 1), v << 1).astype(np.uint64)
+    chunks = np.stack([(z >> np.uint64(5 * k)) & np.uint64(31) for k in range(7)], axis=1)
+    nbits = np.zeros(len(z), dtype=np.int64)
+    nz = z > 0
+    nbits[nz] = np.floor(np.log2(z[nz].astype(np.float64))).astype(np.int64) + 1
+    n = np.maximum(1, -(-nbits // 5))
+    k = np.arange(7)
+    cont = (k[None, :] < (n[:, None] - 1)).astype(np.uint64) * np.uint64(32)
+    out = (chunks | cont) + np.uint64(63)
+    keep = k[None, :] < n[:, None]
+    return out[keep].astype(np.uint8).tobytes(), n
+
+
+def encode_rings(coords: np.ndarray, ring_offsets: np.ndarray) -> list[str]:
+    """Encode rings of lon/lat coordinates as Google polylines (precision 1e-5°).
+
+    Parameters
+    ----------
+    coords : numpy.ndarray
+        (n, 2) longitudes and latitudes, all rings one after the other.
+    ring_offsets : numpy.ndarray
+        Start of each ring in ``coords`` plus the end (``len(coords)``).
+
+    Returns
+    -------
+    list of str
+        One encoded string per ring (latitude first, as Leaflet expects).
+    """
+    if len(coords) == 0:
+        return []
+    ints = np.round(coords[:, ::-1] * 1e5).astype(np.int64)  # lat, lng
+    deltas = np.diff(ints, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
+    starts = ring_offsets[:-1]
+    deltas[starts] = ints[starts]  # every ring starts from an absolute position
+    data, n = _encode_values(deltas.ravel())
+    text = data.decode("ascii")
+    ends = np.concatenate([[0], np.cumsum(n)])
+    # Byte position of each coordinate pair = end of its previous value.
+    pair_pos = ends[::2]
+    return [text[pair_pos[a]:pair_pos[b]] for a, b in zip(ring_offsets[:-1], ring_offsets[1:], strict=True)]
+
+
+def decode_ring(text: str) -> list[tuple[float, float]]:
+    """Inverse of :func:`encode_rings` for one ring: (lat, lon) pairs in degrees."""
+    out: list[tuple[float, float]] = []
+    i = lat = lng = 0
+    while i < len(text):
+        vals = []
+        for _ in range(2):
+            shift = res = 0
+            while True:
+                b = ord(text[i]) - 63
+                i += 1
+                res |= (b & 31) << shift
+                shift += 5
+                if b < 32:
+                    break
+            vals.append(~(res >> 1) if res & 1 else res >> 1)
+        lat += vals[0]
+        lng += vals[1]
+        out.append((lat / 1e5, lng / 1e5))
+    return out
+
+
+def _as_multipolygon(g: Any) -> shapely.MultiPolygon:
+    """Any areal geometry as a MultiPolygon (lines and points left by repairs are dropped)."""
+    if g.geom_type == "MultiPolygon":
+        return g
+    if g.geom_type == "Polygon":
+        return shapely.MultiPolygon([g])
+    parts = [p for p in shapely.get_parts(shapely.make_valid(g)) if p.geom_type in ("Polygon", "MultiPolygon")]
+    polys = [q for p in parts for q in (p.geoms if p.geom_type == "MultiPolygon" else [p])]
+    return shapely.MultiPolygon(polys)
+
+
 def _polygon_features(
-    geoms: np.ndarray, props: Iterable[dict[str, Any]], proj: _Projector, tolerance: float
-) -> dict[str, Any]:
+    geoms: np.ndarray, props: Sequence[tuple[str, str]], proj: _Projector, tolerance: float
+) -> list[list[Any]]:
+    """``[tooltip, fill colour, [[ring, ...] per polygon]]`` per non-empty geometry, rings encoded."""
     geoms = np.asarray(geoms, dtype=object)
     if tolerance > 0:
         geoms = shapely.simplify(geoms, tolerance, preserve_topology=True)
     geoms = proj.geoms(geoms)
-    feats = []
-    for g, p in zip(geoms, props, strict=True):
-        if g is None or g.is_empty:
-            continue
-        feats.append({"type": "Feature", "properties": p, "geometry": shapely.geometry.mapping(g)})
-    return {"type": "FeatureCollection", "features": feats}
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms = geoms[keep]
+    props = [p for p, k in zip(props, keep, strict=True) if k]
+    multi = np.array([_as_multipolygon(g) for g in geoms], dtype=object)
+    _, coords, (ring_off, poly_off, geom_off) = shapely.to_ragged_array(multi)
+    rings = encode_rings(coords, ring_off)
+    out = []
+    for gi, (tip, colour) in enumerate(props):
+        parts = []
+        for pi in range(geom_off[gi], geom_off[gi + 1]):
+            parts.append(rings[poly_off[pi]:poly_off[pi + 1]])
+        out.append([tip, colour, parts])
+    return out
 
 
 def _admin_layers(
@@ -675,16 +817,16 @@ def _admin_layers(
                 f"Stores: {_fmt_int(row['stores'])} ({_fmt_int(row['new_stores'])} new)<br>"
                 f"Population: {_fmt_int(row['population'])} people"
             )
-            props.append({"t": tip, "c": fill})
-        fc = _polygon_features(units.geometry.to_numpy(), props, proj, SIMPLIFY_TOLERANCE_DEG[level])
+            props.append((tip, fill))
+        feats = _polygon_features(units.geometry.to_numpy(), props, proj, SIMPLIFY_TOLERANCE_DEG[level])
         fg = _feature_group(
             m, reg, level, f"{level.capitalize()}: {label.lower()}", show=(level == "province")
         )
         weight, opacity = style[level]
-        data = {"fc": fc, "stroke": "#4b5563", "weight": weight, "opacity": opacity}
-        fg.add_child(_JsLayer(fg, data, _POLYGON_JS, m.get_name()))
+        data = {"f": feats, "stroke": "#4b5563", "weight": weight, "opacity": opacity}
+        fg.add_child(_JsLayer(fg, data, _POLYGON_JS, m.get_name(), lazy=True))
         legends.append((level, breaks, colours))
-        log.debug("map: %s layer with %d polygons", level, len(fc["features"]))
+        log.debug("map: %s layer with %d polygons", level, len(feats))
     return legends
 
 
@@ -719,12 +861,12 @@ def _grid_layer(
         )
         if by_share:
             tip += f"<br>Demand: {_fmt_int(row.demand)}<br>Captured share: {_fmt_pct(row.captured_share)} of demand"
-        props.append({"t": tip, "c": fill})
-    fc = _polygon_features(np.array(polys, dtype=object), props, proj, 0.0)
+        props.append((tip, fill))
+    feats = _polygon_features(np.array(polys, dtype=object), props, proj, 0.0)
     name = "Grid: " + ("captured share of demand" if by_share else "population") + f" (H3 res {res})"
     fg = _feature_group(m, reg, "grid", name, show=(res == native))
-    fg.add_child(_JsLayer(fg, {"fc": fc, "stroke": "#9a3412", "weight": 0.3, "opacity": 0.55},
-                          _POLYGON_JS, m.get_name()))
+    fg.add_child(_JsLayer(fg, {"f": feats, "stroke": "#9a3412", "weight": 0.3, "opacity": 0.55},
+                          _POLYGON_JS, m.get_name(), lazy=True))
     if by_share:
         lo, hi = breaks[0], breaks[-1]
         legend = {"label": "Grid: captured share", "text": f"{_fmt_pct(lo)} – {_fmt_pct(hi)} of demand"}
@@ -873,16 +1015,9 @@ def _competitor_layers(
             for a, b, n, i in zip(lat, lon, names, ids, strict=True)
         ]
         label = brand if not brand.islower() else brand.capitalize() if brand != "oppo" else "OPPO"
-        cb = _COMPETITOR_CALLBACK % {"colour": _js_json(colour), "brand": _js_json(_esc(label))}
-        cluster = folium.plugins.FastMarkerCluster(
-            rows,
-            callback=cb,
-            name=f"Competitor: {_esc(label)} ({len(rows):,})",
-            show=False,
-            options={"chunkedLoading": True, "disableClusteringAtZoom": 14, "maxClusterRadius": 60},
-        )
-        cluster.add_to(m)
-        reg.add(f"competitor:{brand}", cluster)
+        fg = _feature_group(m, reg, f"competitor:{brand}", f"Competitor: {_esc(label)} ({len(rows):,})", show=False)
+        data = {"brand": _esc(label), "colour": colour, "rows": rows}
+        fg.add_child(_ClusterLayer(fg, data, _COMPETITOR_JS, m.get_name(), lazy=True))
         out.append((label, colour, len(rows)))
     return out
 
@@ -1149,9 +1284,23 @@ def _inline_assets(page: str) -> str:
     return page
 
 
+def _walk(element: Any) -> Iterable[Any]:
+    yield element
+    for child in element._children.values():
+        yield from _walk(child)
+
+
 def render_map(m: folium.Map, *, offline: bool) -> str:
-    """The map's HTML, with every script and style inlined when ``offline``."""
+    """The map's HTML: Folium's page, the layers' JSON data blocks, assets inlined when ``offline``."""
     page = m.get_root().render()
+    blocks = "".join(
+        f'<script type="application/json" id="{el.data_id}">{el.data_text}</script>\n'
+        for el in _walk(m)
+        if isinstance(el, _JsLayer)
+    )
+    if "<body>" not in page:  # pragma: no cover - Folium's page template changed
+        raise RuntimeError("map: no <body> in Folium's page; cannot place the layer data")
+    page = page.replace("<body>", "<body>\n" + blocks, 1)
     return _inline_assets(page) if offline else page
 
 

@@ -22,6 +22,8 @@ from planner.report.maps import (
     admin_kpi_table,
     aggregate_grid,
     build_map,
+    decode_ring,
+    encode_rings,
     render_map,
     to_gcj02,
     write_map,
@@ -29,7 +31,7 @@ from planner.report.maps import (
 
 
 def _blobs(page: str, prefix: str) -> list[Any]:
-    """Every JSON value in the page that starts with ``prefix`` (e.g. '{"fc":')."""
+    """Every JSON value in the page's scripts that starts with ``prefix``."""
     dec = json.JSONDecoder()
     out = []
     for mt in re.finditer(re.escape(prefix), page):
@@ -38,22 +40,28 @@ def _blobs(page: str, prefix: str) -> list[Any]:
     return out
 
 
+def _data(page: str) -> list[Any]:
+    """The layers' JSON data blocks, in page order."""
+    blocks = re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', page, re.S)
+    return [json.loads(b) for b in blocks]
+
+
 def _stores(page: str) -> dict[str, Any]:
-    (blob,) = _blobs(page, '{"groups":')
+    (blob,) = [d for d in _data(page) if isinstance(d, dict) and "groups" in d]
     return blob
 
 
 def _polygons(page: str) -> list[dict[str, Any]]:
-    return _blobs(page, '{"fc":')
+    return [d for d in _data(page) if isinstance(d, dict) and "f" in d]
 
 
 def _competitor_rows(page: str) -> list[list[Any]]:
-    dec = json.JSONDecoder()
-    out = []
-    for mt in re.finditer(r"var data = ", page):
-        value, _ = dec.raw_decode(page, mt.end())
-        out.append(value)
-    return out
+    return [d["rows"] for d in _data(page) if isinstance(d, dict) and "brand" in d]
+
+
+def _ring(poly_layer: dict[str, Any], feature: int = 0) -> np.ndarray:
+    """First ring of a feature as (lat, lon) degrees."""
+    return np.array(decode_ring(poly_layer["f"][feature][2][0][0]))
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +115,7 @@ def test_store_marker_counts_by_status_and_quarter(page: str, micro_inputs: dict
 
 def test_layer_counts_and_default_visibility(page: str, micro_layers: Any) -> None:
     polys = _polygons(page)
-    counts = [len(p["fc"]["features"]) for p in polys]
+    counts = [len(p["f"]) for p in polys]
     assert counts[:3] == [2, 4, 8]  # provinces, cities, counties
     assert counts[3] == len(micro_layers.cells)  # grid at native resolution (under the cap)
     comps = _competitor_rows(page)
@@ -147,13 +155,41 @@ def test_hostile_strings_cannot_break_out_of_the_script_block(micro_inputs: dict
     assert html_page.count("<script") == html_page.count("</script>")
 
 
-def test_osm_keeps_wgs84_rounded_to_5_decimals(page: str, micro_inputs: dict[str, Any]) -> None:
+def test_template_syntax_in_names_is_not_evaluated(micro_inputs: dict[str, Any]) -> None:
+    # Folium renders each element's output through Jinja again: user text must not be a template.
+    plan = micro_inputs["plan"].copy()
+    plan.loc[0, "name"] = "{{ 7*7 }}{% for x in 'ab' %}[{{ x }}]{% endfor %}{# c #}"
+    sc = Scenario(name="x", description="{{ 6*111 }}", map=MapConfig(offline=False))
+    kpis = dict(micro_inputs["kpis"], scenario="{{ 8*111 }}")
+    page = render_map(build_map(scenario=sc, **{**micro_inputs, "plan": plan, "kpis": kpis}), offline=False)
+    popup = _stores(page)["rows"][0][4]
+    assert "&#123;&#123; 7*7 &#125;&#125;" in popup and "49" not in popup and "[a]" not in popup
+    assert "&#123;&#123; 6*111 &#125;&#125;" in page and "&#123;&#123; 8*111 &#125;&#125;" in page
+    title = re.search(r"<div id='planner-title'.*?</div>", page, re.S).group(0)
+    assert "666" not in title and "888" not in title
+
+
+def test_osm_keeps_wgs84_rounded_to_5_decimals(page: str, micro_inputs: dict[str, Any], micro_layers: Any) -> None:
     plan = micro_inputs["plan"]
     rows = _stores(page)["rows"]
     np.testing.assert_allclose([r[0] for r in rows], plan["lat"].round(5), atol=1e-9)
     np.testing.assert_allclose([r[1] for r in rows], plan["lon"].round(5), atol=1e-9)
-    coords = re.findall(r"-?\d+\.\d+", json.dumps(_polygons(page)[2]["fc"]))
-    assert coords and max(len(c.split(".")[1]) for c in coords) <= 5
+    ring = _ring(_polygons(page)[2])  # first county: a box, unchanged by simplification
+    x0, y0, x1, y1 = micro_layers.counties.geometry.iloc[0].bounds
+    assert ring[:, 0].min() == pytest.approx(y0, abs=1e-9) and ring[:, 1].max() == pytest.approx(x1, abs=1e-9)
+
+
+def test_polyline_encoding_round_trips() -> None:
+    rng = np.random.default_rng(1)
+    coords = np.column_stack([rng.uniform(-180, 180, 50), rng.uniform(-85, 85, 50)]).round(5)
+    coords[10] = [0.0, 0.0]
+    offsets = np.array([0, 1, 20, 50])
+    rings = encode_rings(coords, offsets)
+    assert len(rings) == 3
+    back = np.concatenate([np.array(decode_ring(r)) for r in rings])
+    np.testing.assert_allclose(back[:, ::-1], coords, atol=1e-9)
+    assert all(63 <= ord(ch) <= 126 for r in rings for ch in r)
+    assert encode_rings(np.zeros((0, 2)), np.array([0])) == []
 
 
 def test_amap_converts_every_geometry_to_gcj02(write_micro_map: Any, micro_inputs: dict[str, Any]) -> None:
@@ -168,10 +204,10 @@ def test_amap_converts_every_geometry_to_gcj02(write_micro_map: Any, micro_input
     assert (shift_m > 100).all() and (shift_m < 1000).all()
     # Polygons, hexagons, competitors and city points move too.
     p_wgs, p_gcj = _polygons(wgs), _polygons(gcj)
+    assert len(p_wgs) == len(p_gcj) == 4
     for a, b in zip(p_wgs, p_gcj, strict=True):
-        ca = np.array(a["fc"]["features"][0]["geometry"]["coordinates"][0], dtype=float)
-        cb = np.array(b["fc"]["features"][0]["geometry"]["coordinates"][0], dtype=float)
-        assert ca.shape == cb.shape and np.abs(ca - cb).max() > 1e-3
+        ra, rb = _ring(a), _ring(b)
+        assert ra.shape == rb.shape and np.abs(ra - rb).max() > 1e-3
     c_wgs, c_gcj = _competitor_rows(wgs)[0], _competitor_rows(gcj)[0]
     assert abs(c_wgs[0][1] - c_gcj[0][1]) > 1e-3
     assert "autonavi.com" in gcj and "tile.openstreetmap.org" not in gcj
@@ -246,7 +282,7 @@ def test_grid_cap_is_honoured_in_the_page(micro_inputs: dict[str, Any]) -> None:
     sc = Scenario(name="x", map=MapConfig(offline=False, max_grid_cells=5))
     page = render_map(build_map(scenario=sc, **micro_inputs), offline=False)
     polys = _polygons(page)
-    assert len(polys) == 4 and len(polys[3]["fc"]["features"]) <= 5
+    assert len(polys) == 4 and len(polys[3]["f"]) <= 5
     sc = Scenario(name="x", map=MapConfig(offline=False, max_grid_cells=0))
     assert len(_polygons(render_map(build_map(scenario=sc, **micro_inputs), offline=False))) == 3
 
@@ -272,7 +308,7 @@ def test_simplification_reduces_vertices(micro_inputs: dict[str, Any], micro_lay
     sc = Scenario(name="x", map=MapConfig(offline=False, max_grid_cells=0))
     fine = type(layers)(**{**layers.__dict__, "provinces": detailed})
     page = render_map(build_map(scenario=sc, **{**micro_inputs, "layers": fine}), offline=False)
-    ring = _polygons(page)[0]["fc"]["features"][0]["geometry"]["coordinates"][0]
+    ring = _ring(_polygons(page)[0])
     assert 8 < len(ring) < 200  # from 1,025 vertices
 
 
