@@ -333,7 +333,8 @@ def check_solution(inst: Instance, sol: Solution, *, tol: float = 1e-6) -> Check
             v.append(f"objective {obj:.6g} is below the claimed lower bound {b:.6g} (minimised)")
         if sol.gap is not None:
             denom = b if maxi else sol.objective
-            want = (b - sol.objective) / denom if maxi else (sol.objective - b) / denom
+            num = (b - sol.objective) if maxi else (sol.objective - b)
+            want = num / denom if denom != 0 else 0.0
             if denom != 0 and abs(want - sol.gap) > 1e-6 + tol:
                 v.append(f"reported gap {sol.gap:.6g} differs from the bound's {want:.6g}")
             if sol.gap < -1e-9:
