@@ -34,7 +34,6 @@ import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
-import shapely
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

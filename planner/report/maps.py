@@ -33,7 +33,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -867,6 +867,7 @@ def _grid_layer(
     fg = _feature_group(m, reg, "grid", name, show=(res == native))
     fg.add_child(_JsLayer(fg, {"f": feats, "stroke": "#9a3412", "weight": 0.3, "opacity": 0.55},
                           _POLYGON_JS, m.get_name(), lazy=True))
+    legend: dict[str, Any]
     if by_share:
         lo, hi = breaks[0], breaks[-1]
         legend = {"label": "Grid: captured share", "text": f"{_fmt_pct(lo)} – {_fmt_pct(hi)} of demand"}
@@ -1218,7 +1219,7 @@ def build_map(
     m.fit_bounds(bounds)
 
     illustrative = bool(kpis.get("illustrative_networks", False))
-    root = m.get_root()
+    root: Any = m.get_root()  # a branca Figure (typed as Element)
     root.header.add_child(Element(f"<title>{_esc(kpis.get('scenario') or scenario.name)} · store plan</title>"))
     root.html.add_child(Element(_title_html(kpis, scenario)))
     note = _note_html(illustrative, cfg.tiles)
