@@ -17,7 +17,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -36,7 +36,7 @@ from planner.optimise.check import check_solution
 from planner.optimise.feasibility import precheck
 from planner.optimise.rollout_check import quarter_labels
 from planner.optimise.solve import solve
-from planner.optimise.types import Solution
+from planner.optimise.types import Instance, Solution
 from planner.report.kpis import compute_kpis, plan_table
 
 __all__ = ["RunResult", "run", "prepare", "Prepared", "write_run_folder"]
@@ -206,24 +206,19 @@ def run(
     RunResult
     """
     t_start = time.perf_counter()
+    if prepared is not None and prepared.scenario != scenario:
+        raise ValueError("`prepared` was built for another scenario; call prepare(scenario) again")
     prep = prepared or prepare(scenario, progress=progress)
     timings = dict(prep.timings)
     built, layers = prep.built, prep.layers
     inst = built.instance
-    kind = scenario.objective.kind
 
     t = time.perf_counter()
     _notify(progress, "solve", cells=inst.n_cells, sites=inst.n_sites, stores=inst.stores)
-    sol = solve(
-        inst, kind,
-        time_limit_s=scenario.solver.time_limit_s,
-        gap_target=scenario.solver.gap_target_pct / 100.0,
-        threads=scenario.solver.threads,
-        seed=scenario.seed,
-        use_mip=scenario.solver.use_mip,
-        progress=(lambda info: _notify(progress, "solve", **info)) if progress else None,
-    )
-    check_solution(inst, sol).raise_if_failed()
+    sol, inst = _select_sites(prep, progress)
+    if inst is not built.instance:
+        built = replace(built, instance=inst)
+        prep = replace(prep, built=built)
     timings["solve_s"] = time.perf_counter() - t
 
     labels: list[str] | None = None
@@ -290,6 +285,85 @@ def run(
         path=path, scenario=scenario, plan=plan, kpis=kpis, solution=sol, rollout=rollout_df,
         map_path=path / "map.html", timings=timings,
     )
+
+
+def _solve(prep: Prepared, inst: Instance, time_limit_s: float, progress: Progress | None) -> Solution:
+    sc = prep.scenario
+    sol = solve(
+        inst, sc.objective.kind,
+        time_limit_s=time_limit_s,
+        gap_target=sc.solver.gap_target_pct / 100.0,
+        threads=sc.solver.threads,
+        seed=sc.seed,
+        use_mip=sc.solver.use_mip,
+        progress=(lambda info: _notify(progress, "solve", **info)) if progress else None,
+    )
+    check_solution(inst, sol).raise_if_failed()
+    return sol
+
+
+def chain_of_command_violations(prep: Prepared, open_sites: np.ndarray) -> list[str]:
+    """Province codes whose plan has new county stores but fewer city stores than the rollout allows.
+
+    The rollout opens county stores in a province only once it has
+    ``rollout.city_stores_before_county`` stores in its city cores; a final
+    network that breaks this can never be scheduled.
+    """
+    need = prep.scenario.rollout.city_stores_before_county
+    if not prep.scenario.rollout.enabled or need == 0:
+        return []
+    s = prep.built.sites.iloc[np.asarray(open_sites, dtype=np.int64)]
+    city = s[~s["is_county"]].groupby("province_code").size()
+    county_new = s[s["is_county"] & ~s["existing"]].groupby("province_code").size()
+    return sorted(p for p in county_new.index if city.get(p, 0) < need)
+
+
+def _select_sites(prep: Prepared, progress: Progress | None) -> tuple[Solution, Instance]:
+    """Site selection; with a two-stage rollout, also keep the chain of command schedulable.
+
+    The selection model has no "city stores before county stores" rule. When
+    its plan opens county stores in a province that will never have enough city
+    stores, those provinces' new county sites are forbidden and the selection
+    re-solved (warm, within the same time budget). The first solve's bound stays
+    valid (the rule only removes plans), so the reported gap is against it.
+    """
+    sc = prep.scenario
+    inst = prep.built.instance
+    deadline = time.perf_counter() + sc.solver.time_limit_s
+    sol = _solve(prep, inst, sc.solver.time_limit_s, progress)
+    first_bound = sol.bound
+    if sc.rollout.mode != "two_stage":
+        return sol, inst
+    sites = prep.built.sites
+    for _ in range(len(prep.layers.provinces)):
+        bad = chain_of_command_violations(prep, sol.open_sites)
+        if not bad:
+            break
+        log.info("chain of command: forbidding new county stores in %s and re-solving", bad)
+        blocked = np.flatnonzero(
+            (sites["province_code"].isin(bad) & sites["is_county"] & ~sites["existing"]).to_numpy()
+        )
+        inst = replace(inst, forbidden=np.union1d(inst.forbidden, blocked).astype(np.int64))
+        problems = precheck(inst)
+        if problems:
+            raise InfeasibleError(
+                "The plan needs county stores in "
+                + ", ".join(bad)
+                + " but those provinces cannot reach rollout.city_stores_before_county city stores:",
+                problems=problems,
+            )
+        remaining = max(deadline - time.perf_counter(), 0.25 * sc.solver.time_limit_s)
+        sol = _solve(prep, inst, remaining, progress)
+    if inst is not prep.built.instance:
+        # the re-solve's bound covers only the restricted instance; the first one covers every plan
+        if first_bound is None:
+            sol = replace(sol, bound=None, gap=None)
+        else:
+            maximise = sc.objective.kind != "distance"
+            gap = (first_bound - sol.objective) / first_bound if maximise else (sol.objective - first_bound) / sol.objective
+            sol = replace(sol, bound=first_bound, gap=max(gap, 0.0))
+        sol.methods["chain_of_command"] = "repaired: county sites forbidden in provinces short of city stores"
+    return sol, inst
 
 
 def rollout_instance(prep: Prepared) -> Any:

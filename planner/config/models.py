@@ -204,6 +204,12 @@ class Quota(_Section):
     min: dict[str, NonNegInt] = Field(default_factory=dict, description="Minimum per named unit.")
     max: dict[str, NonNegInt] = Field(default_factory=dict, description="Maximum per named unit.")
 
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _str_keys(cls, v: object) -> object:
+        # GB codes are often written as numbers in YAML (440300: 20)
+        return {str(k): x for k, x in v.items()} if isinstance(v, dict) else v
+
     @model_validator(mode="after")
     def _min_le_max(self) -> Quota:
         for unit, lo in self.min.items():
