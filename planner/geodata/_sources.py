@@ -22,6 +22,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import pyproj
 
 from planner.config.models import Scenario
 from planner.errors import DataError
@@ -43,7 +44,8 @@ NON_MAINLAND_PREFIXES = ("71", "81", "82")
 #: the four municipalities: their "city" is the province itself
 MUNICIPALITY_PREFIXES = ("11", "12", "31", "50")
 
-WGS84 = "EPSG:4326"
+#: WGS-84 as a CRS object (parsing "EPSG:4326" again for every layer adds up)
+WGS84 = pyproj.CRS.from_epsg(4326)
 
 
 def fastgeocn_file(level: str) -> Path:
