@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 MAXIMISE: dict[str, bool] = {"coverage": True, "market_share": True, "distance": False}
 
 
-class CheckFailed(RuntimeError):
+class CheckFailed(RuntimeError):  # noqa: N818 - the name the contract uses
     """A plan returned by the optimiser breaks a constraint or misreports its objective."""
 
 

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class MoveTables:
-    """``gain[j] - loss[f] + extra`` for the current plan (extra as sorted keys f*M+j)."""
+    """``gain[j] - loss[f] + extra`` for the current plan (extra as sorted keys f*n_s+j)."""
 
     gain: np.ndarray
     loss: np.ndarray
@@ -85,7 +85,7 @@ def best_two(model: Model, open_mask: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def move_tables(model: Model, open_mask: np.ndarray) -> MoveTables:
     """Gain, loss and sparse extra of every swap for the current plan."""
     m = model
-    M = m.n_sites
+    n_s = m.n_sites
     closed_pair = ~open_mask[m.ps]
     if m.facility:
         b1, s1, b2 = best_two(m, open_mask)
@@ -93,13 +93,13 @@ def move_tables(model: Model, open_mask: np.ndarray) -> MoveTables:
             # a cell's second-best site fell outside the truncation: exact tables need all pairs
             return move_tables(m.full, open_mask)
         g = np.where(closed_pair, np.maximum(m.val - b1[m.pc], 0.0), 0.0)
-        gain = np.bincount(m.ps, weights=g, minlength=M)
+        gain = np.bincount(m.ps, weights=g, minlength=n_s)
         has = s1 >= 0
-        loss = np.bincount(s1[has], weights=(b1 - b2)[has], minlength=M)
+        loss = np.bincount(s1[has], weights=(b1 - b2)[has], minlength=n_s)
         sel = closed_pair & has[m.pc] & (m.val > b2[m.pc])
         c = m.pc[sel]
         e = np.minimum(m.val[sel], b1[c]) - b2[c]
-        keys, extra = _aggregate(s1[c] * M + m.ps[sel], e, M)
+        keys, extra = _aggregate(s1[c] * n_s + m.ps[sel], e, n_s)
         return MoveTables(gain, loss, keys, extra, m)
     # Market share: S per cell, exact gain/loss, extra from (open, closed) pairs of a cell.
     v = np.where(~closed_pair, m.val, 0.0)
@@ -109,9 +109,9 @@ def move_tables(model: Model, open_mask: np.ndarray) -> MoveTables:
     cp = m.pull[m.pc]
     h0 = huff(sp, cp)
     g = np.where(closed_pair, wc * (huff(sp + m.val, cp) - h0), 0.0)
-    gain = np.bincount(m.ps, weights=g, minlength=M)
+    gain = np.bincount(m.ps, weights=g, minlength=n_s)
     lo = np.where(~closed_pair, wc * (h0 - huff(np.maximum(sp - m.val, 0.0), cp)), 0.0)
-    loss = np.bincount(m.ps, weights=lo, minlength=M)
+    loss = np.bincount(m.ps, weights=lo, minlength=n_s)
     op = np.flatnonzero(~closed_pair)
     oc = m.pc[op]
     deg = m.cell_ptr[oc + 1] - m.cell_ptr[oc]
@@ -126,19 +126,19 @@ def move_tables(model: Model, open_mask: np.ndarray) -> MoveTables:
         huff(np.maximum(sc - va, 0.0) + vb, pc_) - huff(sc + vb, pc_)
         - huff(np.maximum(sc - va, 0.0), pc_) + huff(sc, pc_)
     )
-    keys, extra = _aggregate(m.ps[a] * M + m.ps[b], inter, M)
+    keys, extra = _aggregate(m.ps[a] * n_s + m.ps[b], inter, n_s)
     return MoveTables(gain, loss, keys, extra, m)
 
 
 def _candidates(model: Model, st: PlanState, t: MoveTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate swaps (f, j, score), best first, improving ones only."""
     m = model
-    M = m.n_sites
+    n_s = m.n_sites
     open_ = st.open
     removable = open_ & ~m.forced
     addable = ~open_ & m.allowed
-    fs = [t.keys // M]
-    js = [t.keys % M]
+    fs = [t.keys // n_s]
+    js = [t.keys % n_s]
     # j with the cheapest removal elsewhere (extra 0 there or looked up below)
     rem = np.flatnonzero(removable)
     if rem.size:
@@ -166,10 +166,10 @@ def _candidates(model: Model, st: PlanState, t: MoveTables) -> tuple[np.ndarray,
     j = np.concatenate(js)
     ok = (f >= 0) & removable[np.maximum(f, 0)] & addable[j]
     f, j = f[ok], j[ok]
-    key = f * M + j
+    key = f * n_s + j
     key, first = np.unique(key, return_index=True)
     f, j = f[first], j[first]
-    score = t.gain[j] - t.loss[f] + t.lookup(f, j, M)
+    score = t.gain[j] - t.loss[f] + t.lookup(f, j, n_s)
     return f, j, score
 
 

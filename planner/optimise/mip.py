@@ -187,6 +187,11 @@ def solve_facility_mip(
     if side_constraints:
         _side_constraints(solver, m, sites, col, y)
 
+    if solver_name.upper() == "HIGHS":
+        # OR-Tools 9.15's pywraplp crashes (SIGSEGV) when HiGHS is given a hint;
+        # HiGHS also prints a banner unless told not to log.
+        hint = None
+        solver.SetSolverSpecificParametersAsString("output_flag=false\nlog_to_console=false\n")
     if hint is not None:
         try:
             # a complete hint (levels too) lets the backend take it as a solution

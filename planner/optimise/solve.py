@@ -266,16 +266,20 @@ def _facility_bound_and_improve(
     # The bound is cheap next to the rest, and its quality drives fixing and the
     # regional split, so it runs to convergence whatever the gap target.
     lag = lagrangian_facility(
-        tmodel, best.value, b1, time_limit_s=max(0.5, 0.3 * clock.left), gap_stop=1e-9,
+        tmodel, best.value, b1, time_limit_s=max(0.5, 0.25 * clock.left), gap_stop=1e-9,
         on_plan=on_plan, plan_every=5,
     )
     best.offer_bound(_round_bound(lag.bound, integral), "lagrangian")
     stats["lagrangian_iters"] = float(lag.iterations)
     stats["lagrangian_s"] = clock.elapsed
-    # polish the relaxation's best plans
+    # polish the relaxation's best plans (regions get their own treatment below,
+    # so a many-region instance polishes only a couple)
+    comps = decompose.components(model)
+    stats["components"] = float(comps.n_components)
+    regional = comps.n_components > 1 and comps.largest_share < 0.9
     ranked = sorted(plans.values(), key=lambda t: -t[0])
     tried = 0
-    for _v, sel in ranked[:12]:
+    for _v, sel in ranked[: (2 if regional else 12)]:
         if best.gap() <= gap_target * 0.5 or clock.left < 0.45 * clock.limit:
             break
         mask, _ = local_search(tmodel, sel, time_limit_s=max(0.2, 0.1 * clock.left))
@@ -283,11 +287,9 @@ def _facility_bound_and_improve(
         tried += 1
     stats["lagrangian_plans_polished"] = float(tried)
 
-    comps = decompose.components(model)
-    stats["components"] = float(comps.n_components)
     if best.gap() <= gap_target:
         return
-    if comps.n_components > 1 and comps.largest_share < 0.9:
+    if regional:
         decompose.decomposed_bound(
             model, tmodel, best, lag, comps, clock=clock, gap_target=gap_target, threads=threads,
             use_mip=use_mip, integral=integral, stats=stats,

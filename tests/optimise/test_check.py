@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from micro import cover4, group, huff1, line4
+
 from planner.optimise.check import CheckFailed, check_solution, objective_value, per_site_explain
 from planner.optimise.feasibility import precheck
 from planner.optimise.types import Solution

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from micro import cover4, group, huff1, line4
+
 from planner.errors import InfeasibleError
 from planner.optimise.solve import solve
 
