@@ -16,9 +16,13 @@ when ``rollout.carry_over``), the chain of command (a province opens county
 stores only from the quarter after it has ``city_stores_before_county`` stores in
 its city cores) and the front command's capacity per province and quarter.
 
-Method. A greedy by marginal value, quarter by quarter, gives a feasible
-incumbent. A MIP (OR-Tools, SCIP or HiGHS) on time-indexed cumulative variables
-``Y[j, t]`` (site ``j`` open by the end of quarter ``t``) improves it. The
+Method. A greedy by marginal value (and one by value per CNY when a budget is
+set), quarter by quarter, gives feasible incumbents; the joint mode also takes
+the two-stage schedule of a given selection as one, so it is never worse than
+two-stage. A MIP (OR-Tools ``pywraplp``, HiGHS by default, SCIP on request) on
+time-indexed cumulative variables ``Y[j, t]`` (site ``j`` open by the end of
+quarter ``t``) improves them; its LP relaxation is solved first so a bound exists
+even when the MIP finds nothing in time. The
 quarterly value is submodular; the MIP uses an exact linearisation of it where
 it can and a valid over-estimate elsewhere:
 
@@ -37,7 +41,8 @@ bound -- per quarter, ``f(G) + (the cap_t largest gains w.r.t. G)`` for any
 network ``G`` (Nemhauser-Wolsey-Fisher; ``cap_t`` = most stores the pipeline and
 budget can open by quarter ``t``, a tiny count-only MIP) -- is valid over all
 candidates, so it also bounds the joint mode when the MIP runs on a reduced
-candidate pool. The reported bound is the smaller valid one; the objective is
+candidate pool (the MIP and LP bounds are only used when the MIP sees every
+candidate). The reported bound is the smallest valid one; the objective is
 always recomputed exactly and every schedule is verified by
 :func:`~planner.optimise.rollout_check.check_rollout` before it is returned.
 """
@@ -87,6 +92,8 @@ _NEVER = -2  # local marker: candidate not opened within the horizon
 #: Market-share cells modelled by tangent cuts (the rest by single-site gains). Each costs
 #: ~4 dense rows per quarter; beyond a few hundred HiGHS stalls (bench_rollout.py, small market share).
 _MAX_HUFF_CELLS = 300
+#: Largest joint MIP (pool sites x quarters) tried on a reduced candidate pool.
+_MAX_POOL_BINARIES = 8_000
 
 
 # =========================================================================== types
@@ -829,8 +836,10 @@ class _MipOut:
 class _Mip:
     """Time-indexed MIP: ``Y[j][t]`` = candidate ``j`` open by the end of quarter ``t``."""
 
-    def __init__(self, ctx: _Ctx, lin: _Linear | None, backend: str, fam: _Families) -> None:
-        self.ctx, self.lin, self.fam = ctx, lin, fam
+    def __init__(
+        self, ctx: _Ctx, lin: _Linear | None, backend: str, fam: _Families, *, relax: bool = False
+    ) -> None:
+        self.ctx, self.lin, self.fam, self.relax = ctx, lin, fam, relax
         s = pywraplp.Solver.CreateSolver(backend)
         if s is None:  # pragma: no cover - backend missing from the wheel
             raise RuntimeError(f"OR-Tools has no {backend} backend")
@@ -873,14 +882,14 @@ class _Mip:
     def define_opening_variables(self) -> None:
         ctx, s, T = self.ctx, self.s, self.ctx.T
         lb_last = 1.0 if ctx.must_open else 0.0
-        self.Y = [[s.BoolVar(f"y{j}_{t}") if t < T - 1 else s.IntVar(lb_last, 1, f"y{j}_{t}")
-                   for t in range(T)] for j in range(ctx.n)]
+        var = s.NumVar if self.relax else s.IntVar
+        self.Y = [[var(lb_last if t == T - 1 else 0.0, 1, f"y{j}_{t}") for t in range(T)] for j in range(ctx.n)]
         for j in range(ctx.n):
             for t in range(1, T):
                 self._row(-self.inf, 0.0, [self.Y[j][t - 1], self.Y[j][t]], [1.0, -1.0])
         # n[t]: new stores open by the end of quarter t
         self.nv = [s.NumVar(0, ctx.n, f"n{t}") for t in range(T)]
-        self.h = [s.IntVar(0, ctx.cfg.external_hires_per_quarter if self.fam.managers else 0, f"h{t}")
+        self.h = [var(0, ctx.cfg.external_hires_per_quarter if self.fam.managers else 0, f"h{t}")
                   for t in range(T)]
 
     def define_count_constraints(self) -> None:
@@ -968,7 +977,7 @@ class _Mip:
                 continue
             city = np.flatnonzero((ctx.prov == p) & ~ctx.county)
             for t in range(ctx.T):
-                z = self.s.BoolVar(f"z{p}_{t}")
+                z = (self.s.NumVar if self.relax else self.s.IntVar)(0, 1, f"z{p}_{t}")
                 for j in cty:
                     self._row(-self.inf, 0.0, [self.Y[j][t], z], [1.0, -1.0])
                 vs = [z] + ([self.Y[j][t - 1] for j in city] if t else [])
@@ -1215,7 +1224,19 @@ def _run(
         stats["cov_terms"] = float(len(lin.cov_sets))
         stats["huff_cells"] = float(len(lin.huff_cells))
         stats["relaxed_terms"] = float(lin.n_relaxed)
-        left = time_limit_s - (time.perf_counter() - t0) - reserve
+        if ctx.sel is None or pool_all.size == ctx.n:
+            # the LP relaxation: a valid bound even when the MIP finds nothing in time
+            tl = time.perf_counter()
+            lp = _Mip(ctx, lin, backend, _Families(), relax=True)
+            lp_left = 0.3 * (time_limit_s - (time.perf_counter() - t0) - reserve)
+            lp_out = lp.solve(max(lp_left, 0.5), None, threads, gap_target_pct)
+            stats["lp_s"] = time.perf_counter() - tl
+            if lp_out.status == "optimal" and lp_out.mip_value is not None:
+                bounds[f"lp-{backend.lower()}"] = lp_out.mip_value
+                stats["bound_lp"] = lp_out.mip_value
+            del lp
+        # HiGHS overshoots its limit by up to ~10% when a long LP is under way
+        left = 0.9 * (time_limit_s - (time.perf_counter() - t0) - reserve)
         out = mip.solve(max(left, 0.5), None if best is None else (best[1], best[2]), threads, gap_target_pct)
         stats["mip_s"] = out.seconds
         logger.info("rollout MIP (%s): %s in %.1f s, bound %s", backend, out.status, out.seconds, out.bound)
@@ -1230,10 +1251,6 @@ def _run(
             offer(out.q, _trim_hires(ctx, out.q, out.hires), f"mip-{backend.lower()}")
             if best is not before:
                 primal = f"{primal}+mip-{backend.lower()}" if primal != "none" else best[3]  # type: ignore[index]
-        if out.bound is not None and best is not None and out.bound < best[0] * (1 - 1e-7) - 1e-7:
-            # an over-estimating model cannot bound below a schedule's true value: distrust it
-            logger.warning("rollout: discarding MIP bound %.6g below the incumbent %.6g", out.bound, best[0])
-            out.bound = None
         if out.bound is not None and (ctx.sel is None or pool_all.size == ctx.n):
             bounds[f"mip-{backend.lower()}"] = out.bound
             stats["bound_mip"] = out.bound
@@ -1246,6 +1263,10 @@ def _run(
             "tight -- raise the time limit or relax rollout.* limits",
             problems=[],
         )
+    for name in [k for k, b in bounds.items() if b < best[0] * (1 - 1e-7) - 1e-7]:
+        # an over-estimating model cannot bound below a schedule's true value: distrust it
+        logger.warning("rollout: discarding %s bound %.6g below the incumbent %.6g", name, bounds[name], best[0])
+        del bounds[name]
     bname = min(bounds, key=bounds.__getitem__)
     methods = {"primal": primal, "bound": bname}
     if bounds[bname] <= best[0] * (1 + 1e-9) + 1e-9:
@@ -1431,6 +1452,11 @@ def plan_joint(
         logger.info("joint rollout: MIP on %d of %d candidates", pool.size, cand_all.size)
         sub = _make_ctx(rinst, cfg, base, pool, must_open=False, n_required=need)
         sub.sel = _Selection(rinst, base, pool)
+    if sub is not ctx and pool.size * cfg.quarters > _MAX_POOL_BINARIES:
+        # a MIP this size on a reduced pool neither finishes nor finds a plan in minutes
+        # (bench_rollout.py, national case) and its bound would not be valid anyway
+        logger.info("joint rollout: %d x %d time-indexed binaries, MIP skipped", pool.size, cfg.quarters)
+        use_mip = False
     res = _run(sub, mode="joint", time_limit_s=time_limit_s, seed=seed, backend=backend,
                max_terms=max_terms, threads=threads, use_mip=use_mip, t0=t0, pool_all=cand_all,
                caps=caps, incumbents=incumbents, run_greedy=False, gap_target_pct=gap_target_pct)
