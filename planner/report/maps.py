@@ -398,6 +398,20 @@ def _classify(values: np.ndarray, breaks: np.ndarray, colours: Sequence[str]) ->
 
 
 # --------------------------------------------------------------------------- grid
+def _h3_parents(ids: np.ndarray, res: int) -> np.ndarray:
+    """Vectorised ``h3.cell_to_parent`` on 64-bit cell ids (same resolution, coarser ``res``).
+
+    An H3 cell id keeps its resolution in bits 52–55 and one 3-bit digit per
+    resolution 1–15 below bit 45; the parent has the coarser resolution and the
+    digits past it set to 7 (unused).
+    """
+    out = ids & ~np.uint64(0xF << 52) | np.uint64(res << 52)
+    unused = 0
+    for r in range(res + 1, 16):
+        unused |= 0b111 << ((15 - r) * 3)
+    return out | np.uint64(unused)
+
+
 def aggregate_grid(
     cells: pd.DataFrame, cell_values: pd.DataFrame | None, *, max_cells: int, min_resolution: int = 3
 ) -> pd.DataFrame:
@@ -442,12 +456,16 @@ def aggregate_grid(
     df["captured"] = df["demand"] * df["captured_share"]
     df["cells"] = 1
     res = h3.get_resolution(df["h3"].iloc[0])
-    while len(df) > max_cells and res > min_resolution:
-        res -= 1
-        df["h3"] = [h3.cell_to_parent(c, res) for c in df["h3"]]
-        df = df.groupby("h3", as_index=False, sort=False)[["population", "demand", "captured", "cells"]].sum(
-            min_count=1
-        )
+    if len(df) > max_cells and res > min_resolution:
+        ids = np.array([int(c, 16) for c in df["h3"]], dtype=np.uint64)
+        while len(df) > max_cells and res > min_resolution:
+            res -= 1
+            df["h3"] = _h3_parents(ids, res)
+            df = df.groupby("h3", as_index=False, sort=False)[["population", "demand", "captured", "cells"]].sum(
+                min_count=1
+            )
+            ids = df["h3"].to_numpy(dtype=np.uint64)
+        df["h3"] = [format(int(i), "x") for i in ids]
     if len(df) > max_cells:
         df = df.nlargest(max_cells, "population")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -475,8 +493,11 @@ class _JsLayer(MacroElement):
         (function(target, map){
           var build = function(){
             if (build.done) return; build.done = true;
+            var t0 = performance.now();
             var data = JSON.parse(document.getElementById({{ this.data_id|tojson }}).textContent);
             {{ this.js }}
+            // Build time per layer, read by benchmarks/bench_map.py.
+            performance.measure('planner:' + {{ this.key|tojson }}, {start: t0});
           };
           target.plannerBuild = build;
           {%- if this.lazy %}
@@ -489,9 +510,12 @@ class _JsLayer(MacroElement):
         """
     )
 
-    def __init__(self, target: Any, data: Any, js: str, map_name: str, *, lazy: bool = False) -> None:
+    def __init__(
+        self, target: Any, data: Any, js: str, map_name: str, *, lazy: bool = False, key: str = ""
+    ) -> None:
         super().__init__()
         self._name = "JsLayer"
+        self.key = key or target.get_name()
         self.target = target
         self.data_id = f"{self.get_name()}-data"
         self.data_text = _js_json(data)
@@ -548,30 +572,14 @@ data.f.forEach(function(f){
 """
 
 _STORES_JS = """
+// Markers are plain divs shaped and coloured by CSS classes (see _store_css): no SVG or
+// HTML to parse per marker, which keeps 1,000 stores cheap to draw.
 var icons = {};
-function shape(kind, size, fill, stroke){
-  var s = size, h = s / 2, body;
-  if (kind === 'star') {
-    var pts = [];
-    for (var i = 0; i < 10; i++) {
-      var r = (i % 2 === 0) ? h - 1 : h * 0.45, a = Math.PI / 5 * i - Math.PI / 2;
-      pts.push((h + r * Math.cos(a)).toFixed(1) + ',' + (h + r * Math.sin(a)).toFixed(1));
-    }
-    body = '<polygon points="' + pts.join(' ') + '"';
-  } else if (kind === 'square') {
-    body = '<rect x="1" y="1" width="' + (s - 2) + '" height="' + (s - 2) + '"';
-  } else {
-    body = '<circle cx="' + h + '" cy="' + h + '" r="' + (h - 1) + '"';
-  }
-  return '<svg xmlns="http://www.w3.org/2000/svg" width="' + s + '" height="' + s + '">' + body +
-         ' fill="' + fill + '" stroke="' + stroke + '" stroke-width="1.2"/></svg>';
-}
 function icon(g, f){
   var key = g + '|' + f;
   if (!icons[key]) {
-    var sh = data.shapes[f], s = sh[1];
-    icons[key] = L.divIcon({className: 'planner-store planner-store-' + data.formats[f],
-                            html: shape(sh[0], s, data.colours[g], data.strokes[g]),
+    var s = data.shapes[f][1];
+    icons[key] = L.divIcon({className: 'planner-store ps-' + data.shapes[f][0] + ' pg-' + g, html: '',
                             iconSize: [s, s], iconAnchor: [s / 2, s / 2], popupAnchor: [0, -s / 2]});
   }
   return icons[key];
@@ -588,6 +596,23 @@ data.rows.forEach(function(r){
   }
 });
 """
+
+_STAR_CLIP = (
+    "polygon(50% 0%,61% 35%,98% 35%,68% 57%,79% 91%,50% 70%,21% 91%,32% 57%,2% 35%,39% 35%)"
+)
+
+
+def _store_css(colours: Sequence[str]) -> str:
+    """Marker shapes (by format) and fills (by group) as CSS classes."""
+    rules = [
+        ".planner-store{box-sizing:border-box;border:1.5px solid #fff;box-shadow:0 0 1px 1px rgba(0,0,0,.45)}",
+        ".ps-circle{border-radius:50%}",
+        ".ps-square{border-radius:1px}",
+        f".ps-star{{border:none;box-shadow:none;clip-path:{_STAR_CLIP}}}",
+    ]
+    rules += [f".pg-{i}{{background:{c}}}" for i, c in enumerate(colours)]
+    return "<style>" + "".join(rules) + "</style>"
+
 
 _CITY_POINTS_JS = """
 data.forEach(function(r){
@@ -824,7 +849,7 @@ def _admin_layers(
         )
         weight, opacity = style[level]
         data = {"f": feats, "stroke": "#4b5563", "weight": weight, "opacity": opacity}
-        fg.add_child(_JsLayer(fg, data, _POLYGON_JS, m.get_name(), lazy=True))
+        fg.add_child(_JsLayer(fg, data, _POLYGON_JS, m.get_name(), lazy=True, key=level))
         legends.append((level, breaks, colours))
         log.debug("map: %s layer with %d polygons", level, len(feats))
     return legends
@@ -866,7 +891,7 @@ def _grid_layer(
     name = "Grid: " + ("captured share of demand" if by_share else "population") + f" (H3 res {res})"
     fg = _feature_group(m, reg, "grid", name, show=(res == native))
     fg.add_child(_JsLayer(fg, {"f": feats, "stroke": "#9a3412", "weight": 0.3, "opacity": 0.55},
-                          _POLYGON_JS, m.get_name(), lazy=True))
+                          _POLYGON_JS, m.get_name(), lazy=True, key="grid"))
     legend: dict[str, Any]
     if by_share:
         lo, hi = breaks[0], breaks[-1]
@@ -966,13 +991,14 @@ def _store_layers(
         "groups": [fg.get_name() for fg in fgs],
         "catchments": catch.get_name(),
         "colours": [c for _, _, c in groups],
-        "strokes": ["#ffffff"] * len(groups),
         "formats": formats,
         "shapes": shapes,
         "rows": rows,
     }
+    root: Any = m.get_root()
+    root.header.add_child(Element(_store_css([c for _, _, c in groups])), name="planner_store_css")
     # One snippet fills every store group, so it renders after all of them exist.
-    m.add_child(_JsLayer(fgs[0], data, _STORES_JS, m.get_name()))
+    m.add_child(_JsLayer(fgs[0], data, _STORES_JS, m.get_name(), key="stores"))
 
     if quarters:
         q_groups = [fgs[index[f"new:{q}"]].get_name() for q in quarters]
@@ -1018,7 +1044,7 @@ def _competitor_layers(
         label = brand if not brand.islower() else brand.capitalize() if brand != "oppo" else "OPPO"
         fg = _feature_group(m, reg, f"competitor:{brand}", f"Competitor: {_esc(label)} ({len(rows):,})", show=False)
         data = {"brand": _esc(label), "colour": colour, "rows": rows}
-        fg.add_child(_ClusterLayer(fg, data, _COMPETITOR_JS, m.get_name(), lazy=True))
+        fg.add_child(_ClusterLayer(fg, data, _COMPETITOR_JS, m.get_name(), lazy=True, key=f"competitor:{brand}"))
         out.append((label, colour, len(rows)))
     return out
 
@@ -1034,7 +1060,7 @@ def _city_search(m: folium.Map, reg: _Registry, *, cities: gpd.GeoDataFrame | No
         label = name if en is None or not en.iloc[i] or en.iloc[i] == "nan" else f"{name} {en.iloc[i]}"
         rows.append([float(lat[i]), float(lon[i]), _esc(label)])
     fg = _feature_group(m, reg, "city_points", f"City centres ({len(rows):,})", show=False)
-    fg.add_child(_JsLayer(fg, rows, _CITY_POINTS_JS, m.get_name()))
+    fg.add_child(_JsLayer(fg, rows, _CITY_POINTS_JS, m.get_name(), key="city_points"))
     folium.plugins.Search(
         layer=fg, search_label="name", geom_type="Point", placeholder="Search a city", collapsed=False,
         position="topleft", search_zoom=10,

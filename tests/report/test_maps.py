@@ -336,3 +336,15 @@ def test_overview_png_is_written_and_not_blank(tmp_path: Path, micro_inputs: dic
                              kpis=micro_inputs["kpis"], dpi=60)
     img = np.asarray(Image.open(out).convert("RGB"), dtype=float)
     assert img.shape[0] > 300 and img.std() > 20
+
+
+def test_vectorised_h3_parents_match_h3() -> None:
+    import h3
+
+    from planner.report.maps import _h3_parents
+
+    cells = [h3.latlng_to_cell(30 + 0.37 * i, 100 + 0.53 * i, 8) for i in range(40)]
+    ids = np.array([int(c, 16) for c in cells], dtype=np.uint64)
+    for res in (7, 5, 3, 0):
+        got = [format(int(i), "x") for i in _h3_parents(ids, res)]
+        assert got == [h3.cell_to_parent(c, res) for c in cells]
