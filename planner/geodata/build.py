@@ -45,7 +45,7 @@ from .layers import Layers
 from .networks import NETWORK_RESOLUTION, PlacementSpace
 from .population import county_population
 from .regions import resolve_provinces
-from .settlements import assign_settlements, county_seats, name_stem
+from .settlements import assign_settlements, county_seats
 from .stores import read_store_file, tag_stores
 
 log = logging.getLogger(__name__)
@@ -134,14 +134,6 @@ def _settlements(ctx: _Context) -> pd.DataFrame:
     return tables["settlements"]
 
 
-def _english_names(names: pd.Series, settlements: pd.DataFrame) -> pd.Series:
-    """Romanised name of the most populous GeoNames place carrying each Chinese name."""
-    exploded = settlements.assign(zh=settlements["names_zh"].str.split("|")).explode("zh")
-    best = exploded.sort_values("population", ascending=False).drop_duplicates("zh").set_index("zh")["name"]
-    out = names.map(best)
-    return out.fillna(names.map(lambda n: best.get(name_stem(n)))).fillna("")
-
-
 def _build_admin(ctx: _Context) -> Tables:
     settlements_raw = _settlements(ctx)
     ctx.say("reading boundaries and census")
@@ -167,9 +159,8 @@ def _build_admin(ctx: _Context) -> Tables:
         ctx.files["tiers"], cities.rename(columns={"population_estimate": "population"}),
         embedded=ctx.scenario.data.city_tiers == "embedded",
     )
+    # English names come with the Yicai list only; GeoNames names the seat town, not the unit
     cities = cities.join(tiers, on="code")
-    missing_en = cities["name_en"].eq("")
-    cities.loc[missing_en, "name_en"] = _english_names(cities.loc[missing_en, "name"], settlements_raw).to_numpy()
     counties["tier"] = counties["city_code"].map(cities.set_index("code")["tier"])
     table = src.read_provinces_table().set_index("code")
     income = province_income(ctx.files["income"], sorted(bounds.provinces["code"]))

@@ -62,12 +62,11 @@ from ._sources import (
     read_fastgeocn,
     read_settlements_raw,
 )
+from .settlements import name_stem
 
 log = logging.getLogger(__name__)
 
 EQUAL_AREA_CHINA = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +units=m +no_defs"
-
-_SUFFIXES = ("自治县", "自治旗", "林区", "特区", "新区", "地区", "区", "县", "市", "旗", "盟")
 
 # (old code or '', old name, parent code, [(new code, share or None)], reason)
 MANUAL: list[tuple[str, str, str, list[tuple[str, float | None]], str]] = [
@@ -86,14 +85,6 @@ MANUAL: list[tuple[str, str, str, list[tuple[str, float | None]], str]] = [
     ("410306", "吉利区", "410300", [("410308", 1.0)], "2021: 吉利区 merged into the new 孟津区 (410308)"),
     ("", "中沙群岛的岛礁及其海域", "460300", [("460321", 1.0)], "中沙群岛 are administered by 西沙区 (2020)"),
 ]
-
-
-def name_stem(name: str) -> str:
-    """A county name without its administrative suffix (横县 → 横, 沙县区 → 沙县)."""
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def _is_core(code: str) -> bool:
@@ -159,9 +150,7 @@ def derive_crosswalk(census: pd.DataFrame, fixes: pd.DataFrame) -> pd.DataFrame:
             )
 
     manual = {(m[0], m[1]): m for m in MANUAL}
-    used_new: set[str] = set()
-    for m in MANUAL:
-        used_new.update(c for c, _ in m[3])
+    used_new: set[str] = set()  # new codes already taken by a rename (a manual merge may share one)
 
     todo = leaves[~leaves["code"].isin(bcodes) | leaves.apply(lambda r: (r["code"], r["name_zh"]) in manual, axis=1)]
     for r in todo.itertuples(index=False):
