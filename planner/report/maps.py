@@ -122,6 +122,10 @@ FORMAT_SHAPES: dict[str, tuple[str, int]] = {
 _SCRIPT_SRC = re.compile(r'<script\s+src="(?P<url>[^"]+)"\s*>\s*</script>')
 _CSS_LINK = re.compile(r'<link\s+rel="stylesheet"\s+href="(?P<url>[^"]+)"\s*/?>')
 
+# url(...) in a style sheet that is neither a data: URI nor a fragment (#id).
+_CSS_RELATIVE_URL = re.compile(r"url\(\s*(?![\"']?\s*(?:data:|#))[^)]*\)")
+_EMPTY_GIF = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw=="
+
 # Styles Folium links by default but this map never uses (Bootstrap, Font Awesome and
 # Glyphicons: about 1 MB, and the icon fonts would be fetched relative to the file).
 _UNUSED_DEFAULT_CSS = {"bootstrap_css", "glyphicons_css", "awesome_markers_font_css"}
@@ -1301,6 +1305,9 @@ def _inline_assets(page: str) -> str:
 
     def style(mt: re.Match[str]) -> str:
         body = _offline_asset(mt.group("url")).replace("</style", "<\\/style")
+        # A relative url() (e.g. leaflet-search's images/loader.gif) would be looked up next to
+        # map.html and fail; an empty image keeps the page quiet and offline.
+        body = _CSS_RELATIVE_URL.sub(f"url({_EMPTY_GIF})", body)
         return f"<style>{body}</style>"
 
     page = _SCRIPT_SRC.sub(script, page)

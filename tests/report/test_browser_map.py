@@ -186,3 +186,20 @@ def test_screenshot_is_not_blank(driver: Any, write_micro_map: Any, tmp_path: Pa
     assert img.std() > 20  # a blank or single-colour page is ~0
     colours = np.unique((img[::4, ::4] // 32).reshape(-1, 3), axis=0)
     assert len(colours) > 20
+
+
+def test_city_search_finds_a_city(driver: Any, write_micro_map: Any) -> None:
+    _open(driver, write_micro_map(tiles="none"))
+    box = driver.find_element("css selector", ".leaflet-control-search input.search-input")
+    box.send_keys("City 10")
+    deadline = time.monotonic() + 5
+    tips: list[Any] = []
+    while time.monotonic() < deadline and not tips:
+        tips = [t for t in driver.find_elements("css selector", ".leaflet-control-search .search-tip") if t.text]
+        time.sleep(0.05)
+    assert [t.text for t in tips] == ["市10 City 10"]
+    before = driver.execute_script("return window.plannerMap.map.getZoom();")
+    tips[0].click()
+    time.sleep(1.0)  # the map flies to the city
+    assert driver.execute_script("return window.plannerMap.map.getZoom();") > before
+    assert console_errors(driver) == []

@@ -224,6 +224,8 @@ def test_offline_page_has_no_remote_script_or_style(page: str, write_micro_map: 
     remote = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)\s*=\s*["\']?(?:https?:)?//', page, re.I)
     assert remote == []
     assert "@import" not in page
+    styles = " ".join(re.findall(r"<style>(.*?)</style>", page, re.S))
+    assert not re.findall(r"url\(\s*(?![\"']?\s*(?:data:|#))", styles)  # nothing fetched next to the file
     assert "L.MarkerClusterGroup" in page and "L.Control.Search" in page  # plugins inlined
     online = Path(write_micro_map(offline=False)).read_text(encoding="utf-8")
     assert re.search(r'<script src="https://', online)
