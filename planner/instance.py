@@ -38,7 +38,9 @@ def is_county_unit(name: str) -> bool:
     """True for county-level units that are not urban districts (县, 县级市, 旗, ...).
 
     The chain of command opens city stores (urban districts, 区) before county
-    stores; a county-level unit whose name ends in 区 is an urban district.
+    stores; a county-level unit whose name ends in 区 is an urban district. (A
+    prefecture-level city without counties, such as 东莞市, is handled by the
+    caller: its code is its city's code.)
     """
     return not str(name).endswith("区")
 
@@ -187,6 +189,37 @@ def _spacing_conflicts(sites: pd.DataFrame, scenario: Scenario) -> tuple[np.ndar
     return np.concatenate(ca).astype(np.int64), np.concatenate(cb).astype(np.int64)
 
 
+def _chain_of_command_groups(sites: pd.DataFrame, scenario: Scenario, names: UnitNames) -> list[GroupLimit]:
+    """City-store minimums implied by the rollout's chain of command.
+
+    A province opens county stores only once it has ``N =
+    rollout.city_stores_before_county`` city stores. In a province that must
+    have at least N stores anyway, every schedulable plan therefore has at
+    least N city stores (either it has a county store, which needs them, or all
+    its stores are city stores), so the limit removes no schedulable plan.
+    Provinces with a smaller minimum are handled after solving (see
+    ``planner.pipeline``).
+    """
+    need = scenario.rollout.city_stores_before_county
+    if not scenario.rollout.enabled or need == 0:
+        return []
+    quota = scenario.constraints.province
+    explicit = {names.resolve(n, f"constraints.province.min.{n}"): v for n, v in quota.min.items()}
+    city_sites = sites[~sites["is_county"]].groupby(sites["province_code"].astype(str)).indices
+    groups = []
+    for code in sorted(names.table["code"].astype(str)):
+        if explicit.get(code, quota.default_min) >= need:
+            groups.append(
+                GroupLimit(
+                    name=f"city stores before county stores, province {code}",
+                    sites=np.asarray(city_sites.get(code, np.zeros(0, dtype=np.int64)), dtype=np.int64),
+                    min_open=need,
+                    key="rollout.city_stores_before_county (with constraints.province min)",
+                )
+            )
+    return groups
+
+
 def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> BuiltInstance:
     """Turn layers + demand into an :class:`Instance` and its site/cell tables.
 
@@ -223,9 +256,9 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
     )
     opex = sites["format"].map({k: f.opex_cny_per_year for k, f in formats.items()}).to_numpy(dtype=float)
     sites["capex_cny"], sites["opex_cny"], sites["attractiveness"] = capex, opex, attr
-    sites["is_county"] = [
-        is_county_unit(n) for n in sites["county_code"].map(layers.counties.set_index("code")["name"]).fillna("")
-    ]
+    county_name = sites["county_code"].map(layers.counties.set_index("code")["name"]).fillna("")
+    # a prefecture without counties (东莞, 中山, ...) is all city core
+    sites["is_county"] = county_name.map(is_county_unit).astype(bool) & (sites["county_code"] != sites["city_code"])
 
     existing_idx = np.flatnonzero(sites["existing"].to_numpy()).astype(np.int64)
     id_to_idx = pd.Series(np.arange(len(sites)), index=sites["site_id"])
@@ -264,6 +297,7 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
     groups += _quota_groups(sites, "city_code", c.city, city_names, "constraints.city")
     groups += _quota_groups(sites, "county_code", c.county, county_names, "constraints.county")
     groups += _quota_groups(sites, "tier", c.tier, UnitNames("tier", tier_table), "constraints.tier")
+    groups += _chain_of_command_groups(sites, scenario, prov_names)
     fmt_idx = sites.groupby("format").indices
     for fname, fmt in formats.items() if scenario.formats.enabled else ():
         if fmt.min_count or fmt.max_count is not None:

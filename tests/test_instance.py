@@ -88,7 +88,7 @@ def test_province_quota_by_name_and_unknown_name() -> None:
     layers = tiny_layers()
     sc = scenario(constraints={"province": {"min": {"Guangdong": 3}}})
     inst = build_instance(layers, compute_demand(layers, sc), sc).instance
-    (g,) = inst.groups
+    (g,) = [g for g in inst.groups if g.key.startswith("constraints.province")]
     assert g.min_open == 3 and "Guangdong" in g.key
     bad = scenario(constraints={"province": {"min": {"Guangdongg": 3}}})
     with pytest.raises(ConfigError, match="Did you mean"):
@@ -115,3 +115,17 @@ def test_forced_unknown_site_is_config_error() -> None:
 @pytest.mark.parametrize(("name", "county"), [("横县", True), ("增城区", False), ("冷水江市", True), ("鄂温克族自治旗", True)])
 def test_is_county_unit(name: str, county: bool) -> None:
     assert is_county_unit(name) is county
+
+
+def test_chain_of_command_implies_city_minimum() -> None:
+    layers = tiny_layers()
+    sc = scenario(constraints={"province": {"min": {"广东省": 3, "广西": 1}}}, rollout={"city_stores_before_county": 2})
+    built = build_instance(layers, compute_demand(layers, sc), sc)
+    chain = [g for g in built.instance.groups if g.key.startswith("rollout.city_stores_before_county")]
+    # only Guangdong's minimum (3) reaches N = 2; Guangxi's (1) does not
+    assert len(chain) == 1 and chain[0].min_open == 2
+    assert not built.sites.iloc[chain[0].sites]["is_county"].any()
+    assert set(built.sites.iloc[chain[0].sites]["province_code"]) == {"440000"}
+    off = scenario(constraints={"province": {"min": {"广东省": 3}}}, rollout={"enabled": False})
+    assert not [g for g in build_instance(layers, compute_demand(layers, off), off).instance.groups
+                if g.key.startswith("rollout")]
