@@ -34,6 +34,15 @@ _SUFFIXES = re.compile(
 )
 
 
+def _short_name(name: str) -> str:
+    """广西壮族自治区 → 广西, 广东省 → 广东, 乌鲁木齐市 → 乌鲁木齐 (strip suffixes repeatedly)."""
+    while True:
+        short = _SUFFIXES.sub("", name)
+        if short == name or not short:
+            return name
+        name = short
+
+
 def is_county_unit(name: str) -> bool:
     """True for county-level units that are not urban districts (县, 县级市, 旗, ...).
 
@@ -56,7 +65,7 @@ class UnitNames:
         self._lookup: dict[str, str] = {}
         for row in self.table.itertuples(index=False):
             code = str(row.code)
-            names = {code, str(row.name), _SUFFIXES.sub("", str(row.name))}
+            names = {code, str(row.name), _short_name(str(row.name))}
             name_en = getattr(row, "name_en", None)
             if isinstance(name_en, str) and name_en:
                 names |= {name_en, name_en.lower(), _SUFFIXES.sub("", name_en)}
