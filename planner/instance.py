@@ -214,7 +214,11 @@ def _chain_of_command_groups(sites: pd.DataFrame, scenario: Scenario, names: Uni
         return []
     quota = scenario.constraints.province
     explicit = {names.resolve(n, f"constraints.province.min.{n}"): v for n, v in quota.min.items()}
-    city_sites = sites[~sites["is_county"]].groupby(sites["province_code"].astype(str)).indices
+    city_mask = ~sites["is_county"].to_numpy(dtype=bool)
+    city_sites = {
+        code: np.flatnonzero(city_mask & (sites["province_code"].astype(str).to_numpy() == code))
+        for code in names.table["code"].astype(str)
+    }
     groups = []
     for code in sorted(names.table["code"].astype(str)):
         if explicit.get(code, quota.default_min) >= need:
