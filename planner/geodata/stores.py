@@ -53,6 +53,11 @@ def _decode_csv(path: Path, role: str) -> pd.DataFrame:
     raw = path.read_bytes()
     if not raw.strip():
         raise DataError(f"{role} file {path}: the file is empty. Give at least a header line and one store.")
+    if b"\x00" in raw:
+        raise DataError(
+            f"{role} file {path}: this is not a text CSV (it contains binary data). "
+            "Export the store list as CSV (UTF-8 or GBK), GeoJSON, GeoPackage or Parquet."
+        )
     for enc in _ENCODINGS:
         try:
             text = raw.decode(enc)
@@ -94,8 +99,16 @@ def _read_table(path: Path, role: str) -> tuple[pd.DataFrame, str]:
         geom = df.geometry
         if df.crs is not None and not df.crs.equals(WGS84) and df.crs.is_projected:
             geom = geom.to_crs(WGS84)
-        cols = {c.lower() for c in df.columns}
-        if not cols & set(_ALIASES["lat"]) and (geom.geom_type == "Point").all():
+        cols = {str(c).lower() for c in df.columns}
+        has_latlon = bool(cols & set(_ALIASES["lat"])) and bool(cols & set(_ALIASES["lon"]))
+        if not has_latlon:
+            bad = np.flatnonzero((geom.isna() | geom.is_empty | (geom.geom_type != "Point")).to_numpy())
+            if len(bad):
+                raise DataError(
+                    f"{role} file {path}: {_row_label('record', int(bad[0]))} has no point geometry "
+                    f"({len(bad)} record(s) in all) and the file has no lat/lon columns. Give every store "
+                    "a Point geometry or add lat and lon columns."
+                )
             df = pd.DataFrame(df.drop(columns=df.geometry.name))
             df["lat"], df["lon"] = geom.y.to_numpy(), geom.x.to_numpy()
         else:
