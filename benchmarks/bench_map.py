@@ -177,16 +177,32 @@ def synthetic_results(layers: Layers, seed: int = 20261125) -> tuple[pd.DataFram
     return plan, kpis, rollout, cell_values
 
 
-def measure(path: Path, loads: int) -> dict[str, float]:
-    """Median of ``loads`` page loads (fresh browser each) in headless Chromium, network blocked."""
+def measure(path: Path, loads: int) -> dict[str, Any]:
+    """Median of ``loads`` page loads (fresh browser each) in headless Chromium, network blocked.
+
+    Also, from the first load: the build time of each layer drawn at start
+    (``planner:*`` performance measures) and what showing each hidden layer costs.
+    """
     drawn, ready = [], []
-    for _ in range(loads):
+    layers_ms: dict[str, float] = {}
+    on_demand_ms: dict[str, float] = {}
+    for i in range(loads):
         with headless_chromium(block_network=True) as d:
             t = open_map(d, path, timeout_s=120)
             drawn.append(t["drawn_ms"])
             ready.append(t["ready_ms"])
+            if i == 0:
+                layers_ms = dict(d.execute_script(
+                    "return performance.getEntriesByType('measure')"
+                    ".map(function(e){ return [e.name.replace('planner:', ''), e.duration]; });"))
+                for key in ("county", "city", "grid", "competitor:oppo"):
+                    on_demand_ms[key] = float(d.execute_script(
+                        "var pm = window.plannerMap, l = pm.layers[arguments[0]];"
+                        "if (!l) return NaN; var s = performance.now(); pm.map.addLayer(l);"
+                        "return performance.now() - s;", key))
     return {"drawn_ms": statistics.median(drawn), "ready_ms": statistics.median(ready),
-            "drawn_max_ms": max(drawn)}
+            "drawn_max_ms": max(drawn), "drawn_min_ms": min(drawn), "layers_ms": layers_ms,
+            "on_demand_ms": on_demand_ms}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,15 +257,23 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(layers.counties)} counties, {len(layers.cells):,} cells, {len(plan):,} stores, "
           f"{len(layers.competitors):,} competitor stores; {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}; median of {args.loads} loads)\n")
-    print("| variant | write (s) | size (MB) | first render (ms) | script done (ms) | worst render (ms) |")
+    print("| variant | write (s) | size (MB) | first render, median (ms) | min–max (ms) | script done (ms) |")
     print("|---|---:|---:|---:|---:|---:|")
     for label, write_s, size_mb, t in rows:
         if t is None:
             cells_txt = "n/a (needs network)" if "CDN" in label else f"n/a ({reason})"
             print(f"| {label} | {write_s:.1f} | {size_mb:.2f} | {cells_txt} | | |")
         else:
-            print(f"| {label} | {write_s:.1f} | {size_mb:.2f} | {t['drawn_ms']:.0f} | {t['ready_ms']:.0f} | "
-                  f"{t['drawn_max_ms']:.0f} |")
+            print(f"| {label} | {write_s:.1f} | {size_mb:.2f} | {t['drawn_ms']:.0f} | "
+                  f"{t['drawn_min_ms']:.0f}–{t['drawn_max_ms']:.0f} | {t['ready_ms']:.0f} |")
+    first = next((t for _, _, _, t in rows if t), None)
+    if first:
+        print("\n| layer built at start | ms |\n|---|---:|")
+        for k, v in first["layers_ms"].items():
+            print(f"| {k} | {v:.0f} |")
+        print("\n| hidden layer, first shown | ms |\n|---|---:|")
+        for k, v in first["on_demand_ms"].items():
+            print(f"| {k} | {v:.0f} |")
     print(f"\nmaps kept in {out_dir}" if args.keep else "")
     return 0
 

@@ -30,6 +30,7 @@ __all__ = [
     "find_chromium",
     "headless_chromium",
     "open_map",
+    "screenshot_map",
 ]
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -168,3 +169,35 @@ def console_errors(driver: Any, *, ignore_hosts: tuple[str, ...] = TILE_HOSTS) -
             continue
         out.append(entry)
     return out
+
+
+def screenshot_map(
+    map_path: str | Path, png_path: str | Path, *, window_size: tuple[int, int] = (1280, 800),
+    block_network: bool = True,
+) -> Path:
+    """Open a map in headless Chromium and save what it draws as a PNG (e.g. for the README).
+
+    Parameters
+    ----------
+    map_path : str or pathlib.Path
+        The ``map.html`` to open.
+    png_path : str or pathlib.Path
+        Where to write the screenshot.
+    window_size : tuple of int
+        Viewport width and height in pixels.
+    block_network : bool
+        Block every host (background tiles then stay blank; the map's layers draw).
+
+    Returns
+    -------
+    pathlib.Path
+        The PNG written.
+    """
+    png_path = Path(png_path)
+    with headless_chromium(block_network=block_network, window_size=window_size) as driver:
+        open_map(driver, map_path)
+        time.sleep(0.3)  # let marker and canvas layers settle after the first frame
+        if not driver.save_screenshot(str(png_path)):
+            raise RuntimeError(f"Chromium could not write a screenshot to {png_path}")
+    log.info("browser: screenshot of %s written to %s", map_path, png_path)
+    return png_path
