@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from planner.geodata.layers import Layers
+from planner.report.maps import gb_codes
 
 __all__ = ["write_overview_png"]
 
@@ -88,10 +89,10 @@ def write_overview_png(
         prov = layers.provinces
         if prov is not None and len(prov):
             prov = prov.copy()
-            codes = plan["province_code"].astype(str) if "province_code" in plan else pd.Series(dtype=str)
+            codes = gb_codes(plan["province_code"]) if "province_code" in plan else pd.Series(dtype=str)
             counts = codes.value_counts()
             pop = pd.to_numeric(prov["population"], errors="coerce").to_numpy(dtype=float)
-            n = prov["code"].astype(str).map(counts).fillna(0).to_numpy(dtype=float)
+            n = gb_codes(prov["code"]).map(counts).fillna(0).to_numpy(dtype=float)
             with np.errstate(divide="ignore", invalid="ignore"):
                 prov["stores_per_million"] = np.where(pop > 0, n / pop * 1e6, np.nan)
             prov = prov.set_geometry(prov.geometry.simplify(0.02, preserve_topology=True))

@@ -52,6 +52,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from planner.config.models import Scenario
+from planner.errors import DataError
 from planner.geodata.layers import Layers
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "build_map",
     "decode_ring",
     "encode_rings",
+    "gb_codes",
     "render_map",
     "to_gcj02",
     "write_map",
@@ -86,6 +88,9 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
     "new_stores": ("New stores", "stores"),
 }
 """Label and unit of every choropleth KPI (``map.choropleth_kpi``)."""
+
+PLAN_COLUMNS: tuple[str, ...] = ("store_id", "status", "lat", "lon")
+"""Plan columns the map cannot do without; the others (name, codes, format, quarter, ...) are optional."""
 
 NO_DATA_COLOUR = "#d1d5db"
 EXISTING_COLOUR = "#1f2937"
@@ -196,7 +201,7 @@ def _fmt_kpi(kpi: str, value: float) -> str:
     return _fmt_float(value, 2)
 
 
-def _codes(s: pd.Series) -> pd.Series:
+def gb_codes(s: pd.Series) -> pd.Series:
     """GB codes as strings ('440300'), whatever dtype a table gave them."""
     out = s.astype("string").str.strip()
     return out.str.replace(r"\.0$", "", regex=True)
@@ -290,9 +295,9 @@ def _cell_shares(
         {
             "h3": cells["h3"].astype(str).to_numpy(),
             "population": cells["population"].to_numpy(dtype=float),
-            "province_code": _codes(cells["province_code"]).to_numpy(),
-            "city_code": _codes(cells["city_code"]).to_numpy(),
-            "county_code": _codes(cells["county_code"]).to_numpy(),
+            "province_code": gb_codes(cells["province_code"]).to_numpy(),
+            "city_code": gb_codes(cells["city_code"]).to_numpy(),
+            "county_code": gb_codes(cells["county_code"]).to_numpy(),
         }
     )
     m = c.merge(cv, on="h3", how="inner")
@@ -347,11 +352,11 @@ def admin_kpi_table(
             "name": units["name"].astype(str).to_numpy(),
             "population": pd.to_numeric(units["population"], errors="coerce").to_numpy(dtype=float),
         },
-        index=pd.Index(_codes(units["code"]).to_numpy(), name="code"),
+        index=pd.Index(gb_codes(units["code"]).to_numpy(), name="code"),
     )
     code_col = f"{level}_code"
     if len(plan) and code_col in plan:
-        codes = _codes(plan[code_col])
+        codes = gb_codes(plan[code_col])
         out["stores"] = codes.value_counts().reindex(out.index, fill_value=0).to_numpy()
         new = codes[plan["status"].astype(str).to_numpy() == "new"]
         out["new_stores"] = new.value_counts().reindex(out.index, fill_value=0).to_numpy()
@@ -1211,6 +1216,12 @@ def build_map(
     folium.Map
         The map, with Folium's default CDN links (:func:`render_map` inlines them).
     """
+    missing = [c for c in PLAN_COLUMNS if c not in plan.columns]
+    if missing:
+        raise DataError(
+            f"map: the plan table lacks column(s) {missing}",
+            problems=[f"expected at least {list(PLAN_COLUMNS)} (see plan.csv)"],
+        )
     cfg = scenario.map
     proj = _Projector(gcj02=(cfg.tiles == "amap"))
     bounds = _bounds(plan, layers, proj)

@@ -350,3 +350,20 @@ def test_vectorised_h3_parents_match_h3() -> None:
     for res in (7, 5, 3, 0):
         got = [format(int(i), "x") for i in _h3_parents(ids, res)]
         assert got == [h3.cell_to_parent(c, res) for c in cells]
+
+
+def test_plan_without_coordinates_is_a_clear_data_error(micro_inputs: dict[str, Any], tmp_path: Path) -> None:
+    from planner.errors import DataError
+
+    plan = micro_inputs["plan"].drop(columns=["lat"])
+    with pytest.raises(DataError, match=r"lacks column\(s\) \['lat'\]"):
+        write_map(tmp_path / "m.html", scenario=Scenario(name="x"), **{**micro_inputs, "plan": plan})
+
+
+def test_codes_read_back_from_csv_still_match(micro_inputs: dict[str, Any], micro_layers: Any) -> None:
+    plan = micro_inputs["plan"].copy()
+    plan["province_code"] = plan["province_code"].astype(int)  # as pandas reads plan.csv back
+    plan.loc[0, "county_code"] = np.nan
+    t = admin_kpi_table("province", layers=micro_layers, plan=plan, kpis=micro_inputs["kpis"],
+                        kpi="stores_per_million")
+    assert t["stores"].sum() == 12
