@@ -45,22 +45,42 @@ def pairs_within(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (src, dst) pairs with great-circle distance ≤ the src's radius.
 
-    The search runs on a k-d tree in the Albers projection with a 2 % margin
-    (its scale error inside China stays well below that), then keeps pairs by
-    their exact haversine distance. Returns ``(src_idx, dst_idx, km)`` sorted by
-    src then dst.
+    The search runs on k-d trees in the Albers projection with a 2 % margin
+    (its scale error inside China stays well below that), one
+    ``sparse_distance_matrix`` call per distinct radius (radii come from a few
+    tiers and formats), then keeps pairs by their exact haversine distance.
+    Returns ``(src_idx, dst_idx, km)`` sorted by src then dst.
     """
     src_lon = np.asarray(src_lon, dtype=float)
+    src_lat = np.asarray(src_lat, dtype=float)
+    dst_lon = np.asarray(dst_lon, dtype=float)
+    dst_lat = np.asarray(dst_lat, dtype=float)
     radius = np.broadcast_to(np.asarray(radius_km, dtype=float), src_lon.shape)
-    if src_lon.size == 0 or len(dst_lon) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy(), np.zeros(0)
-    tree = cKDTree(project_km(dst_lon, dst_lat))
-    hits = tree.query_ball_point(project_km(src_lon, src_lat), r=radius * 1.02 + 0.05)
-    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-    src = np.repeat(np.arange(len(hits), dtype=np.int64), counts)
-    dst = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
-    km = haversine_km(src_lon[src], np.asarray(src_lat)[src], np.asarray(dst_lon)[dst], np.asarray(dst_lat)[dst])
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    if src_lon.size == 0 or dst_lon.size == 0:
+        return empty
+    dst_tree = cKDTree(project_km(dst_lon, dst_lat))
+    src_xy = project_km(src_lon, src_lat)
+    # many distinct radii (e.g. continuous user input): search by rounded-up buckets
+    levels = np.unique(radius)
+    if levels.size > 64:
+        levels = np.unique(np.ceil(radius * 4) / 4)
+    bucket = np.searchsorted(levels, radius)
+    parts_s, parts_d = [], []
+    for b, r in enumerate(levels):
+        members = np.flatnonzero(bucket == b)
+        if members.size == 0 or not r > 0:
+            continue
+        hits = cKDTree(src_xy[members]).sparse_distance_matrix(
+            dst_tree, r * 1.02 + 0.05, output_type="ndarray"
+        )
+        parts_s.append(members[hits["i"]])
+        parts_d.append(hits["j"].astype(np.int64))
+    if not parts_s:
+        return empty
+    src = np.concatenate(parts_s)
+    dst = np.concatenate(parts_d)
+    km = haversine_km(src_lon[src], src_lat[src], dst_lon[dst], dst_lat[dst])
     keep = km <= radius[src]
     src, dst, km = src[keep], dst[keep], km[keep]
     order = np.lexsort((dst, src))
