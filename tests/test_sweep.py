@@ -324,3 +324,34 @@ def test_compare_a_whole_sweep_folder(sweep_result: Any, tmp_path: Path) -> None
     cols = pd.read_csv(report.parent / "compare.csv").columns
     assert sum(c.startswith("province-guangdong__") for c in cols) == 4  # the 4 finished runs
     assert sum(c.startswith("Δ province-guangdong__") for c in cols) == 3
+
+
+@pytest.mark.timeout(900)
+def test_cli_sweep_then_compare_on_guangdong(tmp_path: Path) -> None:
+    """End to end on the real embedded data: `planner sweep` on a 2-process LocalCluster, then `planner compare`."""
+    import subprocess
+
+    planner_bin = Path(sys.executable).parent / "planner"
+    small = ["--set", "solver.time_limit_s=5", "--set", "rollout.enabled=false"]
+    r = subprocess.run(
+        [str(planner_bin), "sweep", str(BASE), "--grid", "constraints.total_stores=40,60", *small,
+         "--workers", "2", "--results", str(tmp_path), "--json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=840,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    info = json.loads(r.stdout)
+    assert info["ok"] == 2 and info["failed"] == 0
+    t = pd.read_csv(info["summary_csv"]).set_index("constraints.total_stores")
+    assert list(t["stores"]) == [40, 60]
+    assert t.loc[60, "covered_share"] >= t.loc[40, "covered_share"]
+    for run in info["runs"]:
+        for name in ("plan.csv", "kpis.json", "map.html", "overview.png", "config.resolved.yaml", "run.json"):
+            assert (Path(run) / name).is_file(), name
+    r = subprocess.run([str(planner_bin), "compare", *info["runs"], "--out", str(tmp_path / "cmp"), "--json"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads(r.stdout)
+    df = pd.read_csv(report["csv"]).set_index("kpi")
+    assert float(df.loc["stores", "Δ province-guangdong__total_stores-60"]) == 20
+    text = Path(report["report"]).read_text(encoding="utf-8")
+    assert text.count("data:image/png;base64,") >= 4 and "广东省" in text
