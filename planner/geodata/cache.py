@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 __all__ = ["CODE_VERSION", "stage_key", "Stage", "cached_stage"]
 
 #: bump when a change to the code changes what a stage produces
-CODE_VERSION = "geodata-1"
+CODE_VERSION = "geodata-2"
 
 Tables = dict[str, pd.DataFrame]
 
