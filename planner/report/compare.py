@@ -4,9 +4,9 @@
 (``kpis.json``, ``plan.csv``, ``config.resolved.yaml``, ``run.json``,
 ``overview.png``, ``map.html``) and writes ``compare.html`` (KPI table side by
 side with differences against the first run, what changed in the scenarios,
-per-province differences highlighted, the overview maps side by side with
+per-province and per-city differences highlighted, the overview maps side by side with
 relative links to each interactive map, and bar charts), ``compare.csv`` (the
-KPI table, raw numbers) and ``provinces.csv`` (the per-province table). The page
+KPI table, raw numbers), ``provinces.csv`` and ``cities.csv``. The page
 needs no network: CSS is inline and images are base64 PNGs drawn with
 matplotlib. Like every report it reads results and never solves. ``latest``
 links are resolved, so a report keeps pointing at the runs it compared even
@@ -38,7 +38,7 @@ from planner.errors import DataError, OutputError
 
 __all__ = [
     "RunFolder", "KPI_ROWS", "compare_runs", "load_run", "resolve_run_folder", "kpi_table",
-    "province_table", "config_differences", "figure_png", "embed_png", "html_page", "html_table",
+    "province_table", "city_table", "config_differences", "figure_png", "embed_png", "html_page", "html_table",
     "unique_folder",
 ]
 
@@ -366,6 +366,34 @@ def province_table(runs: Sequence[RunFolder]) -> pd.DataFrame:
     return merged.drop(columns="_total").reset_index(drop=True)
 
 
+def city_table(runs: Sequence[RunFolder]) -> pd.DataFrame:
+    """Stores per city (prefecture) in every run, from ``plan.csv``, with the change against the first.
+
+    Columns: ``province``, ``city``, ``stores | <label>`` per run, ``Δ stores | <label>``
+    for every run after the first, and ``changed``; changed cities first, the largest
+    change on top. Empty when no run has a ``plan.csv``.
+    """
+    counts = []
+    for r in runs:
+        if r.plan is None or not {"province", "city"} <= set(r.plan.columns):
+            continue
+        c = r.plan.groupby(["province", "city"], dropna=False).size().rename(f"stores | {r.label}")
+        counts.append(c)
+    if not counts or len(counts) < len(runs):
+        return pd.DataFrame(columns=["province", "city", "changed"])
+    df = pd.concat(counts, axis=1).fillna(0).astype(int).reset_index()
+    first = f"stores | {runs[0].label}"
+    change = pd.Series(0, index=df.index)
+    for r in runs[1:]:
+        d = df[f"stores | {r.label}"] - df[first]
+        df[f"Δ stores | {r.label}"] = d
+        change = change.where(change.abs() >= d.abs(), d.abs())
+    df["changed"] = change > 0
+    df = df.assign(_c=change, _t=df[[f"stores | {r.label}" for r in runs]].sum(axis=1))
+    df = df.sort_values(["_c", "_t", "city"], ascending=[False, False, True])
+    return df.drop(columns=["_c", "_t"]).reset_index(drop=True)
+
+
 # ---------------------------------------------------------- scenario differences
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -678,6 +706,31 @@ def _province_section(runs: Sequence[RunFolder], prov: pd.DataFrame) -> str:
     return "<h2>Differences per province</h2>" + summary + html_table(header, body, classes=classes, row_classes=row_cls)
 
 
+def _city_section(runs: Sequence[RunFolder], cities: pd.DataFrame, *, top: int = 40) -> str:
+    if len(runs) < 2 or cities.empty:
+        return ""
+    changed = cities[cities["changed"]]
+    if changed.empty:
+        return "<h2>Differences per city</h2><p>Every city has the same number of stores in all runs.</p>"
+    shown = changed.head(top)
+    header = ["province", "city", *[f"stores · {r.label}" for r in runs], *[f"Δ · {r.label}" for r in runs[1:]]]
+    body, classes = [], []
+    for rec in shown.to_dict("records"):
+        cells = [str(rec["province"]), str(rec["city"]), *[str(rec[f"stores | {r.label}"]) for r in runs]]
+        cls = ["", "", *(["num"] * len(runs))]
+        for r in runs[1:]:
+            d = int(rec[f"Δ stores | {r.label}"])
+            cells.append("0" if d == 0 else f"{d:+d}")
+            cls.append(_delta_class(float(d), +1) if d else "num same")
+        body.append(cells)
+        classes.append(cls)
+    more = (f" The {len(changed) - top} further changed cities are in <a href=\"cities.csv\">cities.csv</a>."
+            if len(changed) > top else "")
+    intro = (f"<p>{len(changed)} of {len(cities)} cities gain or lose stores against "
+             f"<b>{html.escape(runs[0].label)}</b>; the largest changes first.{more}</p>")
+    return "<h2>Differences per city</h2>" + intro + html_table(header, body, classes=classes)
+
+
 def _config_section(runs: Sequence[RunFolder], diff: pd.DataFrame) -> str:
     if len(runs) < 2:
         return ""
@@ -732,7 +785,8 @@ def compare_runs(
     -------
     Path
         The written ``compare.html``; ``compare.csv`` (KPI table, raw values: shares as
-        fractions, money in CNY) and ``provinces.csv`` sit beside it.
+        fractions, money in CNY), ``provinces.csv`` and (when the runs have ``plan.csv``)
+        ``cities.csv`` sit beside it.
 
     Raises
     ------
@@ -781,10 +835,14 @@ def compare_runs(
     if pchart is not None:
         parts.append(embed_png(pchart, "per-province differences"))
     parts.append(_province_section(runs, prov))
+    cities = city_table(runs)
+    parts.append(_city_section(runs, cities))
 
     csv = table.copy()
     _write_text(folder / "compare.csv", csv.to_csv(index=False))
     _write_text(folder / "provinces.csv", prov.to_csv(index=False))
+    if not cities.empty:
+        _write_text(folder / "cities.csv", cities.to_csv(index=False))
     path = folder / "compare.html"
     _write_text(path, html_page(title, "\n".join(parts)))
     log.info("compare: wrote %s", path)

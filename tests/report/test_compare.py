@@ -332,3 +332,20 @@ def test_compare_real_runs(tmp_path: Path) -> None:
     prov = pd.read_csv(path.parent / "provinces.csv")
     assert set(prov["province"]) == {"广东省", "广西壮族自治区"}
     assert prov[[c for c in prov.columns if c.startswith("Δ stores")]].to_numpy().sum() == 2
+
+
+def test_city_differences(two_runs: tuple[Path, Path, Path]) -> None:
+    results, a, b = two_runs
+    path = compare_runs([a, b])
+    text = path.read_text(encoding="utf-8")
+    assert "Differences per city" in text and "1 of 2 cities gain or lose stores" in text
+    cities = pd.read_csv(path.parent / "cities.csv")
+    top = cities.iloc[0]
+    assert (top["province"], top["city"], top["Δ stores | budget-cut"]) == ("广东省", "广州市", -20)
+    assert not cities.iloc[1]["changed"]
+    # runs without plan.csv: no city table, no cities.csv
+    for run in (a, b):
+        (run / "plan.csv").unlink()
+    path = compare_runs([a, b])
+    assert "Differences per city" not in path.read_text(encoding="utf-8")
+    assert not (path.parent / "cities.csv").exists()
