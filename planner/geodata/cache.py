@@ -11,6 +11,7 @@ folder without a manifest, or with a file that fails to read, is rebuilt.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 __all__ = ["CODE_VERSION", "stage_key", "Stage", "cached_stage"]
 
 #: bump when a change to the code changes what a stage produces
-CODE_VERSION = "geodata-2"
+CODE_VERSION = "geodata-3"
 
 Tables = dict[str, pd.DataFrame]
 
@@ -83,7 +84,7 @@ class Stage:
         meta: dict[str, Any] = {"stage": self.stage, "key": self.key, "created_unix": time.time(), **info, "tables": {}}
         for name, df in tables.items():
             geo = isinstance(df, gpd.GeoDataFrame)
-            _atomic(self.dir / f"{name}.parquet", lambda p, d=df: d.to_parquet(p, index=False))
+            _atomic(self.dir / f"{name}.parquet", functools.partial(_write_parquet, df))
             meta["tables"][name] = {"rows": len(df), "geo": geo}
             if geo and _is_lonlat_points(df):
                 meta["tables"][name]["points_from"] = ["lon", "lat"]
@@ -93,6 +94,10 @@ class Stage:
     def remove(self) -> None:
         """Delete the stage folder (a corrupt or unwanted cache)."""
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _write_parquet(df: pd.DataFrame, path: str) -> None:
+    df.to_parquet(path, index=False)
 
 
 def _is_lonlat_points(df: gpd.GeoDataFrame) -> bool:

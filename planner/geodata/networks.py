@@ -21,10 +21,12 @@ competitors' are *generated* to look like the real networks and are labelled
    cores, small with probability ``SMALL_P`` (higher in county towns and
    tier 3–5), else standard.
 
-The networks are generated once for the whole mainland from the resolution-7
-grid and then clipped to a scenario's provinces, so a one-province scenario
-sees exactly the stores the national one has there, whatever its resolution.
-A random stream per brand comes from ``(seed, crc32(brand))``.
+``count`` and ``cities`` are for the scenario's provinces (the national
+default: 150 own stores in 45 cities; a one-province scenario states its own).
+Stores are always placed on the resolution-7 grid, so they stay put whatever
+the scenario's resolution. Random streams: ``(seed, crc32(brand))`` for the
+choice of cities and counts, ``(seed, brand, city code)`` for each city's
+stores; ids are ``<brand>-<city code>-<n>``.
 """
 
 from __future__ import annotations
@@ -170,10 +172,10 @@ class PlacementSpace:
     ) -> pd.DataFrame:
         """Generate one brand's stores in some provinces.
 
-        The cities and their store counts are drawn for the whole mainland; the
-        stores of each city are then placed with a random stream of their own
-        (``seed``, brand, city code), so a scenario restricted to some provinces
-        gets exactly the stores the national scenario has there.
+        ``cfg.count`` stores over ``cfg.cities`` cities *of these provinces* (a
+        one-province scenario states its own counts). The cities and their store
+        counts come from one random stream (``seed``, brand); each city's stores
+        are then placed with a stream of their own (``seed``, brand, city code).
 
         Parameters
         ----------
@@ -194,9 +196,9 @@ class PlacementSpace:
             ``store_id`` (``<brand>-<city code>-<n>``), ``name, format, lat, lon,
             county_code, city_code``; sorted by id.
         """
-        plan = plan_cities(brand, cfg, seed=seed, cities=self.cities, own=own)
         wanted = {p[:2] for p in province_codes}
-        plan = plan[[str(c)[:2] in wanted for c in plan.index]]
+        in_scope = self.cities[self.cities["code"].astype(str).str[:2].isin(wanted)]
+        plan = plan_cities(brand, cfg, seed=seed, cities=in_scope, own=own)
         prefix = "own" if own else brand
         out: dict[str, list[object]] = {k: [] for k in ("store_id", "name", "format", "lat", "lon", "county_code", "city_code")}
         for city_code, n_stores in plan.items():

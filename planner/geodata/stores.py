@@ -225,7 +225,7 @@ def read_store_file(
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
         first = dup.iloc[0]
-        rows = ", ".join(_row_label(kind, i) for i in np.flatnonzero((ids == first).to_numpy()))
+        rows = ", ".join(_row_label(kind, int(i)) for i in np.flatnonzero((ids == first).to_numpy()))
         raise DataError(
             f"{role} file {path}: duplicate id {first!r} in column {cols['id']!r} at {rows}"
             f" ({dup.nunique()} duplicated id(s) in all). Make every id unique."
