@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import re
 import secrets
 import warnings
 from collections.abc import Callable, Sequence
@@ -160,14 +161,16 @@ def _expand_sweep(path: str | os.PathLike[str]) -> list[str | os.PathLike[str]]:
 
 
 def _unique_labels(runs: Sequence[RunFolder]) -> None:
-    """Make labels distinct (two runs of one scenario get their run ids appended)."""
+    """Make labels distinct (two runs of one scenario get their run id's suffix appended)."""
     counts: dict[str, int] = {}
     for r in runs:
         counts[r.label] = counts.get(r.label, 0) + 1
     seen: dict[str, int] = {}
     for r in runs:
         if counts[r.label] > 1:
-            base = f"{r.label} ({r.path.name})"
+            # run ids end in a random hex suffix (…T134541Z-fbaf23): short and unique enough for a column
+            m = re.search(r"-([0-9a-f]{6})$", r.path.name)
+            base = f"{r.label} [{m.group(1) if m else r.path.name}]"
             seen[base] = seen.get(base, 0) + 1
             r.label = base if seen[base] == 1 else f"{base} #{seen[base]}"
 

@@ -175,7 +175,7 @@ def test_same_scenario_twice_gets_distinct_labels(two_runs: tuple[Path, Path, Pa
     newer = make_run(results, "base", run_id="20270202T000000Z-bbbbbb", stores=120, covered_share=0.6)
     path = compare_runs([a, newer])
     cols = pd.read_csv(path.parent / "compare.csv").columns
-    assert f"base ({a.name})" in cols and f"base ({newer.name})" in cols
+    assert "base [aaaaaa]" in cols and "base [bbbbbb]" in cols
 
 
 def test_labels_and_three_runs(two_runs: tuple[Path, Path, Path]) -> None:
