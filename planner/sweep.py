@@ -293,7 +293,7 @@ def _pareto_chart(table: pd.DataFrame, grid_keys: Sequence[str]) -> bytes:
 def _summary_html(table: pd.DataFrame, grid_keys: Sequence[str], folder: Path, png: bytes, title: str) -> str:
     short = _short_keys(list(grid_keys))
     header = ["#", *[short[k] for k in grid_keys], "status", "stores", "new", "covered %", "own share %",
-              "capex M CNY", "gap %", "wall s", "run", "error"]
+              "capex M CNY", "gap %", "wall s", "Pareto", "run", "error"]
     rows, classes, row_cls = [], [], []
 
     def num(x: Any, scale: float = 1.0, digits: int = 2) -> str:
@@ -316,9 +316,10 @@ def _summary_html(table: pd.DataFrame, grid_keys: Sequence[str], folder: Path, p
             rec["status"], num(rec.get("stores"), digits=0), num(rec.get("new_stores"), digits=0),
             num(rec.get("covered_share"), 100), num(rec.get("market_share_own"), 100),
             num(rec.get("capex_cny"), 1e-6, 1), num(rec.get("gap"), 100), num(rec.get("wall_s"), digits=1),
+            " ".join(m for m, col in (("share", "pareto_share"), ("covered", "pareto_covered")) if rec.get(col) is True),
             "map" if rel else "", str(rec.get("error") or ""),
         ])
-        classes.append([""] * (1 + len(grid_keys)) + ["", *(["num"] * 7), "", ""])
+        classes.append([""] * (1 + len(grid_keys)) + ["", *(["num"] * 7), "", "", ""])
         row_cls.append("" if ok else "failed")
     table_html = html_table(header, rows, classes=classes, row_classes=row_cls)
     # turn the "map" cells into relative links (html_table escapes text, so patch after)
@@ -330,8 +331,10 @@ def _summary_html(table: pd.DataFrame, grid_keys: Sequence[str], folder: Path, p
               "and in summary.csv.</p>") if n_failed else ""
     body = (f"<h1>{html.escape(title)}</h1>"
             f'<p class="small">Written {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")} by planner sweep. '
-            'Table as CSV: <a href="summary.csv">summary.csv</a>. Compare any two runs with '
-            "<code>planner compare RUN_A RUN_B</code>.</p>" + failed
+            'Table as CSV: <a href="summary.csv">summary.csv</a>. Compare all finished runs with '
+            f"<code>planner compare {html.escape(str(folder))}</code>, or any two with "
+            "<code>planner compare RUN_A RUN_B</code>. Pareto: not beaten on own market share (share) or "
+            "covered population (covered) by a run with no more stores.</p>" + failed
             + embed_png(png, "Pareto chart")
             + "<h2>Combinations</h2>" + table_html)
     return html_page(title, body)
