@@ -20,6 +20,7 @@ store count re-balanced across regions and a final swap search).
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,105 @@ def _component_terms(
     return lc, rho
 
 
+def regional_lagrangian(
+    model: Model,
+    comps: Components,
+    lam: float,
+    u0: np.ndarray,
+    target: np.ndarray,
+    *,
+    time_limit_s: float,
+    max_iter: int = 2000,
+    rel_tol: float = 1e-7,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-region cell multipliers at a fixed store price, each region on its own.
+
+    With the store count priced at ``lam`` the bound ``lam * p + sum_c L_c(u_c)``
+    separates, so each region runs its own Polyak subgradient method (its own
+    step, target ``target[c]`` and stall counter) and drops out of the work as
+    soon as its bound meets its target: most regions are small and settle in a
+    few iterations, leaving the work to the few big cities.
+
+    Returns
+    -------
+    best_l : ndarray
+        Best ``L_c`` per region (each a valid bound on the region's priced optimum).
+    u : ndarray
+        Multipliers achieving them.
+    """
+    t0 = time.perf_counter()
+    k = comps.n_components
+    floor = np.zeros(model.n_cells) if model.floor is None else model.floor
+    u = np.maximum(u0.astype(float).copy(), floor)
+    reg_pair = comps.cell_comp[model.pc]
+    best_l = np.full(k, np.inf)
+    best_u = u.copy()
+    theta = np.ones(k)
+    stall = np.zeros(k, dtype=np.int64)
+    active = np.ones(k, dtype=bool)
+    scale = np.maximum(np.abs(target), 1.0)
+    idx = np.arange(model.pc.size)
+    cell_reg = comps.cell_comp
+    it = 0
+    for it in range(1, max_iter + 1):
+        if it == 1 or it % 10 == 0:
+            idx = np.flatnonzero(active[reg_pair])
+            if idx.size == 0:
+                break
+        pc, ps, val = model.pc[idx], model.ps[idx], model.val[idx]
+        lc, rho, sel = _priced_terms(model, comps, u, lam, pc, ps, val)
+        better = active & (lc < best_l)
+        with np.errstate(invalid="ignore"):
+            improved_much = better & ~(lc >= best_l - 1e-4 * np.maximum(best_l - target, 1e-9))
+        stall = np.where(improved_much, 0, stall + 1)
+        best_l = np.where(better, lc, best_l)
+        cells_b = better[cell_reg]
+        best_u[cells_b] = u[cells_b]
+        halve = stall >= 20
+        theta = np.where(halve, theta * 0.5, theta)
+        stall[halve] = 0
+        reset = halve[cell_reg]
+        u[reset] = best_u[reset]
+        done = (best_l - target <= rel_tol * scale) | (theta < 1e-4)
+        active &= ~done
+        if not np.any(active) or time.perf_counter() - t0 > time_limit_s:
+            break
+        hit = sel[ps] & (val > u[pc])
+        g = 1.0 - np.bincount(pc[hit], minlength=model.n_cells)
+        g = np.where((u <= floor) & (g > 0), 0.0, g)
+        g = np.where(active[cell_reg], g, 0.0)
+        nrm = np.bincount(cell_reg, weights=g * g, minlength=k)
+        step = np.where(nrm > 0, theta * np.maximum(lc - target, 0.0) / np.maximum(nrm, 1e-300), 0.0)
+        u = np.maximum(u - step[cell_reg] * g, floor)
+    log.debug("regional lagrangian: %d iterations, %d regions still open, %.2fs",
+              it, int(active.sum()), time.perf_counter() - t0)
+    return best_l, best_u
+
+
+def _priced_terms(
+    model: Model, comps: Components, u: np.ndarray, lam: float,
+    pc: np.ndarray, ps: np.ndarray, val: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``L_c(u, lambda)`` per region from a subset of pairs, the site scores and the chosen sites."""
+    r = np.maximum(val - u[pc], 0.0)
+    rho = np.bincount(ps, weights=r, minlength=model.n_sites)
+    score = rho - lam
+    ok = model.allowed & ((score > 0) | model.forced)
+    if model.n_loc < model.n_sites:
+        order = np.lexsort((-score, ~model.forced, model.loc))
+        order = order[ok[order]]
+        first = np.concatenate([[True], model.loc[order][1:] != model.loc[order][:-1]])
+        keep = np.zeros(model.n_sites, dtype=bool)
+        keep[order[first]] = True
+        ok = keep | model.forced
+    sel = ok | model.forced
+    take = np.where(sel, score, 0.0)
+    k = comps.n_components
+    lc = np.bincount(comps.cell_comp, weights=u, minlength=k)
+    lc += np.bincount(comps.site_comp, weights=take, minlength=k)
+    return lc, rho, sel
+
+
 def _component_primal(model: Model, comps: Components, mask: np.ndarray, lam: float) -> np.ndarray:
     """Per-region ``f_c(S_c) - lambda |S_c|`` of a plan."""
     k = comps.n_components
@@ -136,12 +236,18 @@ def decomposed_bound(
     lo = float(lag.rho[elig].max()) if np.any(elig) else 0.0
     lam = max(0.0, 0.5 * (hi + lo))
     lc, _ = _component_terms(tmodel, comps, lag.u, lam)
-    ub = lc.copy()
     base = lam * model.p
-    best.offer_bound(base + float(ub.sum()), "lagrangian+regions")
+    best.offer_bound(base + float(lc.sum()), "lagrangian+regions")
+    pv = _component_primal(model, comps, best.mask, lam)
+    # each region tightens its own multipliers at this price (most settle at once)
+    reg_l, _u = regional_lagrangian(
+        tmodel, comps, lam, lag.u, pv, time_limit_s=max(0.5, 0.3 * (clock.left - 0.12 * clock.limit)),
+    )
+    ub = np.minimum(lc, reg_l)
+    best.offer_bound(base + float(ub.sum()), "regional-lagrangian")
+    stats["regional_lagrangian_s"] = clock.elapsed
     if not use_mip:
         return
-    pv = _component_primal(model, comps, best.mask, lam)
     gap_c = ub - pv
     order = np.argsort(-gap_c)
     solved = np.zeros(comps.n_components, dtype=bool)

@@ -217,6 +217,19 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
         raise ValueError(f"unknown objective kind {kind!r}")
     keep = (val > 0) & (w_all[pc] > 0)
     pc, ps, val = pc[keep], ps[keep], val[keep]
+    forced_mask = np.zeros(m, dtype=bool)
+    forced_mask[forced_sites(inst)] = True
+    if kind != "market_share" and forced_mask.any():
+        # A cell keeps at least what its best forced store gives it: move that into
+        # the constant and keep only the pairs that could beat it. Around the
+        # existing stores this removes most pairs (and whole cells) from every method.
+        fb = np.zeros(inst.n_cells)
+        fp = forced_mask[ps]
+        np.maximum.at(fb, pc[fp], val[fp])
+        offset += sign * float(fb.sum())
+        val = val - fb[pc]
+        keep = val > 1e-12 * np.maximum(1.0, fb[pc])
+        pc, ps, val = pc[keep], ps[keep], val[keep]
     # Compact the cells that have a pair.
     used = np.unique(pc)
     cmap = np.full(inst.n_cells, -1, dtype=np.int64)
@@ -229,8 +242,7 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
     site_pairs = np.argsort(ps, kind="stable").astype(np.int64)
     site_ptr = np.searchsorted(ps[site_pairs], np.arange(m + 1)).astype(np.int64)
 
-    forced = np.zeros(m, dtype=bool)
-    forced[forced_sites(inst)] = True
+    forced = forced_mask
     allowed = np.ones(m, dtype=bool)
     allowed[np.asarray(inst.forbidden, dtype=np.int64)] = False
     loc_raw = np.arange(m) if inst.site_location is None else np.asarray(inst.site_location)

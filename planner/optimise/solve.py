@@ -262,24 +262,25 @@ def _facility_bound_and_improve(
                 plans[key] = (tmodel.value(sel), sel.copy())  # ranking only: truncation is fine
         return best.value
 
+    comps = decompose.components(model)
+    stats["components"] = float(comps.n_components)
+    regional = comps.n_components > 1 and comps.largest_share < 0.9
     b1, _, _ = best_two(model, best.mask)
-    # The bound is cheap next to the rest, and its quality drives fixing and the
-    # regional split, so it runs to convergence whatever the gap target.
+    # The bound is cheap next to the rest, and its quality drives fixing, so it
+    # runs to convergence whatever the gap target. With regions, the global run
+    # only has to find the store price and a start for each region's multipliers.
     lag = lagrangian_facility(
-        tmodel, best.value, b1, time_limit_s=max(0.5, 0.25 * clock.left), gap_stop=1e-9,
-        on_plan=on_plan, plan_every=5,
+        tmodel, best.value, b1, time_limit_s=max(0.5, (0.1 if regional else 0.25) * clock.left),
+        gap_stop=1e-9, on_plan=on_plan, plan_every=5, max_iter=150 if regional else 3000,
     )
     best.offer_bound(_round_bound(lag.bound, integral), "lagrangian")
     stats["lagrangian_iters"] = float(lag.iterations)
     stats["lagrangian_s"] = clock.elapsed
     # polish the relaxation's best plans (regions get their own treatment below,
     # so a many-region instance polishes only a couple)
-    comps = decompose.components(model)
-    stats["components"] = float(comps.n_components)
-    regional = comps.n_components > 1 and comps.largest_share < 0.9
     ranked = sorted(plans.values(), key=lambda t: -t[0])
     tried = 0
-    for _v, sel in ranked[: (2 if regional else 12)]:
+    for _v, sel in ranked[: (0 if regional else 12)]:
         if best.gap() <= gap_target * 0.5 or clock.left < 0.45 * clock.limit:
             break
         mask, _ = local_search(tmodel, sel, time_limit_s=max(0.2, 0.1 * clock.left))
@@ -309,7 +310,7 @@ def _facility_bound_and_improve(
     res = solve_facility_mip(
         tmodel, ~out, fix_open=in_, count=model.p, hint=best.mask,
         time_limit_s=max(0.2, clock.left - 0.3), threads=threads, solver_name="SCIP",
-        deadline=clock.t0 + clock.limit - 0.2,
+        deadline=clock.t0 + 0.88 * clock.limit - 0.3,  # backends overrun their limit a little
     )
     stats["mip_s"] = res.seconds
     if res.open_mask is not None:
