@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -63,6 +65,30 @@ def _guard(fn: Callable[[], T]) -> T:
         err.print("[bold red]internal error[/] (a bug in the planner; please report it with this traceback):")
         traceback.print_exc()
         raise typer.Exit(3) from None
+
+
+@contextmanager
+def _native_stdout_to_stderr() -> Iterator[None]:
+    """Send what native solver libraries print (e.g. HiGHS's banner) to stderr.
+
+    Our own results go to stdout; a solver writing straight to file descriptor 1
+    would corrupt ``--json`` output and the "last line is the map path" contract.
+    """
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real stdout (embedded use): nothing to protect
+        yield
+        return
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        try:
+            sys.stdout.flush()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -125,7 +151,7 @@ def run(
         from planner.pipeline import run as run_pipeline
 
         sc = load_scenario(scenario, overrides=set_ or [])
-        with _RichProgress(enabled=not (quiet or json_)) as bar:
+        with _RichProgress(enabled=not (quiet or json_)) as bar, _native_stdout_to_stderr():
             result = run_pipeline(sc, results_dir=results, progress=bar)
         k = result.kpis
         if json_:
@@ -237,6 +263,11 @@ def data_info(
 TimeOpt = Annotated[float, typer.Option("--time-limit", help="Time limit (s).")]
 
 
+def _quiet_native(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    with _native_stdout_to_stderr():
+        return fn(*args, **kwargs)
+
+
 def _print_bench(result: dict[str, Any], json_: bool) -> None:
     if json_:
         sys.stdout.write(json.dumps(result) + "\n")
@@ -255,7 +286,7 @@ def bench_pmed(
     """Solve an OR-Library p-median instance (open ids are 1-based)."""
     from planner.optimise.benchio import run_pmed
 
-    _guard(lambda: _print_bench(run_pmed(file, time_limit_s=time_limit), json_))
+    _guard(lambda: _print_bench(_quiet_native(run_pmed, file, time_limit_s=time_limit), json_))
 
 
 @bench_app.command("instance")
@@ -268,7 +299,7 @@ def bench_instance(
     """Solve an instance given in the interchange format (open ids are 0-based)."""
     from planner.optimise.benchio import run_instance
 
-    _guard(lambda: _print_bench(run_instance(file, objective=objective, time_limit_s=time_limit), json_))
+    _guard(lambda: _print_bench(_quiet_native(run_instance, file, objective=objective, time_limit_s=time_limit), json_))
 
 
 @bench_app.command("synthetic")
@@ -287,7 +318,7 @@ def bench_synthetic(
     from planner.optimise.benchio import run_synthetic
 
     _guard(lambda: _print_bench(
-        run_synthetic(cells=cells, candidates=candidates, stores=stores, existing=existing,
+        _quiet_native(run_synthetic, cells=cells, candidates=candidates, stores=stores, existing=existing,
                       objective=objective, seed=seed, time_limit_s=time_limit, dump_dir=dump),
         json_,
     ))
