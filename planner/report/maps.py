@@ -647,7 +647,7 @@ cluster.addTo(target);
 _SLIDER_JS = """
 (function(){
   var map = %(map)s, groups = %(groups)s.map(function(n){ return window[n]; });
-  var labels = %(labels)s, totals = %(totals)s;
+  var labels = %(labels)s, totals = %(totals)s, notes = %(notes)s;
   var ctl = L.control({position: 'bottomleft'});
   ctl.onAdd = function(){
     var div = L.DomUtil.create('div', 'planner-slider leaflet-bar');
@@ -661,7 +661,8 @@ _SLIDER_JS = """
         if (i < v) { if (!map.hasLayer(g)) map.addLayer(g); }
         else if (map.hasLayer(g)) map.removeLayer(g);
       });
-      title.textContent = 'Network after ' + labels[v] + ': ' + totals[v].toLocaleString('en') + ' stores';
+      title.textContent = 'Network after ' + labels[v] + ': ' + totals[v].toLocaleString('en') + ' stores' +
+                          notes[v];
     }
     L.DomEvent.disableClickPropagation(div);
     L.DomEvent.disableScrollPropagation(div);
@@ -1022,6 +1023,12 @@ def _store_layers(
         else:
             totals += [n_existing + sum(opened[: k + 1]) for k in range(len(quarters))]
         labels = ["today (existing only)"] + quarters
+        notes = [""] * len(labels)
+        if rollout is not None and {"quarter", "managers_ready"} <= set(rollout.columns):
+            ready = dict(zip(rollout["quarter"].astype(str), rollout["managers_ready"], strict=False))
+            notes = [""] + [
+                f" · {_fmt_int(ready[q])} managers ready" if q in ready else "" for q in quarters
+            ]
         m.add_child(
             _RawScript(
                 _SLIDER_JS
@@ -1030,6 +1037,7 @@ def _store_layers(
                     "groups": _js_json(q_groups),
                     "labels": _js_json(labels),
                     "totals": _js_json(totals),
+                    "notes": _js_json(notes),
                 }
             )
         )

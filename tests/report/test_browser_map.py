@@ -113,7 +113,7 @@ def test_quarter_slider_changes_what_is_shown(driver: Any, write_micro_map: Any)
     assert _store_icons(driver) == 4 and "existing only" in label.text
     assert not _visible(driver, "new:2027Q1")
     slider.send_keys(Keys.ARROW_RIGHT)
-    assert _store_icons(driver) == 6 and "2027Q1: 6 stores" in label.text
+    assert _store_icons(driver) == 6 and "2027Q1: 6 stores · 5 managers ready" in label.text
     slider.send_keys(Keys.ARROW_RIGHT)
     assert _store_icons(driver) == 9 and _visible(driver, "new:2027Q2") and not _visible(driver, "new:2027Q3")
     # The layer control follows the slider.
