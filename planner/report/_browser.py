@@ -43,10 +43,19 @@ class BrowserUnavailableError(RuntimeError):
     """Chromium, chromedriver or selenium is missing."""
 
 
+def _executable(path: str | None) -> str | None:
+    """``path`` when it names an executable file (an override from the environment), else None."""
+    if path and os.path.isfile(path) and os.access(path, os.X_OK):
+        return path
+    if path:
+        log.warning("browser: ignoring %s, not an executable file", path)
+    return None
+
+
 def find_chromium() -> tuple[str | None, str | None]:
     """Paths of the Chromium binary and its chromedriver (``CHROMIUM_BIN`` / ``CHROMEDRIVER`` override)."""
-    browser = os.environ.get("CHROMIUM_BIN") or next(filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
-    driver = os.environ.get("CHROMEDRIVER") or next(filter(None, map(shutil.which, DRIVER_NAMES)), None)
+    browser = _executable(os.environ.get("CHROMIUM_BIN")) or next(filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
+    driver = _executable(os.environ.get("CHROMEDRIVER")) or next(filter(None, map(shutil.which, DRIVER_NAMES)), None)
     if driver is None and Path("/usr/lib/chromium/chromedriver").exists():
         driver = "/usr/lib/chromium/chromedriver"
     return browser, driver
