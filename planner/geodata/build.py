@@ -139,6 +139,11 @@ def _build_admin(ctx: _Context) -> Tables:
     ctx.say("reading boundaries and census")
     bounds = read_boundaries(ctx.files)
     census = src.read_census(ctx.files["census"])
+    # a user's boundaries may cover only some provinces: census units of the other provinces
+    # are not ours (codes of no province at all stay, and fail loudly below)
+    prefix = census["province_code"].where(census["province_code"] != "", census["code"]).str[:2]
+    mainland = set(src.read_provinces_table()["code"].str[:2])
+    census = census[~prefix.isin(mainland - set(bounds.provinces["code"].str[:2]))]
     cp = county_population(
         census, ctx.files.get("crosswalk"), bounds.counties["code"].tolist(), census_path=ctx.files["census"]
     )
@@ -169,7 +174,7 @@ def _build_admin(ctx: _Context) -> Tables:
     ).join(income, on="code")
     unit_prov = units.index.str[:2] + "0000"
     provinces["census_population"] = provinces["code"].map(units["population"].groupby(unit_prov).sum())
-    if len(provinces) != 31:
+    if "boundaries" not in ctx.files and len(provinces) != 31:
         raise DataError(f"boundaries: expected the 31 mainland provinces, found {len(provinces)}.")
     return {
         "provinces": gpd.GeoDataFrame(provinces, crs=src.WGS84),
