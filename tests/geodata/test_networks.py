@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from planner.config.models import StoreSource
 from planner.geodata import Layers, load_layers
