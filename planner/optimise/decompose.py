@@ -274,7 +274,7 @@ def decomposed_bound(
         cells[cell_lists[c]] = True
         res = solve_facility_mip(
             mmodel, sites, cells=cells, price=lam, side_constraints=True,
-            hint=best.mask & sites, time_limit_s=tl, threads=1, solver_name="HIGHS",
+            hint=best.mask & sites, time_limit_s=tl, threads=1, solver_name="SCIP",
             rel_gap=1e-6, deadline=deadline,
         )
         return c, res
@@ -296,7 +296,7 @@ def decomposed_bound(
                 batch.append(c)
             if not batch:
                 break
-            tl = max(0.5, min(0.25 * (clock.left - reserve), 20.0))
+            tl = max(0.5, min(0.25 * (clock.left - reserve), 12.0))
             for c, res in pool.map(lambda c, tl=tl: work(c, tl), batch):
                 n_mip += 1
                 if res.status == "infeasible":
