@@ -4,7 +4,9 @@ Builds a national-size ``map.html`` and reports, as a markdown table: write time
 file size (MB) and the time until the page has drawn its layers in headless
 Chromium (``performance.now()`` at the first frame after the map script ran,
 measured from navigation start; median of several loads, network blocked so tile
-requests fail fast and do not count).
+requests fail fast and do not count), plus the CPU time the page used (main
+thread and whole renderer, from the DevTools performance metrics in thread
+ticks), which stays put when other processes compete for the cores.
 
 Inputs: the real layers from ``planner.geodata.load_layers`` when that exists and
 ``--source layers`` or ``auto`` is given; otherwise real boundaries from the embedded
@@ -183,14 +185,20 @@ def measure(path: Path, loads: int) -> dict[str, Any]:
     Also, from the first load: the build time of each layer drawn at start
     (``planner:*`` performance measures) and what showing each hidden layer costs.
     """
-    drawn, ready = [], []
+    drawn, ready, main_cpu, renderer_cpu = [], [], [], []
     layers_ms: dict[str, float] = {}
     on_demand_ms: dict[str, float] = {}
     for i in range(loads):
         with headless_chromium(block_network=True) as d:
+            # CPU time of the page (thread ticks): unlike wall time, it does not grow when
+            # other work competes for the cores.
+            d.execute_cdp_cmd("Performance.enable", {"timeDomain": "threadTicks"})
             t = open_map(d, path, timeout_s=120)
             drawn.append(t["drawn_ms"])
             ready.append(t["ready_ms"])
+            metrics = {x["name"]: x["value"] for x in d.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]}
+            main_cpu.append(1000.0 * metrics.get("ThreadTime", float("nan")))
+            renderer_cpu.append(1000.0 * metrics.get("ProcessTime", float("nan")))
             if i == 0:
                 layers_ms = dict(d.execute_script(
                     "return performance.getEntriesByType('measure')"
@@ -202,6 +210,7 @@ def measure(path: Path, loads: int) -> dict[str, Any]:
                         "return performance.now() - s;", key))
     return {"drawn_ms": statistics.median(drawn), "ready_ms": statistics.median(ready),
             "drawn_max_ms": max(drawn), "drawn_min_ms": min(drawn), "layers_ms": layers_ms,
+            "main_cpu_ms": statistics.median(main_cpu), "renderer_cpu_ms": statistics.median(renderer_cpu),
             "on_demand_ms": on_demand_ms}
 
 
@@ -257,15 +266,17 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(layers.counties)} counties, {len(layers.cells):,} cells, {len(plan):,} stores, "
           f"{len(layers.competitors):,} competitor stores; {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}; median of {args.loads} loads)\n")
-    print("| variant | write (s) | size (MB) | first render, median (ms) | min–max (ms) | script done (ms) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| variant | write (s) | size (MB) | first render, median (ms) | min–max (ms) | script done (ms) "
+          "| main-thread CPU (ms) | renderer CPU (ms) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, write_s, size_mb, t in rows:
         if t is None:
             cells_txt = "n/a (needs network)" if "CDN" in label else f"n/a ({reason})"
-            print(f"| {label} | {write_s:.1f} | {size_mb:.2f} | {cells_txt} | | |")
+            print(f"| {label} | {write_s:.1f} | {size_mb:.2f} | {cells_txt} | | | | |")
         else:
             print(f"| {label} | {write_s:.1f} | {size_mb:.2f} | {t['drawn_ms']:.0f} | "
-                  f"{t['drawn_min_ms']:.0f}–{t['drawn_max_ms']:.0f} | {t['ready_ms']:.0f} |")
+                  f"{t['drawn_min_ms']:.0f}–{t['drawn_max_ms']:.0f} | {t['ready_ms']:.0f} | "
+                  f"{t['main_cpu_ms']:.0f} | {t['renderer_cpu_ms']:.0f} |")
     first = next((t for _, _, _, t in rows if t), None)
     if first:
         print("\n| layer built at start | ms |\n|---|---:|")
