@@ -374,3 +374,81 @@ def _rebalance(
         return
     mask, _ = local_search(tmodel, mask, time_limit_s=max(0.5, 0.5 * clock.left))
     best.offer(mask, "regions+rebalance+swap")
+
+
+def regional_market_share(
+    model: Model,
+    comps: Components,
+    lam: float,
+    mu0: np.ndarray,
+    target: np.ndarray,
+    *,
+    time_limit_s: float,
+    max_iter: int = 3000,
+    d_max: int = 6,
+    rel_tol: float = 1e-7,
+) -> np.ndarray:
+    """Per-region cell-hull market-share bound at a fixed store price.
+
+    The market-share analogue of :func:`regional_lagrangian`: with the store
+    count priced at ``lam``, ``bounds.market_share_lagrangian``'s bound separates
+    by region, and each region takes its own Polyak steps toward its own target
+    (the incumbent's priced value there) until it converges.
+
+    Returns
+    -------
+    ndarray
+        Best bound per region on ``max f_c(S) - lam |S|``.
+    """
+    from planner.optimise.bounds import _cell_chunks
+
+    t0 = time.perf_counter()
+    m = model
+    k = comps.n_components
+    ch = _cell_chunks(m, d_max)
+    mu = mu0.astype(float).copy()
+    reg_pair = comps.cell_comp[m.pc]
+    chunk_reg = [comps.cell_comp[m.pc[pm[:, 0]]] for pm, _, _ in ch.groups]
+    best_l = np.full(k, np.inf)
+    best_mu = mu.copy()
+    theta = np.ones(k)
+    stall = np.zeros(k, dtype=np.int64)
+    active = np.ones(k, dtype=bool)
+    scale = np.maximum(np.abs(target), 1.0)
+    x = np.zeros(m.val.size)
+    for _it in range(max_iter):
+        lc = np.zeros(k)
+        for (pm, masks, vals), creg in zip(ch.groups, chunk_reg, strict=True):
+            score = vals - mu[pm] @ masks.T
+            arg = np.argmax(score, axis=1)
+            lc += np.bincount(creg, weights=score[np.arange(arg.size), arg], minlength=k)
+            x[pm] = masks[arg]
+        rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites)
+        # one store per location is relaxed here (only loosens the bound)
+        sel = m.forced | (m.allowed & (rho > lam))
+        lc += np.bincount(comps.site_comp, weights=np.where(sel, rho - lam, 0.0), minlength=k)
+        better = active & (lc < best_l)
+        with np.errstate(invalid="ignore"):
+            much = better & ~(lc >= best_l - 1e-4 * np.maximum(best_l - target, 1e-9))
+        stall = np.where(much, 0, stall + 1)
+        best_l = np.where(better, lc, best_l)
+        pb = better[reg_pair]
+        best_mu[pb] = mu[pb]
+        halve = stall >= 20
+        theta = np.where(halve, theta * 0.5, theta)
+        stall[halve] = 0
+        reset = halve[reg_pair]
+        mu[reset] = best_mu[reset]
+        active &= ~((best_l - target <= rel_tol * scale) | (theta < 1e-4))
+        if not np.any(active) or time.perf_counter() - t0 > time_limit_s:
+            break
+        g = np.where(active[reg_pair], sel[m.ps].astype(float) - x, 0.0)
+        nrm = np.bincount(reg_pair, weights=g * g, minlength=k)
+        step = np.where(nrm > 0, theta * np.maximum(lc - target, 0.0) / np.maximum(nrm, 1e-300), 0.0)
+        mu = mu - step[reg_pair] * g
+    return best_l
+
+
+def market_share_primal_by_region(model: Model, comps: Components, mask: np.ndarray, lam: float) -> np.ndarray:
+    """Per-region ``f_c(S_c) - lambda |S_c|`` of a market-share plan."""
+    return _component_primal(model, comps, mask, lam)

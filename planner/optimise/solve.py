@@ -32,6 +32,7 @@ from planner.optimise.bounds import (
     market_share_bound,
     market_share_lagrangian,
     reduced_cost_fixing,
+    select_top,
 )
 from planner.optimise.check import check_solution
 from planner.optimise.feasibility import precheck
@@ -350,11 +351,29 @@ def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, s
                 plans[key] = (model.value(sel), sel.copy())
         return best.value
 
-    lb, _mu = market_share_lagrangian(
-        model, best.value, best.mask, time_limit_s=max(0.5, 0.6 * clock.left), gap_stop=gap_target * 0.2,
-        on_plan=on_plan, plan_every=10,
+    from planner.optimise import decompose
+
+    comps = decompose.components(model)
+    regional = comps.n_components > 1 and comps.largest_share < 0.9
+    lb, mu = market_share_lagrangian(
+        model, best.value, best.mask, time_limit_s=max(0.5, (0.2 if regional else 0.6) * clock.left),
+        gap_stop=gap_target * 0.2, on_plan=on_plan, plan_every=10,
     )
     best.offer_bound(lb, "cell-hull-lagrangian")
+    if regional and best.gap() > gap_target:
+        # price the store count and let each region converge on its own
+        rho = np.bincount(model.ps, weights=mu, minlength=model.n_sites)
+        sel = select_top(model, rho)
+        free_sel = sel & ~model.forced
+        elig = model.allowed & ~model.forced & ~sel
+        hi = float(rho[free_sel].min()) if np.any(free_sel) else 0.0
+        lo = float(rho[elig].max()) if np.any(elig) else 0.0
+        lam = max(0.0, 0.5 * (hi + lo))
+        target = decompose.market_share_primal_by_region(model, comps, best.mask, lam)
+        reg = decompose.regional_market_share(
+            model, comps, lam, mu, target, time_limit_s=max(0.5, 0.6 * clock.left),
+        )
+        best.offer_bound(lam * model.p + float(reg.sum()), "regional-cell-hull-lagrangian")
     stats["bound_s"] = clock.elapsed
     for _v, sel in sorted(plans.values(), key=lambda t: -t[0])[:5]:
         if best.gap() <= gap_target or clock.left < 0.1 * clock.limit:
