@@ -187,9 +187,11 @@ def solve(
 
     start = greedy(model)
     stats["greedy_s"] = clock.elapsed
-    if int(start.sum()) != model.p:
-        start = _find_any_plan(model, clock, threads)
-    best.offer(start, "greedy")
+    if not best.offer(start, "greedy"):
+        # greedy got stuck on the constraints (count or a group minimum unmet)
+        best.offer(_find_any_plan(model, clock, threads), "mip-feasibility")
+    if best.mask is None:  # pragma: no cover - the MIP's plan breaks a constraint: our bug
+        raise RuntimeError("no feasible starting plan although the MIP reported one")
     ls_mask, n_sw = local_search(tmodel, best.mask, time_limit_s=max(1.0, 0.3 * clock.left))
     best.offer(ls_mask, "greedy+swap")
     stats["swaps"] = float(n_sw)

@@ -132,3 +132,11 @@ def test_solution_reports_methods_and_gap():
     assert sol.methods["primal"] and sol.methods["bound"]
     assert sol.gap is not None and 0.0 <= sol.gap <= 1e-9
     assert sol.status == "optimal"
+
+
+def test_group_minimum_with_spacing():
+    # the group needs both 0 and 2; spacing rules out 0 with 1: optimum {0, 2} = 70
+    inst = cover4(2, groups=[group([0, 2], lo=2)], conflict_a=np.array([1]), conflict_b=np.array([0]))
+    sol = _solve(inst)
+    assert sol.open_sites.tolist() == [0, 2]
+    assert sol.objective == pytest.approx(70.0)
