@@ -416,6 +416,8 @@ def run_sweep(
         reported as failed rows.
     """
     overrides = list(overrides)
+    if n_workers < 1:
+        raise ConfigError(f"sweep: n_workers must be at least 1, got {n_workers}.")
     if isinstance(base, Scenario):
         base_sc = load_scenario(data=base.model_dump(mode="json"), overrides=overrides)
 

@@ -195,6 +195,8 @@ def test_sweep_bad_base_and_scheduler(tmp_path: Path, monkeypatch: pytest.Monkey
         run_sweep(tmp_path / "missing.yaml", {"objective.kind": ["coverage"]}, runner=fake_runner)
     with pytest.raises(ConfigError, match="empty"):
         run_sweep(BASE, {}, runner=fake_runner, results_dir=tmp_path)
+    with pytest.raises(ConfigError, match="n_workers must be at least 1"):
+        run_sweep(BASE, {"objective.kind": ["coverage"]}, n_workers=0, runner=fake_runner, results_dir=tmp_path)
     with pytest.raises(ConfigError, match="cannot connect"):
         run_sweep(BASE, {"objective.kind": ["coverage"]}, scheduler="tcp://127.0.0.1:9", results_dir=tmp_path,
                   runner=fake_runner)
