@@ -284,9 +284,9 @@ def _facility_bound_and_improve(
     ranked = sorted(plans.values(), key=lambda t: -t[0])
     tried = 0
     for _v, sel in ranked[: (0 if regional else 12)]:
-        if best.gap() <= gap_target * 0.5 or clock.left < 0.45 * clock.limit:
+        if best.gap() <= gap_target * 0.5 or clock.left < 0.5 * clock.limit:
             break
-        mask, _ = local_search(tmodel, sel, time_limit_s=max(0.2, 0.1 * clock.left))
+        mask, _ = local_search(tmodel, sel, time_limit_s=max(0.1, 0.06 * clock.left))
         best.offer(mask, "lagrangian+swap")
         tried += 1
     stats["lagrangian_plans_polished"] = float(tried)
@@ -313,7 +313,7 @@ def _facility_bound_and_improve(
     res = solve_facility_mip(
         tmodel, ~out, fix_open=in_, count=model.p, hint=best.mask,
         time_limit_s=max(0.2, clock.left - 0.3), threads=threads, solver_name="SCIP",
-        deadline=clock.t0 + 0.88 * clock.limit - 0.3,  # backends overrun their limit a little
+        deadline=clock.t0 + 0.8 * clock.limit - 0.4,  # backends overrun their limit a little
     )
     stats["mip_s"] = res.seconds
     if res.open_mask is not None:
