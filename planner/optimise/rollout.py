@@ -47,6 +47,10 @@ always recomputed exactly and every schedule is verified by
 :func:`~planner.optimise.rollout_check.check_rollout` before it is returned.
 """
 
+# The model notation (T quarters, B budget, L training lag, E existing stores, Y[j, t])
+# is kept in code so it reads like the docstrings.
+# ruff: noqa: N802, N806
+
 from __future__ import annotations
 
 import heapq
@@ -93,7 +97,7 @@ _NEVER = -2  # local marker: candidate not opened within the horizon
 #: ~4 dense rows per quarter; beyond a few hundred HiGHS stalls (bench_rollout.py, small market share).
 _MAX_HUFF_CELLS = 300
 #: Largest joint MIP (pool sites x quarters) tried on a reduced candidate pool.
-_MAX_POOL_BINARIES = 8_000
+_MAX_POOL_BINARIES = 5_000
 
 
 # =========================================================================== types
@@ -531,6 +535,24 @@ def _explain_upfront(ctx: _Ctx) -> list[str]:
 
 
 # ========================================================================= greedy
+@dataclass
+class _Quarter:
+    """The greedy's state within one quarter (``m`` indexes ``idx``, the eligible candidates)."""
+
+    t: int
+    idx: np.ndarray  # eligible local candidates
+    bonus: np.ndarray  # 1 = city store unlocking pending county stores (two-stage)
+    key: np.ndarray  # priority (gain or gain per CNY), an upper bound until refreshed
+    gains: np.ndarray
+    ver: np.ndarray  # number of openings when gains[m] was computed
+    per_prov_t: np.ndarray
+    ready: float
+    money: float
+    n_t: int = 0
+    h_t: int = 0
+    added: int = 0
+
+
 def _greedy(ctx: _Ctx, *, score: Literal["value", "ratio"] = "value") -> tuple[np.ndarray, np.ndarray] | None:
     """Open stores quarter by quarter, most valuable (or best value per CNY) first.
 
@@ -557,6 +579,47 @@ def _greedy(ctx: _Ctx, *, score: Literal["value", "ratio"] = "value") -> tuple[n
     spent = 0.0
     need_city = cfg.city_stores_before_county
     cand_ids = ctx.cand
+
+    def run(qs: _Quarter, members: np.ndarray, limit: np.ndarray | None) -> None:
+        heap = [(-qs.bonus[m], -qs.key[m], int(m)) for m in members]
+        heapq.heapify(heap)
+        while heap:
+            _, _, m = heapq.heappop(heap)
+            j = int(qs.idx[m])
+            if q[j] != _NEVER:
+                continue
+            if qs.ver[m] != qs.added:
+                qs.gains[m] = vm.gain(state, int(cand_ids[j]))
+                qs.key[m] = qs.gains[m] / max(ctx.capex[j], 1.0) if score == "ratio" else qs.gains[m]
+                qs.ver[m] = qs.added
+                heapq.heappush(heap, (-qs.bonus[m], -qs.key[m], m))
+                continue
+            p = ctx.prov[j]
+            if cap is not None and qs.per_prov_t[p] >= cap:
+                continue
+            if limit is not None and limit[p] <= 0:
+                continue
+            if sel is not None and not sel.ok(j):
+                continue
+            hire = qs.n_t + 1 > qs.ready + qs.h_t + TOL
+            if hire and qs.h_t >= H:
+                return
+            cost = ctx.capex[j] + (hire_cost if hire else 0.0)
+            if cost > qs.money + TOL * max(1.0, qs.money if math.isfinite(qs.money) else 1.0):
+                continue
+            q[j] = qs.t
+            vm.add(state, int(cand_ids[j]))
+            qs.added += 1
+            qs.n_t += 1
+            qs.h_t += int(hire)
+            qs.money -= cost
+            qs.per_prov_t[p] += 1
+            if limit is not None:
+                limit[p] -= 1
+            if sel is not None:
+                sel.add(j)
+
+
     for t in range(T):
         pool = manager_pool(cfg, ctx.base.size, opened, hires)
         ready = pool.ready[t]
@@ -582,60 +645,14 @@ def _greedy(ctx: _Ctx, *, score: Literal["value", "ratio"] = "value") -> tuple[n
         if ctx.must_open and cap is not None:
             rem = np.bincount(ctx.prov[todo], minlength=ctx.n_prov)
             forced = np.maximum(0, rem - cap * (T - 1 - t))
-        n_t = 0
-        h_t = 0
-        added = 0
-        ver = np.zeros(idx.size, dtype=np.int64)
-        gains = g
-
-        def run(members: np.ndarray, limit: np.ndarray | None) -> None:
-            nonlocal n_t, h_t, added, money
-            heap = [(-bonus[m], -key[m], int(m)) for m in members]
-            heapq.heapify(heap)
-            while heap:
-                _, _, m = heapq.heappop(heap)
-                j = int(idx[m])
-                if q[j] != _NEVER:
-                    continue
-                if ver[m] != added:
-                    gains[m] = vm.gain(state, int(cand_ids[j]))
-                    key[m] = gains[m] / max(ctx.capex[j], 1.0) if score == "ratio" else gains[m]
-                    ver[m] = added
-                    heapq.heappush(heap, (-bonus[m], -key[m], m))
-                    continue
-                p = ctx.prov[j]
-                if cap is not None and per_prov_t[p] >= cap:
-                    continue
-                if limit is not None and limit[p] <= 0:
-                    continue
-                if sel is not None and not sel.ok(j):
-                    continue
-                hire = n_t + 1 > ready + h_t + TOL
-                if hire and h_t >= H:
-                    return
-                cost = ctx.capex[j] + (hire_cost if hire else 0.0)
-                if cost > money + TOL * max(1.0, money if math.isfinite(money) else 1.0):
-                    continue
-                q[j] = t
-                vm.add(state, int(cand_ids[j]))
-                added += 1
-                n_t += 1
-                h_t += int(hire)
-                money -= cost
-                per_prov_t[p] += 1
-                if limit is not None:
-                    limit[p] -= 1
-                if sel is not None:
-                    sel.add(j)
-
-        money_start = money
+        qs = _Quarter(t=t, idx=idx, bonus=bonus, key=key, gains=g, ver=np.zeros(idx.size, dtype=np.int64),
+                      per_prov_t=per_prov_t, ready=ready, money=money)
         if forced.any():
-            fm = np.flatnonzero(forced[ctx.prov[idx]] > 0)
-            run(fm, forced.copy())
-        run(np.arange(idx.size), None)
-        opened[t] = n_t
-        hires[t] = h_t
-        spent += money_start - money if math.isfinite(money_start) else 0.0
+            run(qs, np.flatnonzero(forced[ctx.prov[idx]] > 0), forced.copy())
+        run(qs, np.arange(idx.size), None)
+        opened[t] = qs.n_t
+        hires[t] = qs.h_t
+        spent += money - qs.money if math.isfinite(money) else 0.0
         newly = idx[q[idx] == t]
         np.add.at(city_open, ctx.prov[newly][~ctx.county[newly]], 1)
     ok = True
@@ -760,7 +777,7 @@ def _linearise(ctx: _Ctx, *, max_terms: int, seed: int) -> _Linear:
     h1, h2 = prefix_hash(k1), prefix_hash(k2)
     terms_idx = np.flatnonzero(tm)
     cov_sets: list[np.ndarray] = []
-    cov_w = np.zeros(0)
+    cov_w: np.ndarray = np.zeros(0)
     if terms_idx.size:
         key = np.stack([h1[terms_idx], h2[terms_idx]], axis=1)
         _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
@@ -1236,7 +1253,7 @@ def _run(
                 stats["bound_lp"] = lp_out.mip_value
             del lp
         # HiGHS overshoots its limit by up to ~10% when a long LP is under way
-        left = 0.9 * (time_limit_s - (time.perf_counter() - t0) - reserve)
+        left = 0.85 * (time_limit_s - (time.perf_counter() - t0) - reserve)
         out = mip.solve(max(left, 0.5), None if best is None else (best[1], best[2]), threads, gap_target_pct)
         stats["mip_s"] = out.seconds
         logger.info("rollout MIP (%s): %s in %.1f s, bound %s", backend, out.status, out.seconds, out.bound)
@@ -1359,7 +1376,7 @@ def plan_joint(
     use_mip: bool = True,
     pool_size: int | None = None,
     hint: Solution | None = None,
-    two_stage_share: float = 0.4,
+    two_stage_share: float = 0.3,
     gap_target_pct: float = 0.01,
 ) -> RolloutResult:
     """Joint rollout: sites and quarters together, on time-indexed variables.

@@ -25,6 +25,10 @@ Trainees and managers are expected values (fractional); openings are integers,
 so ``opened[t] <= ready[t]`` means ``opened[t] <= floor(ready[t])``.
 """
 
+# The model notation (T quarters, B budget, L training lag, E existing stores, Y[j, t])
+# is kept in code so it reads like the docstrings.
+# ruff: noqa: N802, N806
+
 from __future__ import annotations
 
 import math
@@ -415,13 +419,13 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, cfg: RolloutCon
         spend = m["spend_cny"]
         if cfg.carry_over:
             cum = np.cumsum(spend) - budget * np.arange(1, T + 1)
-            for t in np.flatnonzero(cum > TOL * max(1.0, budget)):
+            for t in np.flatnonzero(cum > TOL * max(1.0, budget)).tolist():
                 out.append(
                     f"{labels[t]}: cumulative spending exceeds rollout.capex_budget_per_quarter_cny "
                     f"× {t + 1} by {cum[t]:,.0f} CNY"
                 )
         else:
-            for t in np.flatnonzero(spend > budget * (1 + TOL)):
+            for t in np.flatnonzero(spend > budget * (1 + TOL)).tolist():
                 out.append(f"{labels[t]}: spending {spend[t]:,.0f} > budget {budget:,.0f} CNY")
     new_mask = q >= 0
     prov = np.asarray(rinst.site_province, dtype=np.int64)

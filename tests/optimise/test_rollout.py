@@ -16,11 +16,11 @@ from planner.optimise.rollout import (
     TABLE_COLUMNS,
     RolloutInstance,
     check_rollout,
+    greedy_selection,
     plan_joint,
     plan_rollout,
     schedule,
     synthetic_rollout_instance,
-    greedy_selection,
 )
 from planner.optimise.types import GroupLimit, Instance, Solution
 
