@@ -3,7 +3,8 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_rollout.py            # medium comparison + national (≈ 8 min)
-    .venv/bin/python benchmarks/bench_rollout.py --quick    # small instances only (≈ 1 min)
+    .venv/bin/python benchmarks/bench_rollout.py --quick    # small instances only (≈ 2 min)
+    .venv/bin/python benchmarks/bench_rollout.py --only national
 
 Prints a markdown table: objective (sum over quarters of the quarterly coverage),
 proven bound, gap, seconds of the rollout alone, and which methods produced the
@@ -97,6 +98,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small instances only")
     ap.add_argument("--time-limit", type=float, default=120.0, help="national time limit per mode (s)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", default="", help="run only cases whose name contains this text")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     lines = [
@@ -106,7 +108,7 @@ def main() -> None:
         "| case | mode | objective | bound | gap % | seconds | time limit s | primal | bound by | status |",
         "|---|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
-    for case in cases(args.quick, args.time_limit):
+    for case in [c for c in cases(args.quick, args.time_limit) if args.only in c.name]:
         for mode, r in run_case(case, args.seed):
             gap = "" if r.gap is None else f"{100 * r.gap:.3f}"
             lines.append(
