@@ -116,7 +116,9 @@ def score(inst: Instance, open_sites: Sequence[int] | np.ndarray, kind: str) -> 
     if kind == "market_share":
         attr = np.ones(inst.n_sites) if inst.site_attr is None else inst.site_attr
         pull = np.zeros(inst.n_cells) if inst.competitor_pull is None else inst.competitor_pull
-        s = np.bincount(cell, weights=attr[site] * (1.0 + km) ** (-inst.beta), minlength=inst.n_cells)
+        s = np.bincount(
+            cell, weights=attr[site] * (1.0 + km) ** (-inst.beta), minlength=inst.n_cells
+        )
         den = s + pull
         share = np.divide(s, den, out=np.zeros_like(s), where=den > 0)
         return float((w * share).sum())

@@ -58,7 +58,10 @@ def main() -> int:
     optima_csv = pmed_dir / "optima.csv"
     checker = data / "orlib" / "check_pmed.py"
     with optima_csv.open() as fh:
-        optima = {r["instance"]: (int(r["n"]), int(r["p"]), float(r["optimum"])) for r in csv.DictReader(fh)}
+        optima = {
+            r["instance"]: (int(r["n"]), int(r["p"]), float(r["optimum"]))
+            for r in csv.DictReader(fh)
+        }
 
     rows = []
     n_opt = n_bound_ok = n_bound = n_checked = 0
@@ -99,7 +102,10 @@ def main() -> int:
                 f"{out['seconds']:.2f}",
             ]
         )
-        print(f"{name}: {obj} (checker {checked}, optimum {opt:g}) {out['seconds']:.2f}s", file=sys.stderr)
+        print(
+            f"{name}: {obj} (checker {checked}, optimum {opt:g}) {out['seconds']:.2f}s",
+            file=sys.stderr,
+        )
 
     count = len(rows)
     summary = table(

@@ -52,13 +52,17 @@ def load_sf(folder: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     piv = nd.pivot_table(values="distance", index="DestinationName", columns="name")
     dem = pd.read_csv(folder / "SF_demand_205_centroid_uniform_weight.csv")
     dem = dem.sort_values(by=["NAME"]).reset_index()
-    fac = pd.read_csv(folder / "SF_store_site_16_longlat.csv").sort_values(by=["NAME"]).reset_index()
+    fac = (
+        pd.read_csv(folder / "SF_store_site_16_longlat.csv").sort_values(by=["NAME"]).reset_index()
+    )
     if list(piv.columns) != list(fac["NAME"]) or not np.allclose(piv.index.to_numpy(), dem["NAME"]):
         raise SystemExit("SF data: row/column order differs from spopt's tests")
     return piv.to_numpy(), dem["POP2000"].to_numpy().astype(float), list(piv.columns)
 
 
-def _spopt_child(kind: str, cost: np.ndarray, w: np.ndarray, p: int, radius: float, limit: float, q: Any) -> None:
+def _spopt_child(
+    kind: str, cost: np.ndarray, w: np.ndarray, p: int, radius: float, limit: float, q: Any
+) -> None:
     """Build and solve with spopt in a child process (its own process group, so CBC can be killed)."""
     os.setsid()
     import pulp
@@ -134,7 +138,9 @@ def run_ours(inst: Instance, kind: str, limit: float, gap_target: float) -> dict
     }
 
 
-def compare(name: str, kind: str, inst: Instance, cost: np.ndarray, args: argparse.Namespace) -> tuple[list[Any], dict, dict]:
+def compare(
+    name: str, kind: str, inst: Instance, cost: np.ndarray, args: argparse.Namespace
+) -> tuple[list[Any], dict, dict]:
     p, radius = inst.stores, float(inst.radius_km[0])
     ours = run_ours(inst, kind, args.time_limit, args.gap_target)
     print(f"{name} {kind}: ours {ours['objective']:.6g} in {ours['seconds']:.2f}s", file=sys.stderr)
@@ -149,7 +155,9 @@ def compare(name: str, kind: str, inst: Instance, cost: np.ndarray, args: argpar
         sp_score = score(inst, sp["open"], kind)
         tol = 1e-9 * max(1.0, abs(sp_score))
         better = ours_score > sp_score + tol if kind == "coverage" else ours_score < sp_score - tol
-        verdict = "equal" if abs(ours_score - sp_score) <= tol else ("better" if better else "WORSE")
+        verdict = (
+            "equal" if abs(ours_score - sp_score) <= tol else ("better" if better else "WORSE")
+        )
         sp_text = f"{sp_score:.10g}"
     else:
         verdict, sp_text = "spopt found no plan", "–"
@@ -225,7 +233,9 @@ def main() -> int:
                        "yes" if ours_names == sorted(SF_BEST) else "NO"])  # fmt: skip
 
     # --- 2,000 x 500, p = 50 --------------------------------------------------
-    syn = synthetic_instance(cells=2000, candidates=500, stores=50, existing=0, seed=args.seed, objective="coverage")
+    syn = synthetic_instance(
+        cells=2000, candidates=500, stores=50, existing=0, seed=args.seed, objective="coverage"
+    )
     dense = np.full((syn.n_cells, syn.n_sites), syn.unreachable_km)
     dense[syn.pair_cell, syn.pair_site] = syn.pair_km
     kinds = ["coverage"] + ([] if args.skip_synthetic_pmedian else ["distance"])
@@ -240,9 +250,20 @@ def main() -> int:
         f"{syn.n_pairs} reachable pairs, radius {syn.radius_km[0]:.1f} km; spopt sees the dense "
         f"{syn.n_cells}×{syn.n_sites} matrix with {syn.unreachable_km:.1f} km where no pair exists.\n\n"
         + table(
-            ["instance", "model", "size", "spopt objective", "our objective", "ours vs spopt",
-             "our gap %", "spopt s (solve)", "our s", "speed-up", "speed-up vs CBC solve only",
-             "spopt status"],
+            [
+                "instance",
+                "model",
+                "size",
+                "spopt objective",
+                "our objective",
+                "ours vs spopt",
+                "our gap %",
+                "spopt s (solve)",
+                "our s",
+                "speed-up",
+                "speed-up vs CBC solve only",
+                "spopt status",
+            ],
             rows,
         )  # fmt: skip
         + "\n\nSan Francisco: the numbers spopt's tests assert (EXPECTED.md)\n\n"

@@ -36,7 +36,9 @@ from planner.optimise.benchio import OBJECTIVES, result_json, solve_instance, sy
 TARGET_GAP = {"coverage": 0.005, "distance": 0.005, "market_share": 0.02}
 
 
-def one(kind: str, sizes: dict[str, int], time_limit_s: float, gap_target: float | None) -> dict[str, Any]:
+def one(
+    kind: str, sizes: dict[str, int], time_limit_s: float, gap_target: float | None
+) -> dict[str, Any]:
     """Build, solve, verify one objective (run in a child process)."""
     t0 = time.perf_counter()
     inst = synthetic_instance(**sizes, objective=kind)  # type: ignore[arg-type]
@@ -93,7 +95,9 @@ def main() -> int:
             with ctx.Pool(1) as pool:
                 r = pool.apply(one, (kind, sizes, args.time_limit, args.gap_target))
         results.append(r)
-        print(f"{kind}: gap {r['gap']} in {r['seconds']:.1f}s, {r['rss_mb']:.0f} MB", file=sys.stderr)
+        print(
+            f"{kind}: gap {r['gap']} in {r['seconds']:.1f}s, {r['rss_mb']:.0f} MB", file=sys.stderr
+        )
 
     rows = []
     for r in results:
@@ -109,7 +113,9 @@ def main() -> int:
                 "yes" if gap is not None and gap <= TARGET_GAP[r["kind"]] else "NO",
                 f"{r['seconds']:.1f}",
                 f"{r['rss_mb']:.0f}",
-                {None: "none", True: "yes", False: "NO"}[bound_valid(r["kind"], r["objective"], r["bound"])],
+                {None: "none", True: "yes", False: "NO"}[
+                    bound_valid(r["kind"], r["objective"], r["bound"])
+                ],
                 "yes" if agree else f"NO ({r['rescored']:.6g})",
                 f"{r['n_open']}/{r['stores']}, fixed {'kept' if r['fixed_kept'] else 'MISSING'}",
                 r["status"],
@@ -128,8 +134,21 @@ def main() -> int:
     emit(
         head
         + table(
-            ["objective", "value", "bound", "gap %", "target %", "met", "seconds", "peak MB",
-             "bound valid", "re-scored equal", "stores", "status", "methods"],
+            [
+                "objective",
+                "value",
+                "bound",
+                "gap %",
+                "target %",
+                "met",
+                "seconds",
+                "peak MB",
+                "bound valid",
+                "re-scored equal",
+                "stores",
+                "status",
+                "methods",
+            ],
             rows,
         ),  # fmt: skip
         args,
