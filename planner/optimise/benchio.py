@@ -273,6 +273,8 @@ def instance_from_arrays(data: Mapping[str, Any], *, source: str = "<arrays>") -
         arr = np.asarray(data[key])
         if arr.dtype.kind not in "biuf":
             raise err(key, f"must be numeric, found dtype {arr.dtype}.")
+        if ndim == 0 and arr.shape == (1,):  # a one-element array is taken as a scalar
+            arr = arr.reshape(())
         if arr.ndim != ndim:
             what = "a scalar" if ndim == 0 else f"a {ndim}-D array"
             raise err(key, f"must be {what}, found shape {arr.shape}.")

@@ -205,6 +205,15 @@ def test_npz_sorts_pairs_and_fills_defaults(tmp_path: Path) -> None:
     assert np.all(inst.radius_km == 5.0)
 
 
+def test_npz_one_element_arrays_are_scalars(tmp_path: Path) -> None:
+    d = good_arrays()
+    d["stores"] = np.array([6])
+    d["beta"] = np.array([1.5])
+    np.savez(tmp_path / "s.npz", **d)
+    inst = read_npz(tmp_path / "s.npz")
+    assert inst.stores == 6 and inst.beta == 1.5
+
+
 def test_npz_site_attr_sets_m_and_per_site_radius(tmp_path: Path) -> None:
     f = tmp_path / "m.npz"
     np.savez(
