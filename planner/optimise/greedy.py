@@ -61,14 +61,6 @@ class GainTracker:
             self.cur[c] += m.val[k]
 
 
-def _cheapest_prefix(model: Model, cost: np.ndarray | None) -> np.ndarray | None:
-    """Prefix sums of the cheapest allowed, non-forced site costs (budget reserve)."""
-    if cost is None:
-        return None
-    c = np.sort(cost[model.allowed & ~model.forced])
-    return np.concatenate([[0.0], np.cumsum(c)])
-
-
 def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
     """Build a plan greedily.
 
@@ -93,14 +85,26 @@ def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
     for j in np.flatnonzero(init):
         st.add(int(j))
         gt.open_site(int(j))
-    pre_c = _cheapest_prefix(model, model.capex)
-    pre_o = _cheapest_prefix(model, model.opex)
-
-    def reserve(pre: np.ndarray | None) -> float:
-        if pre is None:
+    def reserve(cost: np.ndarray | None, j: int) -> float:
+        """Cheapest way to fill the remaining slots after ``j`` from the closed sites."""
+        if cost is None:
             return 0.0
         left = max(0, model.p - st.n_open - 1)
-        return float(pre[min(left, pre.size - 1)])
+        if left == 0:
+            return 0.0
+        pool = st.addable_mask()  # closed sites that could still open (location, spacing, maxima)
+        pool[j] = False
+        c = cost[pool]
+        if c.size <= left:
+            return float(c.sum())
+        return float(np.partition(c, left - 1)[:left].sum())
+
+    def budget_ok(j: int) -> bool:
+        if not st.can_add(j):
+            return False
+        if model.capex is None and model.opex is None:
+            return True
+        return st.can_add(j, reserve_capex=reserve(model.capex, j), reserve_opex=reserve(model.opex, j))
 
     # Group minimums first: the most valuable site in any group still short.
     for _ in range(model.p):
@@ -108,7 +112,7 @@ def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
         if short.size == 0 or st.n_open >= model.p:
             break
         cand = np.unique(np.concatenate([model.groups[g].sites for g in short]))
-        cand = cand[[st.can_add(int(j)) for j in cand]] if cand.size else cand
+        cand = cand[[budget_ok(int(j)) for j in cand]] if cand.size else cand
         if cand.size == 0:
             log.info("greedy: no site can open for group minimum(s) %s",
                      [model.groups[g].label for g in short])
@@ -123,6 +127,7 @@ def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
     heap = [(-float(gains[j]), int(j)) for j in np.flatnonzero(ok)]
     heapq.heapify(heap)
     misses = 0
+    blocked = {"constraint": 0, "budget": 0}
     while st.n_open < model.p and heap:
         if misses > 64:
             # gains fell everywhere (dense instances): one vectorised refresh beats many pops
@@ -131,8 +136,14 @@ def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
             heapq.heapify(heap)
             misses = 0
         neg, j = heapq.heappop(heap)
-        if not st.can_add(j, reserve_capex=reserve(pre_c), reserve_opex=reserve(pre_o)):
+        if not st.can_add(j):
+            blocked["constraint"] += 1
             continue  # only additions happen here, so a blocked site stays blocked
+        if (model.capex is not None or model.opex is not None) and not st.can_add(
+            j, reserve_capex=reserve(model.capex, j), reserve_opex=reserve(model.opex, j)
+        ):
+            blocked["budget"] += 1
+            continue  # it would leave too little budget for the stores still to open
         g = gt.gain(j)
         if heap and g < -heap[0][0] - 1e-12 * max(1.0, abs(g)):
             heapq.heappush(heap, (-g, j))
@@ -142,5 +153,5 @@ def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
         st.add(j)
         gt.open_site(j)
     if st.n_open < model.p:
-        log.info("greedy stopped at %d of %d stores (constraints)", st.n_open, model.p)
+        log.info("greedy stopped at %d of %d stores (sites blocked: %s)", st.n_open, model.p, blocked)
     return st.open

@@ -59,6 +59,7 @@ def solve_facility_mip(
     abs_gap: float = 0.0,
     cutoff: float | None = None,
     deadline: float | None = None,
+    site_value: np.ndarray | None = None,
 ) -> MipResult:
     """Solve max benefit - price * stores over the candidate sites.
 
@@ -87,6 +88,9 @@ def solve_facility_mip(
         Stop tolerances.
     cutoff : float, optional
         Not used by every backend; kept for API symmetry.
+    site_value : ndarray, optional
+        Extra objective per open site (a linear proxy used when only a feasible,
+        reasonable plan is wanted).
     deadline : float, optional
         ``time.perf_counter()`` value by which the solve must end (model building
         counts against it).
@@ -174,6 +178,8 @@ def solve_facility_mip(
         for j in ps[lvl_start[q] : lvl_end[q]]:
             ct.SetCoefficient(y[col[j]], -1.0)
         prev = z
+    if site_value is not None:
+        ycoef += site_value[sites]
     for k in range(sites.size):
         c = ycoef[k] - price
         if c != 0.0:
@@ -208,7 +214,9 @@ def solve_facility_mip(
     if deadline is not None:
         time_limit_s = min(time_limit_s, deadline - time.perf_counter())
     solver.SetTimeLimit(int(max(0.05, time_limit_s) * 1000))
-    solver.SetNumThreads(max(1, threads))
+    # SCIP's multi-thread mode in OR-Tools is its concurrent solver, which often
+    # finds nothing in our time limits; regions run in parallel instead.
+    solver.SetNumThreads(1 if solver_name.upper() == "SCIP" else max(1, threads))
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, rel_gap)
     status = solver.Solve(params)

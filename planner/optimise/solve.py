@@ -206,14 +206,17 @@ def solve(
 
 
 def _find_any_plan(model: Model, clock: _Clock, threads: int) -> np.ndarray:
-    """When greedy gets stuck on the constraints, ask a MIP for any plan."""
+    """When greedy gets stuck on the constraints, ask a MIP for a plan.
+
+    First any plan (a pure feasibility problem is quick), then, with it as a
+    hint, a better one for a linear stand-in objective (each site's value alone).
+    """
+    proxy = model if model.facility else _coverage_proxy(model)
+    everything = np.ones(model.n_sites, dtype=bool)
+    no_cells = np.zeros(model.n_cells, dtype=bool)
     res = solve_facility_mip(
-        model if model.facility else _coverage_proxy(model),
-        np.ones(model.n_sites, dtype=bool),
-        count=model.p,
-        time_limit_s=max(1.0, 0.5 * clock.left),
-        threads=threads,
-        solver_name="SCIP",
+        proxy, everything, cells=no_cells, count=model.p,
+        time_limit_s=max(1.0, 0.5 * clock.left), threads=threads, solver_name="SCIP",
     )
     if res.status == "infeasible":
         raise InfeasibleError(
@@ -227,7 +230,23 @@ def _find_any_plan(model: Model, clock: _Clock, threads: int) -> np.ndarray:
             "no plan satisfying every constraint was found within the time limit; "
             "the constraints may be contradictory (raise solver.time_limit_s to be sure)"
         )
+    better = solve_facility_mip(
+        proxy, everything, cells=no_cells, count=model.p, site_value=_standalone_value(model),
+        hint=res.open_mask, rel_gap=0.05, time_limit_s=max(0.5, 0.2 * clock.left),
+        threads=threads, solver_name="SCIP",
+    )
+    if better.open_mask is not None and PlanState(model, better.open_mask).feasible():
+        return better.open_mask
     return res.open_mask
+
+
+def _standalone_value(model: Model) -> np.ndarray:
+    """What each site would earn alone: a linear stand-in objective for the feasibility MIP."""
+    if model.facility:
+        v = model.val
+    else:
+        v = model.w[model.pc] * model.val / (model.val + model.pull[model.pc])
+    return np.bincount(model.ps, weights=v, minlength=model.n_sites)
 
 
 def _coverage_proxy(model: Model) -> Model:
