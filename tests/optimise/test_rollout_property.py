@@ -109,7 +109,7 @@ def _brute_force(ri: RolloutInstance, cfg: RolloutConfig, open_sites: np.ndarray
     return best
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
     quarters=st.integers(2, 3),
