@@ -227,7 +227,8 @@ def run(
         t = time.perf_counter()
         _notify(progress, "rollout", quarters=scenario.rollout.quarters, mode=scenario.rollout.mode)
         labels = quarter_labels(scenario.rollout.start_quarter, scenario.rollout.quarters)
-        sol, rollout_df = _schedule(prep, sol)
+        sol, rollout_result = _schedule(prep, sol)
+        rollout_df = rollout_result.table
         timings["rollout_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -239,11 +240,13 @@ def run(
     kpis["created"] = datetime.now(UTC).date().isoformat()
     if rollout_df is not None:
         kpis["rollout"] = {
+            "mode": rollout_result.mode,
             "quarters": labels,
             "opened_per_quarter": rollout_df["opened"].astype(int).tolist(),
-            "objective": sol.stats.get("rollout_objective"),
-            "bound": sol.stats.get("rollout_bound"),
-            "gap": sol.stats.get("rollout_gap"),
+            "objective": float(rollout_result.objective),
+            "bound": None if rollout_result.bound is None else float(rollout_result.bound),
+            "gap": None if rollout_result.gap is None else float(rollout_result.gap),
+            "status": rollout_result.status,
         }
     timings["report_s"] = time.perf_counter() - t
 
@@ -385,23 +388,20 @@ def rollout_instance(prep: Prepared) -> Any:
     )
 
 
-def _schedule(prep: Prepared, sol: Solution) -> tuple[Solution, pd.DataFrame]:
+def _schedule(prep: Prepared, sol: Solution) -> tuple[Solution, Any]:
     """Schedule the openings (two-stage or joint) and return the solution with quarters."""
     from planner.optimise.rollout import plan_rollout
 
     sc = prep.scenario
     result = plan_rollout(
-        rollout_instance(prep), sc.rollout, sol, time_limit_s=sc.solver.time_limit_s, seed=sc.seed
+        rollout_instance(prep), sc.rollout, sol, time_limit_s=sc.solver.time_limit_s, seed=sc.seed,
+        gap_target_pct=sc.solver.gap_target_pct, threads=sc.solver.threads,
     )
     out = result.to_solution(base=sol if sc.rollout.mode == "two_stage" else None)
     if sc.rollout.mode == "joint":
         check_solution(prep.built.instance, out).raise_if_failed()
-    out.stats.update(
-        rollout_objective=result.objective, rollout_bound=result.bound, rollout_gap=result.gap,
-        rollout_seconds=result.seconds,
-    )
     out.methods.update({f"rollout_{k}": v for k, v in result.methods.items()})
-    return out, result.table
+    return out, result
 
 
 def _cell_values(built: BuiltInstance, sol: Solution) -> pd.DataFrame:
