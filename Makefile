@@ -41,7 +41,12 @@ lint: install-dev
 
 bench: install-dev
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_geodata.py
+	$(BIN)/python benchmarks/bench_pmed.py
+	$(BIN)/python benchmarks/bench_synthetic.py
+	$(BIN)/python benchmarks/bench_spopt.py
+	$(BIN)/python benchmarks/bench_rollout.py
+	$(BIN)/python benchmarks/bench_map.py
 
 clean:
 	rm -rf $(VENV) data/cache .pytest_cache
