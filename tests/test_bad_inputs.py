@@ -123,7 +123,7 @@ INFEASIBLE = [
     (["constraints.total_stores=30", "constraints.city.default_min=2"], "constraints.city"),
     (["constraints.capex_budget_cny=1000"], "capex_budget_cny"),
     (["candidates.min_cell_population=1e12", "candidates.include_county_seats=false",
-      "constraints.county.min={440303: 1}"], "constraints.county"),
+      "constraints.total_stores=25", "constraints.county.min={440882: 1}"], "constraints.county.min.440882"),
 ]
 
 

@@ -155,7 +155,7 @@ class CandidatesConfig(_Section):
     """Which places may get a new store."""
 
     min_cell_population: float = Field(
-        3000, ge=0, description="A grid cell with at least this many people is a candidate site."
+        5000, ge=0, description="A grid cell with at least this many people is a candidate site."
     )
     include_county_seats: bool = Field(True, description="Every county seat is a candidate site.")
     max_candidates: int | None = Field(
