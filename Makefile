@@ -44,7 +44,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_geodata.py
 	$(BIN)/python benchmarks/bench_pmed.py
 	$(BIN)/python benchmarks/bench_synthetic.py
-	$(BIN)/python benchmarks/bench_spopt.py
+	$(BIN)/python benchmarks/bench_spopt.py --skip-synthetic-pmedian
 	$(BIN)/python benchmarks/bench_rollout.py
 	$(BIN)/python benchmarks/bench_map.py
 
