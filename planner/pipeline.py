@@ -257,7 +257,7 @@ def run(
         if rollout_df is not None:
             rollout_df.to_csv(folder / "rollout.csv", index=False, encoding="utf-8")
         if write_map:
-            from planner.report.figures import write_overview_png
+            from planner.report.figures import write_overview_png, write_rollout_png
             from planner.report.maps import write_map as _write_map
 
             _write_map(
@@ -265,6 +265,8 @@ def run(
                 rollout=rollout_df, cell_values=_cell_values(built, sol),
             )
             write_overview_png(folder / "overview.png", layers=layers, plan=plan, kpis=kpis)
+            if rollout_df is not None:
+                write_rollout_png(folder / "rollout.png", rollout=rollout_df, kpis=kpis)
         timings["total_s"] = time.perf_counter() - t_start
         run_info = {
             "scenario": scenario.name,

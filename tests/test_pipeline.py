@@ -36,7 +36,7 @@ def test_run_writes_complete_folder(tmp_path: Path) -> None:
     prep = prepared()
     result = run(prep.scenario, results_dir=tmp_path, prepared=prep)
     folder = result.path
-    for name in ("plan.csv", "kpis.json", "rollout.csv", "config.resolved.yaml", "run.json", "map.html", "overview.png"):
+    for name in ("plan.csv", "kpis.json", "rollout.csv", "config.resolved.yaml", "run.json", "map.html", "overview.png", "rollout.png"):
         assert (folder / name).is_file(), name
     plan = pd.read_csv(folder / "plan.csv", dtype={"quarter": str})
     assert list(plan.columns[:10]) == ["store_id", "status", "lat", "lon", "province", "city", "county", "tier", "format", "quarter"]
@@ -46,6 +46,10 @@ def test_run_writes_complete_folder(tmp_path: Path) -> None:
     kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
     assert kpis["stores"] == 4
     assert 0 < kpis["covered_share"] <= 1
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(folder / "rollout.png")
+    assert img.std() > 0.05  # a chart, not a blank page
     assert (tmp_path / "tiny" / "latest").resolve() == folder.resolve()
     assert not [p for p in (tmp_path / "tiny").iterdir() if p.name.startswith(".partial")]
 

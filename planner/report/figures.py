@@ -145,3 +145,58 @@ def write_overview_png(
         plt.close(fig)
     log.info("figures: wrote %s", path)
     return path
+
+
+def write_rollout_png(path: str | Path, *, rollout: pd.DataFrame, kpis: Mapping[str, Any], dpi: int = 150) -> Path:
+    """Chart of the rollout per quarter: stores open, openings, ready managers and own market share.
+
+    Parameters
+    ----------
+    path : str or Path
+        Where to write the PNG.
+    rollout : pandas.DataFrame
+        ``rollout.csv`` (quarter, opened, open_total, managers_ready, trainees, ..., market_share).
+    kpis : mapping
+        ``kpis.json`` (for the title).
+    dpi : int
+        Resolution.
+
+    Returns
+    -------
+    Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    q = rollout["quarter"].astype(str).tolist()
+    x = np.arange(len(q))
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    ax1.bar(x, rollout["opened"], color="#6a3d9a", alpha=0.8, label="stores opened in the quarter")
+    ax1.plot(x, rollout["open_total"], color="#1f2937", marker="o", label="stores open (end of quarter)")
+    ax1.plot(x, rollout["managers_ready"], color="#e08214", marker="s", linestyle="--", label="store managers ready")
+    ax1.plot(x, rollout["trainees"], color="#b2abd2", marker=".", linestyle=":", label="trainees (young cadres)")
+    ax1.set_ylabel("stores / people")
+    ax1.legend(loc="upper left", fontsize=8)
+    ax1.grid(alpha=0.3)
+    share = pd.to_numeric(rollout["market_share"], errors="coerce") * 100
+    ax2.plot(x, share, color="#b2182b", marker="o", label="own market share (modelled demand, %)")
+    covered = pd.to_numeric(rollout["covered_population"], errors="coerce")
+    total = float(kpis.get("population") or 0) or float(covered.max() or 1)
+    ax2.plot(x, 100 * covered / total, color="#2166ac", marker="s", label="population covered (%)")
+    ax2.set_ylabel("%")
+    ax2.set_xticks(x, q, rotation=45)
+    ax2.legend(loc="upper left", fontsize=8)
+    ax2.grid(alpha=0.3)
+    gap = (kpis.get("rollout") or {}).get("gap")
+    gap_txt = "" if gap is None else f" · rollout gap {100 * gap:.2f} %"
+    fig.suptitle(f"{kpis.get('scenario', '')}: rollout over {len(q)} quarters{gap_txt}")
+    if kpis.get("illustrative_networks"):
+        fig.text(0.5, 0.005, "Illustrative networks: existing and competitor stores are generated, not real.",
+                 ha="center", fontsize=8, color="#8a5a00")
+    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
