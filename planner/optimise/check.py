@@ -62,6 +62,17 @@ def _as_radius(inst: Instance) -> np.ndarray:
     return r
 
 
+def _coverage_credit(km: np.ndarray, r: np.ndarray, decay: str) -> np.ndarray:
+    """Share of a cell's demand a store covers at ``km`` with radius ``r`` (the decay function)."""
+    if decay == "step":
+        return (km <= r).astype(float)
+    if decay == "linear":
+        return np.clip(1.0 - km / r, 0.0, None)
+    if decay == "exponential":
+        return np.exp(-km / r) * (km <= 3.0 * r)
+    raise ValueError(f"unknown decay {decay!r}")
+
+
 def objective_value(inst: Instance, open_sites: np.ndarray, kind: ObjectiveKind) -> float:
     """Objective of a set of open sites, recomputed straight from the definitions.
 
@@ -111,15 +122,7 @@ def _values_on_pairs(
     km = np.asarray(inst.pair_km, dtype=float)[pairs]
     n = n_out
     if kind == "coverage":
-        r = _as_radius(inst)[site]
-        if inst.decay == "step":
-            f = (km <= r).astype(float)
-        elif inst.decay == "linear":
-            f = np.clip(1.0 - km / r, 0.0, None)
-        elif inst.decay == "exponential":
-            f = np.exp(-km / r) * (km <= 3.0 * r)
-        else:
-            raise ValueError(f"unknown decay {inst.decay!r}")
+        f = _coverage_credit(km, _as_radius(inst)[site], inst.decay)
         out = np.zeros(n)
         np.maximum.at(out, cell, f)
         return out
@@ -233,13 +236,7 @@ def _marginal_values(inst: Instance, sites: np.ndarray, kind: str, pos: np.ndarr
         np.add.at(marginal, pos[site], loss)
         return marginal
     if kind == "coverage":
-        r = _as_radius(inst)[site]
-        if inst.decay == "step":
-            v = (km <= r).astype(float)
-        elif inst.decay == "linear":
-            v = np.clip(1.0 - km / r, 0.0, None)
-        else:
-            v = np.exp(-km / r) * (km <= 3.0 * r)
+        v = _coverage_credit(km, _as_radius(inst)[site], inst.decay)
         floor = 0.0
     else:  # distance, as a maximisation of -km capped at the unreachable distance
         v = -np.minimum(km, float(inst.unreachable_km))
