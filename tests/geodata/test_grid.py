@@ -53,15 +53,18 @@ def test_people_follow_towns(pair_layers: Layers) -> None:
 
 
 def test_candidates_rule(small_layers: Layers) -> None:
+    from planner.config.models import CandidatesConfig
+
+    threshold = CandidatesConfig().min_cell_population  # the scenario leaves the default
     cand = small_layers.candidates
     assert cand["site_id"].is_unique
     cells = cand[cand["kind"] == "cell"]
-    assert (cells["population"] >= 3000).all()
+    assert (cells["population"] >= threshold).all()
     assert (cells["site_id"] == "c-" + cells["h3"]).all()
     seats = cand[cand["kind"] == "county_seat"]
     assert set(seats["county_code"]) == set(small_layers.counties["code"])
     assert (seats["site_id"] == "seat-" + seats["county_code"]).all()
-    populous = small_layers.cells[small_layers.cells["population"] >= 3000]
+    populous = small_layers.cells[small_layers.cells["population"] >= threshold]
     assert len(cells) == len(populous)
 
 
