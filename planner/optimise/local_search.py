@@ -139,11 +139,18 @@ def _candidates(model: Model, st: PlanState, t: MoveTables) -> tuple[np.ndarray,
     addable = ~open_ & m.allowed
     fs = [t.keys // n_s]
     js = [t.keys % n_s]
-    # j with the cheapest removal elsewhere (extra 0 there or looked up below)
-    rem = np.flatnonzero(removable)
-    if rem.size:
+    # j with the cheapest removal elsewhere (extra 0 there or looked up below);
+    # with group limits, also the cheapest removals that keep every group minimum
+    # towards sites that keep every group maximum (the globally cheapest removals
+    # often sit in groups at their minimum, which blocks every such move)
+    pools = [(np.flatnonzero(removable), addable)]
+    if m.groups:
+        pools.append((np.flatnonzero(st.removable_mask()), addable & st.addable_mask()))
+    for rem, add_ok in pools:
+        if not rem.size:
+            continue
         order = rem[np.argsort(t.loss[rem], kind="stable")[:3]]
-        cand_j = np.flatnonzero(addable & (t.gain > t.loss[order[0]]))
+        cand_j = np.flatnonzero(add_ok & (t.gain > t.loss[order[0]]))
         for f in order:
             fs.append(np.full(cand_j.size, f, dtype=np.int64))
             js.append(cand_j)
@@ -232,6 +239,11 @@ def local_search(
             break
         f, j, score = f[good], j[good], score[good]
         order = np.argsort(-score, kind="stable")
+        if model.groups:
+            # moves that clearly keep every group limit first (stable: best first within
+            # each class), so binding province limits do not crowd out every usable move
+            clear = st.removable_mask()[f] & st.addable_mask()[j]
+            order = order[np.argsort(~clear[order], kind="stable")]
         if batch and order.size > 64:
             # a round uses each site at most once: keep, per site, its few best moves
             # (a few, not one, so a move blocked by a constraint has a fallback)

@@ -387,15 +387,27 @@ class PlanState:
         m = self.m
         ok = m.allowed & ~self.open & (self.loc_count[m.loc] == 0) & (self.conf_count == 0)
         if m.groups:
-            full = (self.grp_count >= self.grp_max).astype(np.int64)
-            hit = np.zeros(m.n_sites, dtype=np.int64)
-            site_of = np.repeat(np.arange(m.n_sites), np.diff(m.sg_ptr))
-            np.add.at(hit, site_of, full[m.sg_adj])
-            ok &= hit == 0
+            ok &= self._group_hits(self.grp_count >= self.grp_max) == 0
         if m.capex is not None:
             ok &= self.capex_used + m.capex <= m.capex_budget * (1 + 1e-12)  # type: ignore[operator]
         if m.opex is not None:
             ok &= self.opex_used + m.opex <= m.opex_budget * (1 + 1e-12)  # type: ignore[operator]
+        return ok
+
+    def _group_hits(self, flags: np.ndarray) -> np.ndarray:
+        """Per site: how many of its groups have ``flags`` set."""
+        m = self.m
+        hit = np.zeros(m.n_sites, dtype=np.int64)
+        site_of = np.repeat(np.arange(m.n_sites), np.diff(m.sg_ptr))
+        np.add.at(hit, site_of, flags.astype(np.int64)[m.sg_adj])
+        return hit
+
+    def removable_mask(self) -> np.ndarray:
+        """Open, not forced sites whose removal keeps every group at or above its minimum."""
+        m = self.m
+        ok = self.open & ~m.forced
+        if m.groups:
+            ok &= self._group_hits(self.grp_count <= self.grp_min) == 0
         return ok
 
     def can_swap(self, f: int, j: int) -> bool:
