@@ -213,6 +213,8 @@ def decomposed_bound(
     use_mip: bool,
     integral: bool,
     stats: dict[str, float],
+    rng: np.random.Generator | None = None,
+    use_lns: bool = True,
 ) -> None:
     """Tighten the bound (and the plan) region by region; updates ``best`` in place.
 
@@ -228,7 +230,12 @@ def decomposed_bound(
         The regions.
     clock, gap_target, threads, use_mip, integral, stats
         Budget and settings from ``solve``.
+    rng : numpy.random.Generator, optional
+        Seeds the windows of the neighbourhood search.
+    use_lns : bool, default True
+        Spend the last third of the budget on ``lns.improve_windows``.
     """
+    rng = rng if rng is not None else np.random.default_rng(0)
     # price between the last store the relaxation takes and the first it leaves
     free_sel = lag.selected & ~model.forced
     elig = model.allowed & ~model.forced & ~lag.selected
@@ -263,7 +270,11 @@ def decomposed_bound(
     # their best value (``floor``), so the regional bound stays valid.
     step_like = bool(np.all(np.diff(tmodel.cell_ptr) <= 1)) or _single_level(tmodel)
     mmodel = tmodel if step_like else tmodel.truncate(8)
-    reserve = 0.12 * clock.limit  # for re-balancing and the final swap search
+    # Regional MIPs prove the bound where regions are small; in the big ones they
+    # time out with little to show, and the windows of ``lns`` improve the plan
+    # far faster, so the MIPs stop at about two thirds of the budget.
+    lns_share = 0.3 * clock.limit if use_lns else 0.0
+    reserve = 0.06 * clock.limit + lns_share  # re-balancing, windows, final swap search
     deadline = clock.t0 + clock.limit - reserve
     pairs_in = np.bincount(comps.site_comp[mmodel.ps], minlength=comps.n_components)
 
@@ -296,7 +307,7 @@ def decomposed_bound(
                 batch.append(c)
             if not batch:
                 break
-            tl = max(0.5, min(0.25 * (clock.left - reserve), 12.0))
+            tl = max(0.5, min(0.25 * (clock.left - reserve), 4.0 if use_lns else 12.0))
             for c, res in pool.map(lambda c, tl=tl: work(c, tl), batch):
                 n_mip += 1
                 if res.status == "infeasible":
@@ -310,8 +321,22 @@ def decomposed_bound(
             best.offer_bound(base + float(ub.sum()), "lagrangian+regional-mip")
     stats["regional_mips"] = float(n_mip)
     stats["regions_solved_exactly"] = float(solved.sum())
+    stats["regional_mip_s"] = clock.elapsed
     if improved_regions:
         _rebalance(model, tmodel, best, improved_regions, site_lists, clock)
+    if use_lns and best.gap() > gap_target:
+        from planner.optimise.lns import improve_windows
+
+        # seed windows where the gap is: each region's share of it, spread over its sites
+        gap_c = np.maximum(ub - _component_primal(model, comps, best.mask, lam), 0.0)
+        n_c = np.bincount(comps.site_comp, minlength=comps.n_components)
+        weight = gap_c[comps.site_comp] / np.maximum(n_c[comps.site_comp], 1)
+        weight = weight + 1e-3 * float(weight.max(initial=0.0)) + 1e-300
+        improve_windows(
+            model, best, deadline=clock.t0 + clock.limit - 0.04 * clock.limit - 0.2,
+            rng=rng, seed_weight=weight, stats=stats,
+        )
+        stats["lns_s"] = clock.elapsed
 
 
 def _single_level(model: Model) -> bool:
@@ -372,7 +397,7 @@ def _rebalance(
 
     if not PlanState(model, mask).feasible():
         return
-    mask, _ = local_search(tmodel, mask, time_limit_s=max(0.5, 0.5 * clock.left))
+    mask, _ = local_search(tmodel, mask, time_limit_s=max(0.5, 0.1 * clock.left))
     best.offer(mask, "regions+rebalance+swap")
 
 

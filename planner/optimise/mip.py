@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.linear_solver import pywraplp
+from ortools.linear_solver.python import model_builder_helper as mbh
+from scipy.sparse import csr_matrix
 
-from planner.optimise.model import Model
+from planner.optimise.model import Model, ranges
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ def solve_facility_mip(
     cutoff: float | None = None,
     deadline: float | None = None,
     site_value: np.ndarray | None = None,
+    floor: np.ndarray | None = None,
+    outside_open: np.ndarray | None = None,
 ) -> MipResult:
     """Solve max benefit - price * stores over the candidate sites.
 
@@ -81,9 +85,9 @@ def solve_facility_mip(
     side_constraints : bool
         Include location, spacing, groups wholly inside the candidates, budgets.
     hint : ndarray of bool, optional
-        Starting plan.
+        Starting plan (SCIP only).
     time_limit_s, threads, solver_name : float, int, str
-        OR-Tools settings ("HIGHS", "SCIP" or "CBC").
+        OR-Tools settings ("HIGHS" or "SCIP").
     rel_gap, abs_gap : float
         Stop tolerances.
     cutoff : float, optional
@@ -94,6 +98,15 @@ def solve_facility_mip(
     deadline : float, optional
         ``time.perf_counter()`` value by which the solve must end (model building
         counts against it).
+    floor : ndarray, optional
+        Per-cell value earned whatever the candidates do (default the model's
+        truncation floor); a neighbourhood search passes what the open sites
+        outside its window already give each cell.
+    outside_open : ndarray of bool, optional
+        Sites open outside the candidates and kept open (neighbourhood search):
+        the side constraints become exact residual ones (candidates sharing a
+        location or spacing conflict with them stay closed; group limits and
+        budgets net of them) instead of being dropped.
 
     Returns
     -------
@@ -107,173 +120,248 @@ def solve_facility_mip(
     if fix_open is not None:
         cand = cand | (fix_open & candidates)
     sites = np.flatnonzero(cand)
+    ns = sites.size
     col = np.full(m.n_sites, -1, dtype=np.int64)
-    col[sites] = np.arange(sites.size)
-    solver = pywraplp.Solver.CreateSolver(solver_name)
-    if solver is None:  # pragma: no cover - OR-Tools build without the backend
-        solver = pywraplp.Solver.CreateSolver("SCIP")
-    inf = solver.infinity()
-    y = [solver.BoolVar(f"y{j}") for j in sites]
-    for k, j in enumerate(sites):
-        if m.forced[j] or (fix_open is not None and fix_open[j]):
-            y[k].SetLb(1.0)
-    obj = solver.Objective()
-    obj.SetMaximization()
+    col[sites] = np.arange(ns)
+    y_lb = (m.forced[sites] | (fix_open[sites] if fix_open is not None else False)).astype(float)
+    y_ub = np.ones(ns)
+    if outside_open is not None and ns:
+        y_ub[_blocked_by(m, sites, outside_open & ~cand)] = 0.0
+        y_lb = np.minimum(y_lb, y_ub)
     const = 0.0
 
     # pairs of the scope, sorted by cell then benefit (descending)
     sel = cand[m.ps]
     if cells is not None:
         sel &= cells[m.pc]
+    if floor is None:
+        floor = np.zeros(m.n_cells) if m.floor is None else m.floor
+    sel &= m.val > floor[m.pc]  # pairs at or below the floor never add anything
     pc, ps, val = m.pc[sel], m.ps[sel], m.val[sel]
     order = np.lexsort((-val, pc))
     pc, ps, val = pc[order], ps[order], val[order]
-    floor = np.zeros(m.n_cells) if m.floor is None else m.floor
-    if cells is None:
-        cell_ids = np.unique(m.pc)
-    else:
-        cell_ids = np.flatnonzero(cells)
+    cell_ids = np.unique(m.pc) if cells is None else np.flatnonzero(cells)
     # cells whose every pair is outside the candidates still earn at most their floor
     has_pair = np.zeros(m.n_cells, dtype=bool)
     has_pair[pc] = True
     const += float(floor[cell_ids[~has_pair[cell_ids]]].sum())
 
-    new_cell = np.concatenate([[True], pc[1:] != pc[:-1]]) if pc.size else np.zeros(0, bool)
-    new_level = new_cell | np.concatenate([[True], val[1:] != val[:-1]]) if pc.size else new_cell
-    lvl_start = np.flatnonzero(new_level)
-    lvl_cell = pc[lvl_start]
-    lvl_val = val[lvl_start]
-    nxt = np.empty_like(lvl_val)
-    if lvl_val.size:
-        last_of_cell = np.concatenate([lvl_cell[1:] != lvl_cell[:-1], [True]])
-        nxt[:-1] = lvl_val[1:]
-        nxt[last_of_cell] = floor[lvl_cell[last_of_cell]]
-    coef = lvl_val - nxt
-    const += float(floor[np.unique(lvl_cell)].sum()) if lvl_val.size else 0.0
-    lvl_end = np.concatenate([lvl_start[1:], [pc.size]])
-    # one variable per level; a cell with a single level of a single site needs none
-    first_of_cell = np.concatenate([[True], lvl_cell[1:] != lvl_cell[:-1]]) if lvl_val.size else np.zeros(0, bool)
-    ncell_lv = np.bincount(np.searchsorted(np.unique(lvl_cell), lvl_cell)) if lvl_val.size else np.zeros(0, int)
-    single = np.zeros(lvl_val.size, dtype=bool)
-    if lvl_val.size:
-        lv_count = np.repeat(ncell_lv, ncell_lv)
-        single = (lv_count == 1) & (lvl_end - lvl_start == 1)
-    ycoef = np.zeros(sites.size)
-    np.add.at(ycoef, col[ps[lvl_start[single]]], coef[single])
-    prev = None
-    zvars: list = []
-    zlev: list[int] = []
-    for q in range(lvl_val.size):
-        if single[q]:
-            prev = None
-            continue
-        z = solver.NumVar(0.0, 1.0, "")
-        zvars.append(z)
-        zlev.append(q)
-        obj.SetCoefficient(z, float(coef[q]))
-        ct = solver.Constraint(-inf, 0.0)
-        ct.SetCoefficient(z, 1.0)
-        if not first_of_cell[q] and prev is not None:
-            ct.SetCoefficient(prev, -1.0)
-        for j in ps[lvl_start[q] : lvl_end[q]]:
-            ct.SetCoefficient(y[col[j]], -1.0)
-        prev = z
+    levels = _levels(pc, val, floor)
+    const += levels.const
+    # one variable z per level (a cell with one level holding one site needs none):
+    #   z_q <= z_{q-1} (same cell) + sum of y at level q,   z_q <= 1
+    nz = int((~levels.single).sum())
+    zcol = np.full(levels.coef.size, -1, dtype=np.int64)
+    zcol[~levels.single] = ns + np.arange(nz)
+    ycoef = np.zeros(ns)
+    np.add.at(ycoef, col[ps[levels.start[levels.single]]], levels.coef[levels.single])
     if site_value is not None:
         ycoef += site_value[sites]
-    for k in range(sites.size):
-        c = ycoef[k] - price
-        if c != 0.0:
-            obj.SetCoefficient(y[k], float(c))
-    obj.SetOffset(const)
+    obj = np.concatenate([ycoef - price, levels.coef[~levels.single]])
 
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    lo_b: list[np.ndarray] = []
+    hi_b: list[np.ndarray] = []
+    n_rows = 0
+
+    def add_rows(r: np.ndarray, c: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        nonlocal n_rows
+        rows.append(n_rows + r)
+        cols.append(c)
+        vals.append(v)
+        lo_b.append(lo)
+        hi_b.append(hi)
+        n_rows += lo.size
+
+    if nz:
+        multi = np.flatnonzero(~levels.single)
+        row_of = np.full(levels.coef.size, -1, dtype=np.int64)
+        row_of[multi] = np.arange(nz)
+        prev = multi[~levels.first[multi]]
+        lens = levels.end[multi] - levels.start[multi]
+        pair_idx = np.repeat(levels.start[multi], lens) + ranges(lens)
+        add_rows(
+            np.concatenate([np.arange(nz), row_of[prev], np.repeat(np.arange(nz), lens)]),
+            np.concatenate([zcol[multi], zcol[prev - 1], col[ps[pair_idx]]]),
+            np.concatenate([np.ones(nz), -np.ones(prev.size), -np.ones(pair_idx.size)]),
+            np.full(nz, -np.inf), np.zeros(nz),
+        )
     if count is not None:
-        ct = solver.Constraint(count, count)
-        for v in y:
-            ct.SetCoefficient(v, 1.0)
+        add_rows(np.zeros(ns, dtype=np.int64), np.arange(ns), np.ones(ns),
+                 np.array([float(count)]), np.array([float(count)]))
     if side_constraints:
-        _side_constraints(solver, m, sites, col, y)
+        for r, c, v, lo, hi in _side_rows(m, sites, col, outside_open):
+            add_rows(r, c, v, lo, hi)
 
-    if solver_name.upper() == "HIGHS":
-        # OR-Tools 9.15's pywraplp crashes (SIGSEGV) when HiGHS is given a hint;
-        # HiGHS also prints a banner unless told not to log.
-        hint = None
-        solver.SetSolverSpecificParametersAsString("output_flag=false\nlog_to_console=false\n")
-    if hint is not None:
-        try:
-            # a complete hint (levels too) lets the backend take it as a solution
-            zval: list[float] = []
-            if zvars:
-                lo = np.add.reduceat(hint[ps].astype(float), lvl_start)
-                cell_first = np.flatnonzero(first_of_cell)
-                cum = np.cumsum(lo)
-                base = np.repeat(cum[cell_first] - lo[cell_first], np.diff(np.append(cell_first, lo.size)))
-                zval = np.minimum(1.0, cum - base)[np.asarray(zlev)].tolist()
-            solver.SetHint(y + zvars, [float(hint[j]) for j in sites] + zval)
-        except Exception:  # pragma: no cover - backend without hints
-            log.debug("MIP hint not supported by %s", solver_name)
+    nv = ns + nz
+    if rows:
+        a = csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, nv)
+        )
+        a.sum_duplicates()
+        clo, chi = np.concatenate(lo_b), np.concatenate(hi_b)
+    else:
+        a = csr_matrix((0, nv))
+        clo = chi = np.zeros(0)
+    helper = mbh.ModelBuilderHelper()
+    helper.fill_model_from_sparse_data(
+        np.concatenate([y_lb, np.zeros(nz)]), np.concatenate([y_ub, np.ones(nz)]), obj, clo, chi, a
+    )
+    for k in range(ns):
+        helper.set_var_integrality(k, True)
+    helper.set_maximize(True)
+    helper.set_objective_offset(const)
+
+    backend = solver_name.upper()
+    if hint is not None and backend == "SCIP" and ns:
+        # a complete hint (levels too) lets the backend take it as a solution
+        hy = hint[sites].astype(float)
+        for k in range(ns):
+            helper.add_hint(k, float(hy[k]))
+        if nz:
+            zv = levels.hint_values(hint[ps])
+            for q, v in zip(zcol[~levels.single], zv[~levels.single], strict=True):
+                helper.add_hint(int(q), float(v))
+    solver = mbh.ModelSolverHelper("scip" if backend == "SCIP" else "highs")
     if deadline is not None:
         time_limit_s = min(time_limit_s, deadline - time.perf_counter())
-    solver.SetTimeLimit(int(max(0.05, time_limit_s) * 1000))
-    # SCIP's multi-thread mode in OR-Tools is its concurrent solver, which often
-    # finds nothing in our time limits; regions run in parallel instead.
-    solver.SetNumThreads(1 if solver_name.upper() == "SCIP" else max(1, threads))
-    params = pywraplp.MPSolverParameters()
-    params.SetDoubleParam(params.RELATIVE_MIP_GAP, rel_gap)
-    status = solver.Solve(params)
+    solver.set_time_limit_in_seconds(max(0.05, time_limit_s))
+    if backend == "SCIP":
+        # SCIP's multi-thread mode in OR-Tools is its concurrent solver, which often
+        # finds nothing in our time limits; regions run in parallel instead.
+        params = f"limits/gap = {rel_gap:.12g}\n"
+        if abs_gap > 0:
+            params += f"limits/absgap = {abs_gap:.12g}\n"
+    else:
+        params = ""
+        if abs_gap > 0:
+            pass
+    solver.set_solver_specific_parameters(params)
+    solver.enable_output(False)
+    solver.solve(helper)
     secs = time.perf_counter() - t0
-    if status in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+    status = mbh.SolveStatus(solver.status())
+    if status in (mbh.SolveStatus.OPTIMAL, mbh.SolveStatus.FEASIBLE) and solver.has_solution():
         open_mask = np.zeros(m.n_sites, dtype=bool)
-        yv = np.array([v.solution_value() for v in y])
+        yv = np.asarray(solver.variable_values())[:ns]
         open_mask[sites[yv > 0.5]] = True
-        val_ = obj.Value()
-        bnd = obj.BestBound()
+        val_ = float(solver.objective_value())
+        bnd = float(solver.best_objective_bound())
+        optimal = status == mbh.SolveStatus.OPTIMAL
         if not np.isfinite(bnd) or bnd < val_ - 1e-6 * max(1.0, abs(val_)):
             # a dual bound below the plan found is not a proof of anything
-            bnd = val_ if status == pywraplp.Solver.OPTIMAL else np.inf
+            bnd = val_ if optimal else np.inf
         bnd = max(bnd, val_)
-        return MipResult(open_mask, float(val_), float(bnd),
-                         "optimal" if status == pywraplp.Solver.OPTIMAL else "feasible", secs)
-    if status == pywraplp.Solver.INFEASIBLE:
+        return MipResult(open_mask, val_, bnd, "optimal" if optimal else "feasible", secs)
+    if status == mbh.SolveStatus.INFEASIBLE:
         return MipResult(None, -np.inf, -np.inf, "infeasible", secs)
-    # Without a solution OR-Tools backends report no trustworthy dual bound.
+    # Without a solution the backends report no trustworthy dual bound.
     return MipResult(None, -np.inf, np.inf, "no_solution", secs)
 
 
-def _side_constraints(
-    solver: pywraplp.Solver, m: Model, sites: np.ndarray, col: np.ndarray, y: list
-) -> None:
-    """Location, spacing, groups inside the candidate set, budgets."""
-    inf = solver.infinity()
+@dataclass
+class _Levels:
+    """Distinct benefit levels of cell-sorted pairs (Elloumi's radius formulation)."""
+
+    start: np.ndarray  # first pair of each level
+    end: np.ndarray  # one past its last pair
+    coef: np.ndarray  # v_k - v_{k+1} (the last level down to the cell's floor)
+    first: np.ndarray  # bool: first level of its cell
+    single: np.ndarray  # bool: the cell's only level, with one site (no z needed)
+    const: float  # sum of the floors of cells that have levels
+
+    def hint_values(self, open_pairs: np.ndarray) -> np.ndarray:
+        """z values a plan implies: 1 from the first level holding an open site on."""
+        if self.start.size == 0:
+            return np.zeros(0)
+        lo = np.add.reduceat(open_pairs.astype(float), self.start)
+        cell_first = np.flatnonzero(self.first)
+        cum = np.cumsum(lo)
+        base = np.repeat(cum[cell_first] - lo[cell_first], np.diff(np.append(cell_first, lo.size)))
+        return np.minimum(1.0, cum - base)
+
+
+def _levels(pc: np.ndarray, val: np.ndarray, floor: np.ndarray) -> _Levels:
+    if pc.size == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return _Levels(e, e, np.zeros(0), np.zeros(0, bool), np.zeros(0, bool), 0.0)
+    new_cell = np.concatenate([[True], pc[1:] != pc[:-1]])
+    new_level = new_cell | np.concatenate([[True], val[1:] != val[:-1]])
+    start = np.flatnonzero(new_level)
+    lcell = pc[start]
+    lval = val[start]
+    end = np.concatenate([start[1:], [pc.size]])
+    first = np.concatenate([[True], lcell[1:] != lcell[:-1]])
+    last = np.concatenate([lcell[1:] != lcell[:-1], [True]])
+    nxt = np.empty_like(lval)
+    nxt[:-1] = lval[1:]
+    nxt[last] = floor[lcell[last]]
+    per_cell = np.diff(np.append(np.flatnonzero(first), lval.size))
+    single = (np.repeat(per_cell, per_cell) == 1) & (end - start == 1)
+    const = float(floor[lcell[first]].sum())
+    return _Levels(start, end, lval - nxt, first, single, const)
+
+
+def _blocked_by(m: Model, sites: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Positions in ``sites`` sharing a location or a spacing conflict with an open site of ``others``."""
+    taken = np.zeros(m.n_loc, dtype=bool)
+    taken[m.loc[others]] = True
+    blocked = taken[m.loc[sites]]
+    deg = m.conf_ptr[sites + 1] - m.conf_ptr[sites]
+    if deg.sum():
+        nb = m.conf_adj[np.repeat(m.conf_ptr[sites], deg) + ranges(deg)]
+        owner = np.repeat(np.arange(sites.size), deg)
+        blocked |= np.bincount(owner, weights=others[nb].astype(float), minlength=sites.size) > 0
+    return blocked
+
+
+def _side_rows(
+    m: Model, sites: np.ndarray, col: np.ndarray, outside_open: np.ndarray | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Location, spacing, groups, budgets, as sparse rows.
+
+    Without ``outside_open`` a group or budget reaching outside the sites is
+    relaxed (maximums kept, minimums dropped); with it, every limit is net of
+    the sites kept open outside.
+    """
+    inf = np.inf
+    # one store per location
     loc = m.loc[sites]
-    order = np.argsort(loc, kind="stable")
-    ls = loc[order]
-    starts = np.flatnonzero(np.concatenate([[True], ls[1:] != ls[:-1]]))
-    ends = np.concatenate([starts[1:], [ls.size]])
-    for a, b in zip(starts, ends, strict=True):
-        if b - a > 1:
-            ct = solver.Constraint(-inf, 1.0)
-            for k in order[a:b]:
-                ct.SetCoefficient(y[k], 1.0)
-    for j in sites:
-        for nb in m.conf_adj[m.conf_ptr[j] : m.conf_ptr[j + 1]]:
-            if nb > j and col[nb] >= 0:
-                ct = solver.Constraint(-inf, 1.0)
-                ct.SetCoefficient(y[col[j]], 1.0)
-                ct.SetCoefficient(y[col[nb]], 1.0)
+    uniq, inv, cnt = np.unique(loc, return_inverse=True, return_counts=True)
+    shared = cnt[inv] > 1
+    if np.any(shared):
+        keep = np.flatnonzero(shared)
+        r = np.unique(inv[keep], return_inverse=True)[1]
+        nr = int(r.max()) + 1
+        yield r, keep, np.ones(keep.size), np.full(nr, -inf), np.ones(nr)
+    # spacing: y_j + y_k <= 1 for conflicting pairs inside the scope
+    deg = m.conf_ptr[sites + 1] - m.conf_ptr[sites]
+    if deg.sum():
+        src = np.repeat(sites, deg)
+        nb = m.conf_adj[np.repeat(m.conf_ptr[sites], deg) + ranges(deg)]
+        ok = (nb > src) & (col[nb] >= 0)
+        src, nb = src[ok], nb[ok]
+        if src.size:
+            e = np.arange(src.size)
+            yield (np.concatenate([e, e]), np.concatenate([col[src], col[nb]]), np.ones(2 * src.size),
+                   np.full(src.size, -inf), np.ones(src.size))
+    out = None if outside_open is None else outside_open & (col < 0)
     for g in m.groups:
         inside = col[g.sites] >= 0
+        used = 0 if out is None else int(out[g.sites].sum())
+        c = col[g.sites[inside]]
         if g.max_open is not None and np.any(inside):
-            ct = solver.Constraint(-inf, float(g.max_open))
-            for j in g.sites[inside]:
-                ct.SetCoefficient(y[col[j]], 1.0)
-        if g.min_open > 0 and np.all(inside):
-            ct = solver.Constraint(float(g.min_open), inf)
-            for j in g.sites:
-                ct.SetCoefficient(y[col[j]], 1.0)
+            yield (np.zeros(c.size, dtype=np.int64), c, np.ones(c.size), np.array([-inf]),
+                   np.array([float(g.max_open - used)]))
+        if g.min_open > used and (out is not None or np.all(inside)):
+            yield (np.zeros(c.size, dtype=np.int64), c, np.ones(c.size), np.array([float(g.min_open - used)]),
+                   np.array([inf]))
     for cost, budget in ((m.capex, m.capex_budget), (m.opex, m.opex_budget)):
         if cost is None or budget is None:
             continue
-        ct = solver.Constraint(-inf, float(budget))
-        for k, j in enumerate(sites):
-            if cost[j] != 0:
-                ct.SetCoefficient(y[k], float(cost[j]))
+        used = 0.0 if out is None else float(cost[out].sum())
+        c = np.flatnonzero(cost[sites] != 0)
+        yield (np.zeros(c.size, dtype=np.int64), c, cost[sites][c].astype(float),
+               np.array([-inf]), np.array([float(budget) * (1 + 1e-12) - used]))

@@ -315,7 +315,7 @@ def _facility_bound_and_improve(
     if regional:
         decompose.decomposed_bound(
             model, tmodel, best, lag, comps, clock=clock, gap_target=gap_target, threads=threads,
-            use_mip=use_mip, integral=integral, stats=stats,
+            use_mip=use_mip, integral=integral, stats=stats, rng=rng,
         )
         return
     if not use_mip or clock.left < 0.5:
