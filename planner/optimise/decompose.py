@@ -329,6 +329,8 @@ def decomposed_bound(
 
         # seed windows where the gap is: each region's share of it, spread over its sites
         gap_c = np.maximum(ub - _component_primal(model, comps, best.mask, lam), 0.0)
+        if float(gap_c.sum()) <= 1e-9 * max(1.0, abs(best.value)):
+            return  # every region's part of the plan is proven optimal at this price
         n_c = np.bincount(comps.site_comp, minlength=comps.n_components)
         weight = gap_c[comps.site_comp] / np.maximum(n_c[comps.site_comp], 1)
         weight = weight + 1e-3 * float(weight.max(initial=0.0)) + 1e-300
@@ -362,43 +364,76 @@ def _rebalance(
     site_lists: list[np.ndarray],
     clock: _Clock,
 ) -> None:
-    """Put the regional optima into the plan, fix the store count, polish by swaps."""
+    """Put the regional optima into the plan, fix the store count, polish by swaps.
+
+    The regions' optima at the store price rarely add up to the store total:
+    the surplus stores cheapest to lose are closed (or the missing ones most
+    worth adding opened), in batches of sites that share no cell, so their
+    values are independent and exact, and every step keeps the group limits.
+    """
+    from planner.optimise.model import PlanState
+
     mask = best.mask.copy()
     for c, sub in regions:
         s = site_lists[c]
         mask[s] = sub[s]
-    diff = int(mask.sum()) - model.p
-    t = move_tables(model, mask)
-    if diff > 0:
-        # close the cheapest-to-lose stores (their loss only grows as others close: re-evaluate)
-        for _ in range(diff):
-            cand = np.flatnonzero(mask & ~model.forced)
-            if cand.size == 0:
+    st = PlanState(model, mask)
+    touched = np.zeros(model.n_cells, dtype=bool)
+    for _ in range(4 * model.n_sites):
+        if clock.left <= 0.02 * clock.limit:
+            break
+        removing, cand, need = _repair_step(model, st)
+        if cand is None:
+            break
+        t = move_tables(model, st.open)
+        cand = cand[np.argsort(t.loss[cand] if removing else -t.gain[cand], kind="stable")]
+        want = max(1, need // 4)
+        done: list[np.ndarray] = []
+        for j in cand[: 20 * want]:
+            j = int(j)
+            cells = model.pc[model.site_cells(j)]
+            if done and (np.any(touched[cells]) or not (st.removable_mask()[j] if removing else st.can_add(j))):
+                continue
+            st.remove(j) if removing else st.add(j)
+            touched[cells] = True
+            done.append(cells)
+            if len(done) >= want:
                 break
-            j = cand[int(np.argmin(t.loss[cand]))]
-            mask[j] = False
-            t = move_tables(model, mask)
-    elif diff < 0:
-        from planner.optimise.model import PlanState
-
-        st = PlanState(model, mask)
-        for _ in range(-diff):
-            ok = st.addable_mask()
-            cand = np.flatnonzero(ok)
-            if cand.size == 0:
-                break
-            j = int(cand[int(np.argmax(t.gain[cand]))])
-            st.add(j)
-            t = move_tables(model, st.open)
-        mask = st.open
-    if int(mask.sum()) != model.p:
+        for cells in done:
+            touched[cells] = False
+        if not done:
+            return
+    if st.n_open != model.p or not st.feasible():
         return
-    from planner.optimise.model import PlanState
-
-    if not PlanState(model, mask).feasible():
-        return
-    mask, _ = local_search(tmodel, mask, time_limit_s=max(0.5, 0.1 * clock.left))
+    mask, _ = local_search(tmodel, st.open, time_limit_s=max(0.5, 0.1 * clock.left))
     best.offer(mask, "regions+rebalance+swap")
+
+
+def _repair_step(model: Model, st: Any) -> tuple[bool, np.ndarray | None, int]:
+    """The next repair of a merged plan: (remove?, candidate sites, how many are needed).
+
+    In order: sites breaking location or spacing, groups under their minimum,
+    groups over their maximum, then the store count.
+    """
+    m = model
+    bad = st.open & ~m.forced & ((st.loc_count[m.loc] > 1) | (st.conf_count > 0))
+    if np.any(bad):
+        return True, np.flatnonzero(bad), 1
+    if m.groups:
+        under = st.grp_count < st.grp_min
+        if np.any(under):
+            ok = st.addable_mask() & (st._group_hits(under) > 0)
+            return False, np.flatnonzero(ok), int((st.grp_min - st.grp_count)[under].sum())
+        over = st.grp_count > st.grp_max
+        if np.any(over):
+            ok = st.removable_mask() & (st._group_hits(over) > 0)
+            return True, np.flatnonzero(ok), int((st.grp_count - st.grp_max)[over].sum())
+    excess = st.n_open - m.p
+    if excess > 0:
+        return True, np.flatnonzero(st.removable_mask()), excess
+    if excess < 0:
+        return False, np.flatnonzero(st.addable_mask()), -excess
+    return False, None, 0
 
 
 def regional_market_share(

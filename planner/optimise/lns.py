@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from planner.optimise.local_search import best_two, move_tables
+from planner.optimise.local_search import move_tables
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, ranges
 
@@ -85,6 +85,21 @@ def window_sites(model: Model, seed: int, size: int, eligible: np.ndarray) -> np
     return np.concatenate(chosen)
 
 
+def _outside_best(model: Model, cells: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """Per cell, the best benefit an open site of ``outside`` gives it (only ``cells`` filled in)."""
+    m = model
+    cl = np.flatnonzero(cells)
+    floor = np.zeros(m.n_cells) if m.floor is None else m.floor.copy()
+    lens = m.cell_ptr[cl + 1] - m.cell_ptr[cl]
+    ok = lens > 0
+    cl, lens = cl[ok], lens[ok]
+    if cl.size:
+        pairs = np.repeat(m.cell_ptr[cl], lens) + ranges(lens)
+        v = np.where(outside[m.ps[pairs]], m.val[pairs], 0.0)
+        floor[cl] = np.maximum(floor[cl], np.maximum.reduceat(v, np.cumsum(lens) - lens))
+    return floor
+
+
 def improve_windows(
     model: Model,
     best: _Best,
@@ -120,6 +135,9 @@ def improve_windows(
     stats : dict, optional
         Receives ``lns_windows`` and ``lns_improved``.
 
+    The search also stops after ``50 + 3 p / size`` windows in a row without
+    improvement (every part of the plan has had several chances).
+
     Returns
     -------
     int
@@ -127,8 +145,12 @@ def improve_windows(
     """
     m = model
     eligible = m.allowed | m.forced
-    windows = improved = 0
-    while best.mask is not None and time.perf_counter() < deadline - 0.1:
+    windows = improved = stall = 0
+    tables = None
+    tables_for: np.ndarray | None = None
+    # give up after many windows in a row found nothing (each open site had a few chances)
+    patience = 50 + 3 * int(m.p) // max(1, size)
+    while best.mask is not None and time.perf_counter() < deadline - 0.1 and stall < patience:
         mask = best.mask
         w = (seed_weight if seed_weight is not None else mask.astype(float)) * eligible
         tot = float(w.sum())
@@ -138,17 +160,17 @@ def improve_windows(
         win = np.zeros(m.n_sites, dtype=bool)
         win[window_sites(m, seed, size, eligible)] = True
         if extra:
-            t = move_tables(m, mask)
+            if tables is None or tables_for is not mask:  # only a new plan changes them
+                tables, tables_for = move_tables(m, mask), mask
+            t = tables
             out = np.flatnonzero(mask & ~m.forced & ~win)
             win[out[np.argsort(t.loss[out], kind="stable")[:extra]]] = True
             inn = np.flatnonzero(~mask & m.allowed & ~win)
             win[inn[np.argsort(-t.gain[inn], kind="stable")[:extra]]] = True
         outside = mask & ~win
-        floor = best_two(m, outside)[0]
-        if m.floor is not None:
-            floor = np.maximum(floor, m.floor)
         cells = np.zeros(m.n_cells, dtype=bool)
         cells[m.pc[win[m.ps]]] = True
+        floor = _outside_best(m, cells, outside)
         left = deadline - time.perf_counter()
         if left < 0.1:
             break
@@ -162,6 +184,9 @@ def improve_windows(
             cand = outside | (res.open_mask & win)
             if best.offer(cand, "lns"):
                 improved += 1
+                stall = 0
+                continue
+        stall += 1
     if stats is not None:
         stats["lns_windows"] = stats.get("lns_windows", 0.0) + windows
         stats["lns_improved"] = stats.get("lns_improved", 0.0) + improved
