@@ -5,7 +5,9 @@ best plan found with a proven bound and its gap:
 
 1. ``feasibility.precheck``: obvious contradictions become an ``InfeasibleError``
    naming the scenario keys, before any work;
-2. lazy greedy, then swap local search, for a first plan in well under a second;
+2. tiny instances (a few thousand possible plans, no side constraints) are
+   solved exactly by scoring every plan (``exhaustive``); otherwise lazy
+   greedy, then swap local search, for a first plan in well under a second;
 3. a bound: the cell Lagrangian (coverage, distance; its iterates' plans are
    polished by local search as further primal candidates) or the tangent-cut
    bound (market share);
@@ -35,6 +37,7 @@ from planner.optimise.bounds import (
     select_top,
 )
 from planner.optimise.check import check_solution
+from planner.optimise.exhaustive import best_plan, plan_count
 from planner.optimise.feasibility import precheck
 from planner.optimise.greedy import greedy
 from planner.optimise.local_search import best_two, local_search
@@ -141,6 +144,7 @@ def solve(
     seed: int = 0,
     use_mip: bool = True,
     progress: Progress | None = None,
+    max_enumerated: int = 20_000,
 ) -> Solution:
     """Choose the stores: best plan within the time limit, with a proven bound.
 
@@ -164,6 +168,9 @@ def solve(
     progress : callable, optional
         Called with ``{"stage", "incumbent", "bound", "gap", "seconds"}`` whenever
         the plan or the bound improves.
+    max_enumerated : int, default 20000
+        Instances without side constraints and at most this many possible plans
+        are solved exactly by scoring every plan (0 turns this off).
 
     Returns
     -------
@@ -184,6 +191,13 @@ def solve(
     best = _Best(tmodel, progress, clock)
     rng = np.random.default_rng(seed)
     stats: dict[str, float] = {}
+
+    exact = best_plan(model, max_plans=max_enumerated) if max_enumerated > 0 else None
+    if exact is not None and best.offer(exact, "enumeration"):
+        # every plan was scored: the best one's value is also the bound
+        best.offer_bound(best.value, "enumeration")
+        stats["plans_enumerated"] = float(plan_count(model) or 0)
+        return _finish(inst, kind, model, best, clock, gap_target, stats)
 
     start = greedy(model)
     stats["greedy_s"] = clock.elapsed

@@ -52,8 +52,21 @@ def _brute(inst: Instance, kind: str) -> float:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=instances(), kind=st.sampled_from(["coverage", "distance", "market_share"]))
-def test_objective_within_bound_and_checked(inst, kind):
+def test_enumeration_is_exact(inst, kind):
+    """Tiny instances are solved by scoring every plan: the brute-force optimum, proven."""
     sol = solve(inst, kind, time_limit_s=5, gap_target=0.0)
+    assert sol.methods == {"primal": "enumeration", "bound": "enumeration"}
+    assert check_solution(inst, sol).ok
+    opt = _brute(inst, kind)
+    assert abs(sol.objective - opt) <= 1e-9 * max(1.0, abs(opt))
+    assert sol.gap == 0.0 and sol.status == "optimal"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances(), kind=st.sampled_from(["coverage", "distance", "market_share"]))
+def test_objective_within_bound_and_checked(inst, kind):
+    # enumeration off: the heuristics, bounds and MIPs must be right on their own
+    sol = solve(inst, kind, time_limit_s=5, gap_target=0.0, max_enumerated=0)
     rep = check_solution(inst, sol)
     assert rep.ok, rep.violations
     assert abs(sol.objective - rep.objective) <= 1e-6 * max(1.0, abs(rep.objective))

@@ -11,7 +11,11 @@ from planner.optimise.solve import solve
 
 
 def _solve(inst, kind="coverage"):
-    return solve(inst, kind, time_limit_s=10, gap_target=0.0)
+    """Solve by the heuristics and bounds, and (where it applies) by enumeration: same optimum."""
+    sol = solve(inst, kind, time_limit_s=10, gap_target=0.0, max_enumerated=0)
+    enum = solve(inst, kind, time_limit_s=10, gap_target=0.0)
+    assert enum.objective == pytest.approx(sol.objective)
+    return sol
 
 
 def _assert_opt(sol, value, sites=None):
