@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from _common import add_common_args, bench_dir, emit, machine, score, solver_missing, stamp, table
 
+import planner.optimise.solve  # noqa: F401  (imported before timing, as spopt and PuLP are)
 from planner.optimise.benchio import instance_from_cost_matrix, solve_instance, synthetic_instance
 from planner.optimise.types import Instance
 

@@ -115,6 +115,9 @@ class _Best:
         )
 
 
+_ONE_MIP_PAIRS = 40_000  # below this many pairs, no regional decomposition
+
+
 def _integral(inst: Instance, kind: str) -> bool:
     """Whether every plan's objective is an integer (lets bounds round)."""
     w = np.asarray(inst.weight, dtype=float)
@@ -300,7 +303,9 @@ def _facility_bound_and_improve(
 
     comps = decompose.components(model)
     stats["components"] = float(comps.n_components)
-    regional = comps.n_components > 1 and comps.largest_share < 0.9
+    # a small instance is solved faster by one MIP over everything (which also
+    # settles the store count exactly) than region by region
+    regional = comps.n_components > 1 and comps.largest_share < 0.9 and model.pc.size > _ONE_MIP_PAIRS
     b1, _, _ = best_two(model, best.mask)
     # The bound is cheap next to the rest, and its quality drives fixing, so it
     # runs to convergence whatever the gap target. With regions, the global run
@@ -316,7 +321,8 @@ def _facility_bound_and_improve(
     # so a many-region instance polishes only a couple)
     ranked = sorted(plans.values(), key=lambda t: -t[0])
     tried = 0
-    for _v, sel in ranked[: (0 if regional else 12)]:
+    n_polish = 0 if regional else (2 if model.pc.size <= _ONE_MIP_PAIRS else 12)  # small: the MIP follows
+    for _v, sel in ranked[:n_polish]:
         if best.gap() <= gap_target * 0.5 or clock.left < 0.5 * clock.limit:
             break
         mask, _ = local_search(tmodel, sel, time_limit_s=max(0.1, 0.06 * clock.left))
