@@ -67,13 +67,22 @@ def best_plan(model: Model, *, max_plans: int = 20_000, max_work: float = 2e7) -
     forced = np.flatnonzero(m.forced)
     if m.facility:
         base = dense[:, forced].max(axis=1) if forced.size else np.zeros(cells.size)
-        # cells with the same benefits up to their weight count once, with the summed weight
         wt = m.w[cells]
         pos = wt > 0
-        dense, base, cells_w = dense[pos] / wt[pos, None], base[pos] / wt[pos], wt[pos]
-        key = np.column_stack([dense[:, free], base])
-        _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
-        weight = np.bincount(inv.ravel(), weights=cells_w, minlength=first.size)
+        dense, base, weight = dense[pos] / wt[pos, None], base[pos] / wt[pos], wt[pos]
+        sub = dense[:, free]
+        if free.size <= 62 and not np.any(base) and np.all((sub == 0) | (sub == 1)):
+            # step coverage: a cell is covered when the plan's bits meet the cell's bits
+            bit = np.left_shift(np.int64(1), np.arange(free.size, dtype=np.int64))
+            cell_bits = (sub > 0).astype(np.int64) @ bit
+            plan_bits = bit[combos].sum(axis=1)
+            v = ((plan_bits[:, None] & cell_bits[None, :]) != 0) @ weight
+            mask = m.forced.copy()
+            mask[free[combos[int(np.argmax(v))]]] = True
+            return mask
+        # cells with the same benefits up to their weight count once, with the summed weight
+        _, first, inv = np.unique(np.column_stack([sub, base]), axis=0, return_index=True, return_inverse=True)
+        weight = np.bincount(inv.ravel(), weights=weight, minlength=first.size)
         dense, base = dense[first], base[first]
     else:
         base = dense[:, forced].sum(axis=1) if forced.size else np.zeros(cells.size)
