@@ -107,7 +107,7 @@ def improve_windows(
     deadline: float,
     rng: np.random.Generator,
     seed_weight: np.ndarray | None = None,
-    size: int = 80,
+    size: float = 80,
     extra: int = 6,
     per_window_s: float = 2.0,
     stats: dict[str, float] | None = None,
@@ -127,9 +127,11 @@ def improve_windows(
     seed_weight : ndarray, optional
         Relative chance of each site to seed a window (e.g. its region's share
         of the gap); default uniform over the open sites.
-    size, extra : int
-        Sites in the compact part of a window; cheapest-to-lose open stores and
-        most-wanted closed sites added from elsewhere.
+    size, extra : float, int
+        Sites in the compact part of a window (at most: it shrinks while the
+        windows' MIPs take over half a second, and grows back when they take
+        under 0.1 s); cheapest-to-lose open stores and most-wanted closed sites
+        added from elsewhere.
     per_window_s : float
         Time limit of one window's MIP.
     stats : dict, optional
@@ -146,10 +148,11 @@ def improve_windows(
     m = model
     eligible = m.allowed | m.forced
     windows = improved = stall = 0
+    size0 = float(size)
     tables = None
     tables_for: np.ndarray | None = None
     # give up after many windows in a row found nothing (each open site had a few chances)
-    patience = 50 + 3 * int(m.p) // max(1, size)
+    patience = 50 + 3 * int(m.p) // max(1, int(size))
     while best.mask is not None and time.perf_counter() < deadline - 0.1 and stall < patience:
         mask = best.mask
         w = (seed_weight if seed_weight is not None else mask.astype(float)) * eligible
@@ -158,7 +161,7 @@ def improve_windows(
             break
         seed = int(rng.choice(m.n_sites, p=w / tot))
         win = np.zeros(m.n_sites, dtype=bool)
-        win[window_sites(m, seed, size, eligible)] = True
+        win[window_sites(m, seed, int(size), eligible)] = True
         if extra:
             if tables is None or tables_for is not mask:  # only a new plan changes them
                 tables, tables_for = move_tables(m, mask), mask
@@ -180,6 +183,12 @@ def improve_windows(
             threads=1, solver_name="SCIP", rel_gap=1e-7, deadline=deadline,
         )
         windows += 1
+        # shrink the windows where their MIPs are slow (long benefit lists, e.g. distance);
+        # many small exact windows beat a few large ones
+        if res.seconds > 0.5 or res.status not in ("optimal", "infeasible"):
+            size = max(12.0, 0.7 * size)
+        elif res.seconds < 0.1:
+            size = min(size0, 1.1 * size)
         if res.open_mask is not None:
             cand = outside | (res.open_mask & win)
             if best.offer(cand, "lns"):
