@@ -340,9 +340,9 @@ def _facility_bound_and_improve(
         return
     if not use_mip or clock.left < 0.5:
         return
-    _reduced_mip(model, tmodel, lag, best, clock, threads, integral, slack, stats)
-    if best.gap() > gap_target and clock.left > 0.1 * clock.limit:
-        # what the MIP could not close (or was too big to try) the windows may still improve
+    ran = _reduced_mip(model, tmodel, lag, best, clock, threads, integral, slack, stats)
+    if not ran and best.gap() > gap_target and clock.left > 0.1 * clock.limit:
+        # the MIP was too big to try: the windows improve the plan piece by piece
         from planner.optimise.lns import improve_windows
 
         improve_windows(model, best, deadline=clock.t0 + 0.92 * clock.limit - 0.3, rng=rng, stats=stats)
@@ -358,8 +358,8 @@ def _reduced_mip(
     integral: bool,
     slack: float,
     stats: dict[str, float],
-) -> None:
-    """The MIP over the candidates reduced-cost fixing leaves (when it is small enough)."""
+) -> bool:
+    """The MIP over the candidates reduced-cost fixing leaves (when it is small enough; True if run)."""
     out, in_, worst = reduced_cost_fixing(tmodel, lag, best.value, slack=slack)
     stats["mip_candidates"] = float(model.n_sites - out.sum())
     stats["mip_fixed_open"] = float(in_.sum())
@@ -368,7 +368,7 @@ def _reduced_mip(
     # beyond ~80,000 pairs SCIP rarely closes anything in our time limits
     if size > 80_000 or 5e-6 * size + 1.0 > clock.left:
         log.info("reduced MIP too large (%d pairs) for the time left; keeping the Lagrangian bound", size)
-        return
+        return False
     res = solve_facility_mip(
         tmodel, ~out, fix_open=in_, count=model.p, hint=best.mask,
         time_limit_s=max(0.2, clock.left - 0.3), threads=threads, solver_name="SCIP",
@@ -382,6 +382,7 @@ def _reduced_mip(
     mb = -np.inf if res.status == "infeasible" else res.bound
     if np.isfinite(mb) or res.status == "infeasible":
         best.offer_bound(_round_bound(max(mb, worst), integral), "lagrangian+mip")
+    return True
 
 
 
