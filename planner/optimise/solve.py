@@ -116,6 +116,7 @@ class _Best:
 
 
 _ONE_MIP_PAIRS = 40_000  # below this many pairs, no regional decomposition
+_MIP_MAX_PAIRS = 80_000  # a reduced MIP beyond this rarely closes anything in our time limits
 
 
 def _integral(inst: Instance, kind: str) -> bool:
@@ -341,11 +342,15 @@ def _facility_bound_and_improve(
     if not use_mip or clock.left < 0.5:
         return
     ran = _reduced_mip(model, tmodel, lag, best, clock, threads, integral, slack, stats)
-    if not ran and best.gap() > gap_target and clock.left > 0.1 * clock.limit:
+    local = model.pc.size <= 64 * model.n_cells  # catchments are local, so windows are small MIPs
+    if not ran and local and best.gap() > gap_target and clock.left > 0.1 * clock.limit:
         # the MIP was too big to try: the windows improve the plan piece by piece
         from planner.optimise.lns import improve_windows
 
-        improve_windows(model, best, deadline=clock.t0 + 0.92 * clock.limit - 0.3, rng=rng, stats=stats)
+        improve_windows(
+            model, best, deadline=clock.t0 + 0.92 * clock.limit - 0.3, rng=rng, stats=stats,
+            per_window_s=min(2.0, 0.05 * clock.limit),
+        )
 
 
 def _reduced_mip(
@@ -365,8 +370,7 @@ def _reduced_mip(
     stats["mip_fixed_open"] = float(in_.sum())
     size = _mip_size(tmodel, ~out)
     stats["mip_pairs"] = float(size)
-    # beyond ~80,000 pairs SCIP rarely closes anything in our time limits
-    if size > 80_000 or 5e-6 * size + 1.0 > clock.left:
+    if size > _MIP_MAX_PAIRS or 5e-6 * size + 1.0 > clock.left:
         log.info("reduced MIP too large (%d pairs) for the time left; keeping the Lagrangian bound", size)
         return False
     res = solve_facility_mip(
