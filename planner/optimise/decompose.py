@@ -387,13 +387,16 @@ def regional_market_share(
     max_iter: int = 3000,
     d_max: int = 6,
     rel_tol: float = 1e-7,
+    refresh: int = 10,
 ) -> np.ndarray:
     """Per-region cell-hull market-share bound at a fixed store price.
 
     The market-share analogue of :func:`regional_lagrangian`: with the store
     count priced at ``lam``, ``bounds.market_share_lagrangian``'s bound separates
     by region, and each region takes its own Polyak steps toward its own target
-    (the incumbent's priced value there) until it converges.
+    (the incumbent's priced value there) until it converges. Every ``refresh``
+    iterations the work is cut down to the chunks, pairs and sites of the
+    regions still open (most regions settle in a few iterations).
 
     Returns
     -------
@@ -416,36 +419,54 @@ def regional_market_share(
     active = np.ones(k, dtype=bool)
     scale = np.maximum(np.abs(target), 1.0)
     x = np.zeros(m.val.size)
-    for _it in range(max_iter):
+    # one store per location is relaxed here (only loosens the bound)
+    can = m.allowed & ~m.forced
+    site_reg = comps.site_comp
+    work: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    pidx = np.arange(m.val.size)
+    sidx = np.arange(m.n_sites)
+    it = 0
+    for it in range(1, max_iter + 1):
+        if it == 1 or it % refresh == 0:
+            work = []
+            for (pm, masks, vals), creg in zip(ch.groups, chunk_reg, strict=True):
+                a = np.flatnonzero(active[creg])
+                if a.size:
+                    work.append((pm[a], masks, vals[a], creg[a]))
+            pidx = np.flatnonzero(active[reg_pair])
+            sidx = np.flatnonzero(active[site_reg])
         lc = np.zeros(k)
-        for (pm, masks, vals), creg in zip(ch.groups, chunk_reg, strict=True):
+        for pm, masks, vals, creg in work:
             score = vals - mu[pm] @ masks.T
             arg = np.argmax(score, axis=1)
             lc += np.bincount(creg, weights=score[np.arange(arg.size), arg], minlength=k)
             x[pm] = masks[arg]
-        rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites)
-        # one store per location is relaxed here (only loosens the bound)
-        sel = m.forced | (m.allowed & (rho > lam))
-        lc += np.bincount(comps.site_comp, weights=np.where(sel, rho - lam, 0.0), minlength=k)
+        rho = np.zeros(m.n_sites)
+        rho[sidx] = np.bincount(m.ps[pidx], weights=mu[pidx], minlength=m.n_sites)[sidx]
+        sel = m.forced | (can & (rho > lam))
+        lc += np.bincount(site_reg[sidx], weights=np.where(sel[sidx], rho[sidx] - lam, 0.0), minlength=k)
         better = active & (lc < best_l)
         with np.errstate(invalid="ignore"):
             much = better & ~(lc >= best_l - 1e-4 * np.maximum(best_l - target, 1e-9))
         stall = np.where(much, 0, stall + 1)
         best_l = np.where(better, lc, best_l)
-        pb = better[reg_pair]
+        pb = pidx[better[reg_pair[pidx]]]
         best_mu[pb] = mu[pb]
-        halve = stall >= 20
+        halve = active & (stall >= 20)
         theta = np.where(halve, theta * 0.5, theta)
         stall[halve] = 0
-        reset = halve[reg_pair]
-        mu[reset] = best_mu[reset]
+        pr = pidx[halve[reg_pair[pidx]]]
+        mu[pr] = best_mu[pr]
         active &= ~((best_l - target <= rel_tol * scale) | (theta < 1e-4))
         if not np.any(active) or time.perf_counter() - t0 > time_limit_s:
             break
-        g = np.where(active[reg_pair], sel[m.ps].astype(float) - x, 0.0)
-        nrm = np.bincount(reg_pair, weights=g * g, minlength=k)
+        rp = reg_pair[pidx]
+        g = np.where(active[rp], sel[m.ps[pidx]].astype(float) - x[pidx], 0.0)
+        nrm = np.bincount(rp, weights=g * g, minlength=k)
         step = np.where(nrm > 0, theta * np.maximum(lc - target, 0.0) / np.maximum(nrm, 1e-300), 0.0)
-        mu = mu - step[reg_pair] * g
+        mu[pidx] -= step[rp] * g
+    log.debug("regional market share: %d iterations, %d regions still open, %.2fs",
+              it, int(active.sum()), time.perf_counter() - t0)
     return best_l
 
 
