@@ -392,7 +392,7 @@ def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, s
         lam = max(0.0, 0.5 * (hi + lo))
         target = decompose.market_share_primal_by_region(model, comps, best.mask, lam)
         reg = decompose.regional_market_share(
-            model, comps, lam, mu, target, time_limit_s=max(0.5, 0.6 * clock.left),
+            model, comps, lam, mu, target, time_limit_s=max(0.5, 0.6 * clock.left), open_mask=best.mask,
         )
         best.offer_bound(lam * model.p + float(reg.sum()), "regional-cell-hull-lagrangian")
     stats["bound_s"] = clock.elapsed
