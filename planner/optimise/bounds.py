@@ -471,6 +471,8 @@ def market_share_lagrangian(
     gap_stop: float = 1e-6,
     on_plan: Callable[[np.ndarray], float | None] | None = None,
     plan_every: int = 10,
+    tables: _CellTables | None = None,
+    deflect: float = 1.5,
 ) -> tuple[float, np.ndarray]:
     """Market-share bound from per-cell copies of the site variables.
 
@@ -483,7 +485,10 @@ def market_share_lagrangian(
     bound has the strength of the convex hull of each cell's share there, far
     stronger than linearising ``h`` (the concave share rewards spreading
     fractional stores); a cell's weaker sites beyond those are priced by the
-    tangent at the incumbent, so the model is exact at the incumbent.
+    tangent at the incumbent, so the model is exact at the incumbent
+    (``tables``, when given, were built from some plan and serve instead).
+    Polyak steps, deflected by the previous direction; as the models never
+    decrease when a copy opens, ``x <= y`` suffices and ``mu`` stays ``>= 0``.
 
     Returns
     -------
@@ -494,7 +499,7 @@ def market_share_lagrangian(
     """
     m = model
     t0 = time.perf_counter()
-    tab = _cell_tables(m, open_mask, d_exact)
+    tab = _cell_tables(m, open_mask, d_exact) if tables is None else tables
     s = np.add.reduceat(np.where(open_mask[m.ps], m.val, 0.0), m.cell_ptr[:-1])
     sp = s[m.pc]
     c = m.pull[m.pc]
@@ -506,7 +511,8 @@ def market_share_lagrangian(
         wc * (huff(sp, c) - huff(np.maximum(sp - m.val, 0.0), c)),
         wc * (huff(sp + m.val, c) - huff(sp, c)),
     )
-    mu = np.where(tab.free, mu, 0.0)
+    mu = np.where(tab.free, np.maximum(mu, 0.0), 0.0)
+    d_prev = np.zeros(m.val.size)
     best_val, best_mu = np.inf, mu.copy()
     theta, stall = 1.0, 0
     lb = incumbent_value
@@ -523,10 +529,11 @@ def market_share_lagrangian(
             best_val, best_mu = val, mu.copy()
         else:
             stall += 1
-        if stall >= 20:
+        if stall >= 10:
             theta *= 0.5
             stall = 0
             mu = best_mu.copy()
+            d_prev[:] = 0.0
         if on_plan is not None and it % plan_every == 1:
             got = on_plan(sel)
             if got is not None and got > lb:
@@ -536,9 +543,29 @@ def market_share_lagrangian(
         if time.perf_counter() - t0 > time_limit_s:
             break
         g = np.where(free, sel[m.ps].astype(float) - x, 0.0)
-        nrm = float(g @ g)
+        g = np.where((mu <= 0.0) & (g > 0.0), 0.0, g)
+        dn = float(d_prev @ d_prev)
+        beta = max(0.0, -deflect * float(g @ d_prev) / dn) if dn > 0 else 0.0
+        d = g + beta * d_prev
+        d_prev = d
+        nrm = float(d @ d)
         if nrm == 0:
             break
-        mu = mu - theta * (val - lb) / nrm * g
+        mu = np.maximum(mu - theta * max(val - lb, 0.0) / nrm * d, 0.0)
     log.debug("market share lagrangian: %.6g after %d iterations, %.2fs", best_val, it, time.perf_counter() - t0)
     return best_val, best_mu
+
+
+def market_share_dual_value(model: Model, tables: _CellTables, mu: np.ndarray) -> float:
+    """The cell-hull bound at multipliers ``mu`` (any ``mu >= 0``), the store count exact.
+
+    ``const + sum over cells of max [model - mu x] + the best plan's sum of
+    rho_j = sum_i mu_ij`` (``select_top``: count, forced sites, one per
+    location). For the same ``mu`` this is at most the priced regional bound
+    ``lam * p + sum_c L_c(lam)`` at any price ``lam``.
+    """
+    x = np.zeros(model.val.size)
+    mu = np.where(tables.free, np.maximum(mu, 0.0), 0.0)
+    total = tables.const + float(_cell_terms(tables, mu, x, model.n_cells, model.pc, w=model.w).sum())
+    rho = np.bincount(model.ps, weights=mu, minlength=model.n_sites)
+    return total + float(rho[select_top(model, rho)].sum())

@@ -391,6 +391,8 @@ def regional_market_share(
     refresh: int = 10,
     deflect: float = 1.5,
     stall_limit: int = 10,
+    tables: Any = None,
+    mu_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-region cell-hull market-share bound at a fixed store price.
 
@@ -403,7 +405,9 @@ def regional_market_share(
     iterations the work is cut down to the cells, pairs and sites of the
     regions still open (most regions settle in a few iterations). The cells'
     upper models (``bounds._cell_tables``) are exact at ``open_mask`` (the
-    incumbent; any plan, or none, keeps the bound valid).
+    incumbent; any plan, or none, keeps the bound valid), or ``tables`` when
+    given. ``mu_out``, when given, receives each region's best multipliers
+    (for :func:`bounds.market_share_dual_value`, which re-prices the count).
 
     Returns
     -------
@@ -415,7 +419,7 @@ def regional_market_share(
     t0 = time.perf_counter()
     m = model
     k = comps.n_components
-    tab = _cell_tables(m, open_mask, d_exact)
+    tab = _cell_tables(m, open_mask, d_exact) if tables is None else tables
     free = tab.free
     mu = np.where(free, np.maximum(mu0.astype(float), 0.0), 0.0)
     dprev = np.zeros(m.val.size)
@@ -491,6 +495,8 @@ def regional_market_share(
         mu[pidx] = np.maximum(mu[pidx] - step[rp] * d, 0.0)
     log.debug("regional market share: %d iterations, %d regions still open, %.2fs",
               it, int(active.sum()), time.perf_counter() - t0)
+    if mu_out is not None:
+        mu_out[:] = best_mu
     return best_l
 
 
