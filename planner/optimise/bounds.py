@@ -336,6 +336,15 @@ class _CellTables:
         return float(self.const_cell.sum())
 
 
+#: Largest number of subset values the cell tables may hold (8 bytes each).
+_MAX_TABLE = 2**23
+
+
+def _block_rows(d: int) -> int:
+    """Table rows handled at once for ``d``-site subsets (``2**d`` values each): bounded temporaries."""
+    return max(1, 2**17 >> d)
+
+
 def _share(s: np.ndarray, c: np.ndarray) -> np.ndarray:
     """``h(S) = S / (S + c)``; with ``c = 0`` a step: 1 for any ``S > 0``."""
     return huff(s, np.broadcast_to(c, s.shape))
@@ -376,6 +385,9 @@ def _cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) -
     nf_deg = np.bincount(cell_o, minlength=m.n_cells)
     first = np.concatenate([[0], np.cumsum(nf_deg)[:-1]])
     rank = np.arange(order.size) - first[cell_o]
+    # every subset of A is stored: keep the tables within a fixed size on big instances
+    while d_exact > 3 and float(np.sum(2.0 ** np.minimum(nf_deg, d_exact))) > _MAX_TABLE:
+        d_exact -= 1
     in_a = rank < d_exact
     a_pairs, r_pairs = order[in_a], order[~in_a]
     a_size = np.minimum(nf_deg, d_exact)
@@ -397,19 +409,22 @@ def _cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) -
         if not np.any(pick):
             continue
         st = a_start[pick]
-        cl = a_cells[pick]
+        cl_all = a_cells[pick]
         pm = a_pairs[st[:, None] + np.arange(d)[None, :]]
         masks = ((np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1).astype(float)
-        sa = m.val[pm] @ masks.T
-        b0 = base[cl][:, None]
-        cc = c[cl][:, None]
-        u = np.where(
-            has_r[cl][:, None] & pos[cl][:, None],
-            np.clip(s_plan[cl][:, None] - b0 - sa, 0.0, srmax[cl][:, None]),
-            0.0,
-        )
-        phi = _share(b0 + sa + u, cc) - slope[cl][:, None] * u
-        vals = m.w[cl][:, None] * (phi - _share(base[cl], c[cl])[:, None])
+        vals = np.empty((pm.shape[0], 2**d))
+        for lo in range(0, pm.shape[0], _block_rows(d)):
+            hi = lo + _block_rows(d)
+            cl = cl_all[lo:hi]
+            sa = m.val[pm[lo:hi]] @ masks.T
+            b0 = base[cl][:, None]
+            u = np.where(
+                has_r[cl][:, None] & pos[cl][:, None],
+                np.clip(s_plan[cl][:, None] - b0 - sa, 0.0, srmax[cl][:, None]),
+                0.0,
+            )
+            phi = _share(b0 + sa + u, c[cl][:, None]) - slope[cl][:, None] * u
+            vals[lo:hi] = m.w[cl][:, None] * (phi - _share(base[cl], c[cl])[:, None])
         groups.append((pm, np.ascontiguousarray(masks.T), vals))
     rc = m.pc[r_pairs]
     lin_coef = m.w[rc] * slope[rc] * m.val[r_pairs]
@@ -430,11 +445,17 @@ def _cell_terms(
     are step pairs.
     """
     out = np.zeros(n_cells)
-    for pm, masks_t, vals in tab.groups if groups is None else groups:
-        score = vals - mu[pm] @ masks_t
-        arg = np.argmax(score, axis=1)
-        out += np.bincount(pc[pm[:, 0]], weights=score[np.arange(arg.size), arg], minlength=n_cells)
-        x[pm] = masks_t.T[arg]
+    for pm_all, masks_t, vals_all in tab.groups if groups is None else groups:
+        step = _block_rows(masks_t.shape[0])
+        top = np.empty(pm_all.shape[0])
+        for lo in range(0, pm_all.shape[0], step):
+            pm = pm_all[lo : lo + step]
+            score = mu[pm] @ masks_t
+            np.subtract(vals_all[lo : lo + step], score, out=score)
+            arg = np.argmax(score, axis=1)
+            top[lo : lo + step] = score[np.arange(arg.size), arg]
+            x[pm] = masks_t.T[arg]
+        out += np.bincount(pc[pm_all[:, 0]], weights=top, minlength=n_cells)
     lp, lcoef = (tab.lin_pairs, tab.lin_coef) if lin is None else lin
     gain = lcoef - mu[lp]
     x[lp] = gain > 0
