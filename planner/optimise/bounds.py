@@ -345,6 +345,21 @@ def _block_rows(d: int) -> int:
     return max(1, 2**17 >> d)
 
 
+def _subset_sums(a: np.ndarray) -> np.ndarray:
+    """Row-wise sums over every subset: ``out[r, k] = sum_t a[r, t] * bit t of k``.
+
+    Built by doubling rather than a matrix product: BLAS threads on such thin
+    products are slow, and very slow on a busy machine.
+    """
+    n, d = a.shape
+    out = np.empty((n, 2**d))
+    out[:, 0] = 0.0
+    for t in range(d):
+        k = 1 << t
+        np.add(out[:, :k], a[:, t : t + 1], out=out[:, k : 2 * k])
+    return out
+
+
 def _share(s: np.ndarray, c: np.ndarray) -> np.ndarray:
     """``h(S) = S / (S + c)``; with ``c = 0`` a step: 1 for any ``S > 0``."""
     return huff(s, np.broadcast_to(c, s.shape))
@@ -416,7 +431,7 @@ def _cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) -
         for lo in range(0, pm.shape[0], _block_rows(d)):
             hi = lo + _block_rows(d)
             cl = cl_all[lo:hi]
-            sa = m.val[pm[lo:hi]] @ masks.T
+            sa = _subset_sums(m.val[pm[lo:hi]])
             b0 = base[cl][:, None]
             u = np.where(
                 has_r[cl][:, None] & pos[cl][:, None],
@@ -425,7 +440,7 @@ def _cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) -
             )
             phi = _share(b0 + sa + u, c[cl][:, None]) - slope[cl][:, None] * u
             vals[lo:hi] = m.w[cl][:, None] * (phi - _share(base[cl], c[cl])[:, None])
-        groups.append((pm, np.ascontiguousarray(masks.T), vals))
+        groups.append((pm, masks, vals))
     rc = m.pc[r_pairs]
     lin_coef = m.w[rc] * slope[rc] * m.val[r_pairs]
     return _CellTables(groups, r_pairs, lin_coef, const_cell, free, step_pairs)
@@ -445,16 +460,16 @@ def _cell_terms(
     are step pairs.
     """
     out = np.zeros(n_cells)
-    for pm_all, masks_t, vals_all in tab.groups if groups is None else groups:
-        step = _block_rows(masks_t.shape[0])
+    for pm_all, masks, vals_all in tab.groups if groups is None else groups:
+        step = _block_rows(masks.shape[1])
         top = np.empty(pm_all.shape[0])
         for lo in range(0, pm_all.shape[0], step):
             pm = pm_all[lo : lo + step]
-            score = mu[pm] @ masks_t
+            score = _subset_sums(mu[pm])
             np.subtract(vals_all[lo : lo + step], score, out=score)
             arg = np.argmax(score, axis=1)
             top[lo : lo + step] = score[np.arange(arg.size), arg]
-            x[pm] = masks_t.T[arg]
+            x[pm] = masks[arg]
         out += np.bincount(pc[pm_all[:, 0]], weights=top, minlength=n_cells)
     lp, lcoef = (tab.lin_pairs, tab.lin_coef) if lin is None else lin
     gain = lcoef - mu[lp]
@@ -469,8 +484,10 @@ def _cell_terms(
         neg = mus < 0
         start = np.flatnonzero(np.concatenate([[True], cell[1:] != cell[:-1]]))
         cs = cell[start]
-        order = np.lexsort((mus, cell))  # per cell, cheapest first
-        cheapest = sp[order[start]]
+        # per cell, its cheapest pair (cell-sorted segments: no sort needed)
+        low = np.minimum.reduceat(mus, start)
+        at = np.where(mus == np.repeat(low, np.diff(np.append(start, mus.size))), np.arange(mus.size), mus.size)
+        cheapest = sp[np.minimum.reduceat(at, start)]
         any_neg = np.add.reduceat(neg.astype(np.int64), start) > 0
         gain1 = w[cs] - mu[cheapest]
         val = np.add.reduceat(np.where(neg, -mus, 0.0), start) + np.where(any_neg, w[cs], np.maximum(gain1, 0.0))

@@ -448,10 +448,10 @@ def regional_market_share(
     for it in range(1, max_iter + 1):
         if it == 1 or it % refresh == 0:
             groups = []
-            for (pm, masks_t, vals), greg in zip(tab.groups, group_reg, strict=True):
+            for (pm, masks, vals), greg in zip(tab.groups, group_reg, strict=True):
                 a = np.flatnonzero(active[greg])
                 if a.size:
-                    groups.append((pm[a], masks_t, vals[a]))
+                    groups.append((pm[a], masks, vals[a]))
             a = np.flatnonzero(active[lin_reg])
             lin = (tab.lin_pairs[a], tab.lin_coef[a])
             step_pairs = tab.step_pairs[active[step_reg]]
