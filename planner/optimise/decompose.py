@@ -436,8 +436,11 @@ def regional_market_share(
     active = np.ones(k, dtype=bool)
     scale = np.maximum(np.abs(target), 1.0)
     x = np.zeros(m.val.size)
-    # one store per location is relaxed here (only loosens the bound)
-    can = m.allowed & ~m.forced
+    # sites that may open besides the forced ones (not at a forced site's location)
+    loc_forced = np.zeros(m.n_loc, dtype=bool)
+    loc_forced[m.loc[m.forced]] = True
+    can = m.allowed & ~m.forced & ~loc_forced[m.loc]
+    shared_loc = m.n_loc < m.n_sites
     site_reg = comps.site_comp
     groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     lin = (tab.lin_pairs, tab.lin_coef)
@@ -461,7 +464,10 @@ def regional_market_share(
         lc = const_reg + np.bincount(cell_reg, weights=per_cell, minlength=k)
         rho = np.zeros(m.n_sites)
         rho[sidx] = np.bincount(m.ps[pidx], weights=mu[pidx], minlength=m.n_sites)[sidx]
-        sel = m.forced | (can & (rho > lam))
+        sel = can & (rho > lam)
+        if shared_loc:
+            sel = _best_per_location(m, sel, rho)
+        sel |= m.forced
         lc += np.bincount(site_reg[sidx], weights=np.where(sel[sidx], rho[sidx] - lam, 0.0), minlength=k)
         better = active & (lc < best_l)
         with np.errstate(invalid="ignore"):
@@ -498,6 +504,18 @@ def regional_market_share(
     if mu_out is not None:
         mu_out[:] = best_mu
     return best_l
+
+
+def _best_per_location(model: Model, sel: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """``sel`` keeping only the best-scoring site of each location."""
+    idx = np.flatnonzero(sel)
+    out = np.zeros(model.n_sites, dtype=bool)
+    if idx.size == 0:
+        return out
+    order = idx[np.lexsort((-score[idx], model.loc[idx]))]
+    first = np.concatenate([[True], model.loc[order][1:] != model.loc[order][:-1]])
+    out[order[first]] = True
+    return out
 
 
 def market_share_primal_by_region(model: Model, comps: Components, mask: np.ndarray, lam: float) -> np.ndarray:

@@ -391,7 +391,10 @@ def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, s
         rho = np.bincount(model.ps, weights=mu, minlength=model.n_sites)
         sel = select_top(model, rho)
         free_sel = sel & ~model.forced
-        elig = model.allowed & ~model.forced & ~sel
+        # the first site left out whose location is free
+        taken = np.zeros(model.n_loc, dtype=bool)
+        taken[model.loc[sel]] = True
+        elig = model.allowed & ~model.forced & ~taken[model.loc]
         hi = float(rho[free_sel].min()) if np.any(free_sel) else 0.0
         lo = float(rho[elig].max()) if np.any(elig) else 0.0
         lam = max(0.0, 0.5 * (hi + lo))
@@ -399,7 +402,7 @@ def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, s
         mu_reg = mu.copy()
         reg = decompose.regional_market_share(
             model, comps, lam, mu, target, time_limit_s=max(0.5, 0.7 * clock.left - 0.1 * clock.limit),
-            tables=tables, mu_out=mu_reg,
+            tables=tables, mu_out=mu_reg, max_iter=100_000,
         )
         best.offer_bound(lam * model.p + float(reg.sum()), "regional-cell-hull-lagrangian")
         # the regions' multipliers together, with the store count exact again

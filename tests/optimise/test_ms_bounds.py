@@ -45,7 +45,7 @@ def _plans(model, count=None):
     sizes = range(model.n_sites + 1) if count is None else [count]
     for p in sizes:
         for combo in itertools.combinations(range(model.n_sites), p):
-            if forced <= set(combo):
+            if forced <= set(combo) and np.unique(model.loc[list(combo)]).size == p:
                 y = np.zeros(model.n_sites, dtype=bool)
                 y[list(combo)] = True
                 yield y
@@ -146,6 +146,8 @@ def _two_regions(seed: int) -> Instance:
         site_attr=np.concatenate([a.site_attr, b.site_attr]),
         competitor_pull=np.concatenate([a.competitor_pull, b.competitor_pull]),
         fixed=a.fixed,
+        # two pairs of sites share a location (one store each at most)
+        site_location=np.array([0, 0, 1, 2, 3, 4, 5, 5]),
     )
 
 
