@@ -15,7 +15,11 @@ Market share: each cell's share ``h(S) = S/(S+c)`` is concave in its own-store
 strength S, so every tangent line is above it. Choosing one tangent per cell
 (slope ``b_i``) makes the objective linear in the open sites, whose best plan is
 again "top sites by score"; minimising over the slopes by subgradient gives the
-outer-approximation (tangent-cut LP) bound.
+outer-approximation (tangent-cut LP) bound. It is weak (the concave share
+rewards spreading fractional stores); the real bound is the cell-hull
+Lagrangian (``market_share_lagrangian``): each cell keeps its own copy of its
+sites' choice, valued by an upper model of its share that is exact on every
+subset of its strongest sites and exact at the incumbent (``_cell_tables``).
 """
 
 from __future__ import annotations
@@ -385,7 +389,6 @@ def _cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) -
     (``step_pairs``).
     """
     m = model
-    K = m.val.size
     fp = m.forced[m.ps]
     base = np.bincount(m.pc[fp], weights=m.val[fp], minlength=m.n_cells)
     c = m.pull

@@ -7,8 +7,8 @@ best plan found with a proven bound and its gap:
    naming the scenario keys, before any work;
 2. lazy greedy, then swap local search, for a first plan in well under a second;
 3. a bound: the cell Lagrangian (coverage, distance; its iterates' plans are
-   polished by local search as further primal candidates) or the tangent-cut
-   bound (market share);
+   polished by local search as further primal candidates) or the cell-hull
+   Lagrangian (market share, then region by region at a store price);
 4. when the problem splits into independent regions, ``decompose`` prices the
    shared store count, solves the regions that hold the gap exactly, and
    re-balances stores between regions;

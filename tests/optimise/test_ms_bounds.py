@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 
 from planner.optimise import decompose
-from planner.optimise.bounds import _cell_tables, _cell_terms, market_share_lagrangian
+from planner.optimise.bounds import (
+    _cell_tables,
+    _cell_terms,
+    market_share_dual_value,
+    market_share_lagrangian,
+)
 from planner.optimise.model import compile_model
 from planner.optimise.types import Instance
 
@@ -54,7 +59,7 @@ def _plans(model, count=None):
 def _model_value(tab, model, y):
     """``const + sum of the cells' upper models`` at plan ``y``."""
     total = tab.const
-    for pm, masks_t, vals in tab.groups:
+    for pm, _masks, vals in tab.groups:
         bits = y[model.ps[pm]].astype(np.int64)
         row = (bits << np.arange(pm.shape[1])).sum(axis=1)
         total += float(vals[np.arange(pm.shape[0]), row].sum())
@@ -109,7 +114,7 @@ def test_cell_terms_are_the_maxima_of_the_models(seed):
 def _copies_value(tab, model, xx, cell):
     """One cell's upper model at copies ``xx`` (zero outside the cell)."""
     total = 0.0
-    for pm, _masks_t, vals in tab.groups:
+    for pm, _masks, vals in tab.groups:
         bits = (xx[pm] > 0.5).astype(np.int64)
         row = (bits << np.arange(pm.shape[1])).sum(axis=1)
         total += float(vals[np.arange(pm.shape[0]), row][model.pc[pm[:, 0]] == cell].sum())
@@ -167,3 +172,24 @@ def test_regional_bound_above_optimum_for_any_price_and_start(seed):
             d_exact=int(rng.integers(1, 4)), max_iter=40,
         )
         assert lam * model.p + float(reg.sum()) >= opt - 1e-9 * max(1.0, opt)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_dual_value_above_optimum_and_below_priced_bound(seed):
+    model = compile_model(_two_regions(seed), "market_share")
+    comps = decompose.components(model)
+    opt = _brute(model)
+    rng = np.random.default_rng(seed)
+    plan = model.forced | (rng.random(model.n_sites) < 0.5)
+    tab = _cell_tables(model, plan, int(rng.integers(1, 4)))
+    for _ in range(3):
+        mu = np.where(tab.free, rng.uniform(0.0, 5.0, model.val.size), 0.0)
+        value = market_share_dual_value(model, tab, mu)
+        assert value >= opt - 1e-9 * max(1.0, opt)
+        # the same multipliers at any store price give at least as much
+        lam = float(rng.uniform(0.0, 10.0))
+        target = decompose.market_share_primal_by_region(model, comps, plan, lam)
+        reg = decompose.regional_market_share(
+            model, comps, lam, mu, target, time_limit_s=5.0, tables=tab, max_iter=1,
+        )
+        assert value <= lam * model.p + float(reg.sum()) + 1e-9 * max(1.0, value)
