@@ -15,7 +15,11 @@ Market share: each cell's share ``h(S) = S/(S+c)`` is concave in its own-store
 strength S, so every tangent line is above it. Choosing one tangent per cell
 (slope ``b_i``) makes the objective linear in the open sites, whose best plan is
 again "top sites by score"; minimising over the slopes by subgradient gives the
-outer-approximation (tangent-cut LP) bound.
+outer-approximation (tangent-cut LP) bound. It is weak (the concave share
+rewards spreading fractional stores); the real bound is the cell-hull
+Lagrangian (``market_share_lagrangian``): each cell keeps its own copy of its
+sites' choice, valued by an upper model of its share that is exact on every
+subset of its strongest sites and exact at the incumbent (``_cell_tables``).
 """
 
 from __future__ import annotations
@@ -314,40 +318,187 @@ def plan_value_ms(model: Model, open_mask: np.ndarray) -> float:
 
 
 @dataclass
-class _CellChunks:
-    """Pseudo-cells of at most ``d_max`` pairs, grouped by size, with every subset's value."""
+class _CellTables:
+    """Per-cell upper models of the share for the cell-hull Lagrangians.
 
-    groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (pair matrix, masks, values)
-    n_pairs: int
+    A cell's value ``w h(B + S)`` (``B``: strength of its forced sites, always
+    open; ``S``: strength of its other open sites) is bounded by
+    ``const + table(x_A) + sum_{j in R} coef_j x_j`` where ``A`` holds the
+    cell's ``d_exact`` strongest non-forced pairs (every subset's value in the
+    table) and ``R`` the rest, valued linearly. See :func:`_cell_tables`.
+    """
+
+    groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (pair matrix, masks, values) by size
+    lin_pairs: np.ndarray  # int[*] pairs valued linearly (the ``R`` parts)
+    lin_coef: np.ndarray  # float[*] their value per unit of x
+    const_cell: np.ndarray  # float[N] w h(B) per cell
+    free: np.ndarray  # bool[K] pairs that carry a multiplier (in a table, linear or step)
+    step_pairs: np.ndarray  # int[*] pairs of cells without competitor nor forced site, cell-sorted
+
+    @property
+    def const(self) -> float:
+        return float(self.const_cell.sum())
 
 
-def _cell_chunks(model: Model, d_max: int) -> _CellChunks:
-    """Split each cell's pairs into chunks of at most ``d_max`` (strongest first).
+#: Largest number of subset values the cell tables may hold (8 bytes each).
+_MAX_TABLE = 2**23
 
-    ``h`` is concave with ``h(0) = 0``, hence subadditive: a cell's share is at
-    most the sum of its chunks' shares, so chunking keeps the bound valid.
+
+def _block_rows(d: int) -> int:
+    """Table rows handled at once for ``d``-site subsets (``2**d`` values each): bounded temporaries."""
+    return max(1, 2**17 >> d)
+
+
+def _subset_sums(a: np.ndarray) -> np.ndarray:
+    """Row-wise sums over every subset: ``out[r, k] = sum_t a[r, t] * bit t of k``.
+
+    Built by doubling rather than a matrix product: BLAS threads on such thin
+    products are slow, and very slow on a busy machine.
+    """
+    n, d = a.shape
+    out = np.empty((n, 2**d))
+    out[:, 0] = 0.0
+    for t in range(d):
+        k = 1 << t
+        np.add(out[:, :k], a[:, t : t + 1], out=out[:, k : 2 * k])
+    return out
+
+
+def _share(s: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``h(S) = S / (S + c)``; with ``c = 0`` a step: 1 for any ``S > 0``."""
+    return huff(s, np.broadcast_to(c, s.shape))
+
+
+def _cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) -> _CellTables:
+    """Upper models of every cell's share for the cell-hull Lagrangians.
+
+    Forced sites are open in every plan, so their strength ``B`` is a constant
+    base (``w h(B)`` goes into ``const_cell``, their pairs carry no multiplier).
+    The cell's ``d_exact`` strongest other pairs form ``A``, whose every subset
+    gets its exact increment ``w (h(B + S_A) - h(B))``. The remaining pairs
+    ``R`` (cells seeing more sites) are priced linearly at the slope ``b`` of
+    the share at the plan ``open_mask``: for any ``S_R`` in ``[0, Smax_R]``,
+    ``h(B + S_A + S_R) <= phi(S_A) + b S_R`` with
+    ``phi(S_A) = max over u in [0, Smax_R] of h(B + S_A + u) - b u`` (``S_R`` is
+    itself such a ``u``), so the model is valid for any ``b >= 0`` and exact at
+    ``open_mask``. ``phi`` is concave maximisation in closed form:
+    ``h'(T) = b`` at the plan's strength ``T*``, so ``u = clip(T* - B - S_A)``.
+    Cells without competitors have a step share: constant when a forced site
+    reaches them, else ``w 1{any site open}``, whose Lagrangian term
+    :func:`_cell_terms` maximises exactly whatever the cell's degree
+    (``step_pairs``).
     """
     m = model
-    deg = np.diff(m.cell_ptr)
-    order = np.lexsort((-m.val, m.pc))
-    rank = np.arange(m.val.size) - np.repeat(m.cell_ptr[:-1], deg)
-    chunk_of_cell = rank // d_max
-    # chunk id per pair (in ``order``) and chunk sizes
-    key = m.pc[order] * (int(deg.max(initial=1)) // d_max + 1) + chunk_of_cell
-    start = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
-    size = np.diff(np.append(start, key.size))
+    fp = m.forced[m.ps]
+    base = np.bincount(m.pc[fp], weights=m.val[fp], minlength=m.n_cells)
+    c = m.pull
+    const_cell = m.w * _share(base, c)
+    # pairs that matter: not forced, and not in a no-competitor cell a forced site already wins
+    free = ~fp & ~((c[m.pc] == 0) & (base[m.pc] > 0))
+    step = free & (c[m.pc] == 0)
+    step_pairs = np.flatnonzero(step)  # already cell-sorted
+    idx = np.flatnonzero(free & ~step)
+    order = idx[np.lexsort((-m.val[idx], m.pc[idx]))]
+    cell_o = m.pc[order]
+    nf_deg = np.bincount(cell_o, minlength=m.n_cells)
+    first = np.concatenate([[0], np.cumsum(nf_deg)[:-1]])
+    rank = np.arange(order.size) - first[cell_o]
+    # every subset of A is stored: keep the tables within a fixed size on big instances
+    while d_exact > 3 and float(np.sum(2.0 ** np.minimum(nf_deg, d_exact))) > _MAX_TABLE:
+        d_exact -= 1
+    in_a = rank < d_exact
+    a_pairs, r_pairs = order[in_a], order[~in_a]
+    a_size = np.minimum(nf_deg, d_exact)
+    # the plan's strength per cell (total, forced included) and the rest's maximum
+    if open_mask is None:
+        open_mask = np.zeros(m.n_sites, dtype=bool)
+    s_plan = np.bincount(m.pc, weights=np.where(open_mask[m.ps] | fp, m.val, 0.0), minlength=m.n_cells)
+    srmax = np.bincount(m.pc[r_pairs], weights=m.val[r_pairs], minlength=m.n_cells)
+    has_r = srmax > 0
+    pos = c > 0
+    slope = np.divide(c, (s_plan + c) ** 2, out=np.zeros(m.n_cells), where=pos)
+    # a-pairs, cell-contiguous and strongest first: start of each cell's block
+    a_cell = m.pc[a_pairs]
+    a_start = np.flatnonzero(np.concatenate([[True], a_cell[1:] != a_cell[:-1]])) if a_pairs.size else np.zeros(0, np.int64)
+    a_cells = a_cell[a_start]
     groups = []
-    for d in range(1, d_max + 1):
-        st = start[size == d]
-        if st.size == 0:
+    for d in range(1, d_exact + 1):
+        pick = a_size[a_cells] == d
+        if not np.any(pick):
             continue
-        pm = order[st[:, None] + np.arange(d)[None, :]]  # (n_d, d) pair indices
+        st = a_start[pick]
+        cl_all = a_cells[pick]
+        pm = a_pairs[st[:, None] + np.arange(d)[None, :]]
         masks = ((np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1).astype(float)
-        s = m.val[pm] @ masks.T
-        cell = m.pc[pm[:, 0]]
-        vals = m.w[cell][:, None] * huff(s, np.broadcast_to(m.pull[cell][:, None], s.shape))
+        vals = np.empty((pm.shape[0], 2**d))
+        for lo in range(0, pm.shape[0], _block_rows(d)):
+            hi = lo + _block_rows(d)
+            cl = cl_all[lo:hi]
+            sa = _subset_sums(m.val[pm[lo:hi]])
+            b0 = base[cl][:, None]
+            u = np.where(
+                has_r[cl][:, None] & pos[cl][:, None],
+                np.clip(s_plan[cl][:, None] - b0 - sa, 0.0, srmax[cl][:, None]),
+                0.0,
+            )
+            phi = _share(b0 + sa + u, c[cl][:, None]) - slope[cl][:, None] * u
+            vals[lo:hi] = m.w[cl][:, None] * (phi - _share(base[cl], c[cl])[:, None])
         groups.append((pm, masks, vals))
-    return _CellChunks(groups, int(m.val.size))
+    rc = m.pc[r_pairs]
+    lin_coef = m.w[rc] * slope[rc] * m.val[r_pairs]
+    return _CellTables(groups, r_pairs, lin_coef, const_cell, free, step_pairs)
+
+
+def _cell_terms(
+    tab: _CellTables, mu: np.ndarray, x: np.ndarray, n_cells: int, pc: np.ndarray,
+    groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    lin: tuple[np.ndarray, np.ndarray] | None = None,
+    step_pairs: np.ndarray | None = None,
+    w: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per cell ``max over x of [model(x) - mu x]`` (constants excluded); writes the maximisers into ``x``.
+
+    ``groups``, ``lin`` and ``step_pairs`` default to the whole of ``tab`` (a
+    caller may pass the active part); ``w`` (cell weights) is needed when there
+    are step pairs.
+    """
+    out = np.zeros(n_cells)
+    for pm_all, masks, vals_all in tab.groups if groups is None else groups:
+        step = _block_rows(masks.shape[1])
+        top = np.empty(pm_all.shape[0])
+        for lo in range(0, pm_all.shape[0], step):
+            pm = pm_all[lo : lo + step]
+            score = _subset_sums(mu[pm])
+            np.subtract(vals_all[lo : lo + step], score, out=score)
+            arg = np.argmax(score, axis=1)
+            top[lo : lo + step] = score[np.arange(arg.size), arg]
+            x[pm] = masks[arg]
+        out += np.bincount(pc[pm_all[:, 0]], weights=top, minlength=n_cells)
+    lp, lcoef = (tab.lin_pairs, tab.lin_coef) if lin is None else lin
+    gain = lcoef - mu[lp]
+    x[lp] = gain > 0
+    out += np.bincount(pc[lp], weights=np.maximum(gain, 0.0), minlength=n_cells)
+    sp = tab.step_pairs if step_pairs is None else step_pairs
+    if sp.size:
+        # w 1{any open} - mu x: open every negative mu; with none, the cheapest if it pays
+        assert w is not None
+        cell = pc[sp]
+        mus = mu[sp]
+        neg = mus < 0
+        start = np.flatnonzero(np.concatenate([[True], cell[1:] != cell[:-1]]))
+        cs = cell[start]
+        # per cell, its cheapest pair (cell-sorted segments: no sort needed)
+        low = np.minimum.reduceat(mus, start)
+        at = np.where(mus == np.repeat(low, np.diff(np.append(start, mus.size))), np.arange(mus.size), mus.size)
+        cheapest = sp[np.minimum.reduceat(at, start)]
+        any_neg = np.add.reduceat(neg.astype(np.int64), start) > 0
+        gain1 = w[cs] - mu[cheapest]
+        val = np.add.reduceat(np.where(neg, -mus, 0.0), start) + np.where(any_neg, w[cs], np.maximum(gain1, 0.0))
+        out += np.bincount(cs, weights=val, minlength=n_cells)
+        x[sp] = neg
+        one = ~any_neg & (gain1 > 0)
+        x[cheapest[one]] = 1.0
+    return out
 
 
 def market_share_lagrangian(
@@ -357,31 +508,39 @@ def market_share_lagrangian(
     *,
     time_limit_s: float = 10.0,
     max_iter: int = 1000,
-    d_max: int = 6,
+    d_exact: int = 8,
     gap_stop: float = 1e-6,
     on_plan: Callable[[np.ndarray], float | None] | None = None,
     plan_every: int = 10,
+    tables: _CellTables | None = None,
+    deflect: float = 1.5,
 ) -> tuple[float, np.ndarray]:
     """Market-share bound from per-cell copies of the site variables.
 
-    Each cell (chunk of a cell) gets its own copy ``x_ij`` of the open/closed
-    choice of its sites, tied to ``y_j`` by a multiplier ``mu_ij``. The bound is
-    ``sum over cells of max over subsets x of [w_i h(sum s_ij x_ij) - sum mu_ij x_ij]``
-    plus the best plan's ``sum_j y_j sum_i mu_ij``; the per-cell maxima are found
-    by enumerating every subset (values precomputed once), so the bound has the
-    strength of the convex hull of each cell's share, far stronger than
-    linearising ``h`` (the concave share rewards spreading fractional stores).
+    Each cell gets its own copy ``x_ij`` of the open/closed choice of its sites,
+    tied to ``y_j`` by a multiplier ``mu_ij``. The bound is
+    ``sum over cells of max over x of [model_i(x) - sum mu_ij x_ij]`` plus the
+    best plan's ``sum_j y_j sum_i mu_ij``, where ``model_i >= w_i h(S_i)`` is the
+    cell's upper model of :func:`_cell_tables`: exact on its ``d_exact``
+    strongest sites (every subset enumerated, values precomputed once), so the
+    bound has the strength of the convex hull of each cell's share there, far
+    stronger than linearising ``h`` (the concave share rewards spreading
+    fractional stores); a cell's weaker sites beyond those are priced by the
+    tangent at the incumbent, so the model is exact at the incumbent
+    (``tables``, when given, were built from some plan and serve instead).
+    Polyak steps, deflected by the previous direction; as the models never
+    decrease when a copy opens, ``x <= y`` suffices and ``mu`` stays ``>= 0``.
 
     Returns
     -------
     bound : float
         Upper bound on the market share value.
     mu : ndarray
-        Multipliers per pair (cell-sorted order).
+        Multipliers per pair (cell-sorted order; 0 on pairs of forced sites).
     """
     m = model
     t0 = time.perf_counter()
-    ch = _cell_chunks(m, d_max)
+    tab = _cell_tables(m, open_mask, d_exact) if tables is None else tables
     s = np.add.reduceat(np.where(open_mask[m.ps], m.val, 0.0), m.cell_ptr[:-1])
     sp = s[m.pc]
     c = m.pull[m.pc]
@@ -393,17 +552,16 @@ def market_share_lagrangian(
         wc * (huff(sp, c) - huff(np.maximum(sp - m.val, 0.0), c)),
         wc * (huff(sp + m.val, c) - huff(sp, c)),
     )
+    mu = np.where(tab.free, np.maximum(mu, 0.0), 0.0)
+    d_prev = np.zeros(m.val.size)
     best_val, best_mu = np.inf, mu.copy()
     theta, stall = 1.0, 0
     lb = incumbent_value
     x = np.zeros(m.val.size)
+    free = tab.free
+    it = 0
     for it in range(1, max_iter + 1):
-        total = 0.0
-        for pm, masks, vals in ch.groups:
-            score = vals - mu[pm] @ masks.T
-            arg = np.argmax(score, axis=1)
-            total += float(score[np.arange(arg.size), arg].sum())
-            x[pm] = masks[arg]
+        total = tab.const + float(_cell_terms(tab, mu, x, m.n_cells, m.pc, w=m.w).sum())
         rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites)
         sel = select_top(m, rho)
         val = total + float(rho[sel].sum())
@@ -412,10 +570,11 @@ def market_share_lagrangian(
             best_val, best_mu = val, mu.copy()
         else:
             stall += 1
-        if stall >= 20:
+        if stall >= 10:
             theta *= 0.5
             stall = 0
             mu = best_mu.copy()
+            d_prev[:] = 0.0
         if on_plan is not None and it % plan_every == 1:
             got = on_plan(sel)
             if got is not None and got > lb:
@@ -424,10 +583,30 @@ def market_share_lagrangian(
             break
         if time.perf_counter() - t0 > time_limit_s:
             break
-        g = sel[m.ps].astype(float) - x
-        nrm = float(g @ g)
+        g = np.where(free, sel[m.ps].astype(float) - x, 0.0)
+        g = np.where((mu <= 0.0) & (g > 0.0), 0.0, g)
+        dn = float(d_prev @ d_prev)
+        beta = max(0.0, -deflect * float(g @ d_prev) / dn) if dn > 0 else 0.0
+        d = g + beta * d_prev
+        d_prev = d
+        nrm = float(d @ d)
         if nrm == 0:
             break
-        mu = mu - theta * (val - lb) / nrm * g
+        mu = np.maximum(mu - theta * max(val - lb, 0.0) / nrm * d, 0.0)
     log.debug("market share lagrangian: %.6g after %d iterations, %.2fs", best_val, it, time.perf_counter() - t0)
     return best_val, best_mu
+
+
+def market_share_dual_value(model: Model, tables: _CellTables, mu: np.ndarray) -> float:
+    """The cell-hull bound at multipliers ``mu`` (any ``mu >= 0``), the store count exact.
+
+    ``const + sum over cells of max [model - mu x] + the best plan's sum of
+    rho_j = sum_i mu_ij`` (``select_top``: count, forced sites, one per
+    location). For the same ``mu`` this is at most the priced regional bound
+    ``lam * p + sum_c L_c(lam)`` at any price ``lam``.
+    """
+    x = np.zeros(model.val.size)
+    mu = np.where(tables.free, np.maximum(mu, 0.0), 0.0)
+    total = tables.const + float(_cell_terms(tables, mu, x, model.n_cells, model.pc, w=model.w).sum())
+    rho = np.bincount(model.ps, weights=mu, minlength=model.n_sites)
+    return total + float(rho[select_top(model, rho)].sum())

@@ -444,31 +444,51 @@ def regional_market_share(
     target: np.ndarray,
     *,
     time_limit_s: float,
+    open_mask: np.ndarray | None = None,
     max_iter: int = 3000,
-    d_max: int = 6,
+    d_exact: int = 8,
     rel_tol: float = 1e-7,
+    refresh: int = 10,
+    deflect: float = 1.5,
+    stall_limit: int = 10,
+    tables: Any = None,
+    mu_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-region cell-hull market-share bound at a fixed store price.
 
     The market-share analogue of :func:`regional_lagrangian`: with the store
     count priced at ``lam``, ``bounds.market_share_lagrangian``'s bound separates
     by region, and each region takes its own Polyak steps toward its own target
-    (the incumbent's priced value there) until it converges.
+    (the incumbent's priced value there, steps deflected by the previous
+    direction, which speeds the big regions up several times) until it
+    converges. Every ``refresh``
+    iterations the work is cut down to the cells, pairs and sites of the
+    regions still open (most regions settle in a few iterations). The cells'
+    upper models (``bounds._cell_tables``) are exact at ``open_mask`` (the
+    incumbent; any plan, or none, keeps the bound valid), or ``tables`` when
+    given. ``mu_out``, when given, receives each region's best multipliers
+    (for :func:`bounds.market_share_dual_value`, which re-prices the count).
 
     Returns
     -------
     ndarray
         Best bound per region on ``max f_c(S) - lam |S|``.
     """
-    from planner.optimise.bounds import _cell_chunks
+    from planner.optimise.bounds import _cell_tables, _cell_terms
 
     t0 = time.perf_counter()
     m = model
     k = comps.n_components
-    ch = _cell_chunks(m, d_max)
-    mu = mu0.astype(float).copy()
-    reg_pair = comps.cell_comp[m.pc]
-    chunk_reg = [comps.cell_comp[m.pc[pm[:, 0]]] for pm, _, _ in ch.groups]
+    tab = _cell_tables(m, open_mask, d_exact) if tables is None else tables
+    free = tab.free
+    mu = np.where(free, np.maximum(mu0.astype(float), 0.0), 0.0)
+    dprev = np.zeros(m.val.size)
+    cell_reg = comps.cell_comp
+    reg_pair = cell_reg[m.pc]
+    const_reg = np.bincount(cell_reg, weights=tab.const_cell, minlength=k)
+    group_reg = [cell_reg[m.pc[pm[:, 0]]] for pm, _, _ in tab.groups]
+    lin_reg = reg_pair[tab.lin_pairs]
+    step_reg = reg_pair[tab.step_pairs]
     best_l = np.full(k, np.inf)
     best_mu = mu.copy()
     theta = np.ones(k)
@@ -476,37 +496,86 @@ def regional_market_share(
     active = np.ones(k, dtype=bool)
     scale = np.maximum(np.abs(target), 1.0)
     x = np.zeros(m.val.size)
-    for _it in range(max_iter):
-        lc = np.zeros(k)
-        for (pm, masks, vals), creg in zip(ch.groups, chunk_reg, strict=True):
-            score = vals - mu[pm] @ masks.T
-            arg = np.argmax(score, axis=1)
-            lc += np.bincount(creg, weights=score[np.arange(arg.size), arg], minlength=k)
-            x[pm] = masks[arg]
-        rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites)
-        # one store per location is relaxed here (only loosens the bound)
-        sel = m.forced | (m.allowed & (rho > lam))
-        lc += np.bincount(comps.site_comp, weights=np.where(sel, rho - lam, 0.0), minlength=k)
+    # sites that may open besides the forced ones (not at a forced site's location)
+    loc_forced = np.zeros(m.n_loc, dtype=bool)
+    loc_forced[m.loc[m.forced]] = True
+    can = m.allowed & ~m.forced & ~loc_forced[m.loc]
+    shared_loc = m.n_loc < m.n_sites
+    site_reg = comps.site_comp
+    groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    lin = (tab.lin_pairs, tab.lin_coef)
+    step_pairs = tab.step_pairs
+    pidx = np.arange(m.val.size)
+    sidx = np.arange(m.n_sites)
+    it = 0
+    for it in range(1, max_iter + 1):
+        if it == 1 or it % refresh == 0:
+            groups = []
+            for (pm, masks, vals), greg in zip(tab.groups, group_reg, strict=True):
+                a = np.flatnonzero(active[greg])
+                if a.size:
+                    groups.append((pm[a], masks, vals[a]))
+            a = np.flatnonzero(active[lin_reg])
+            lin = (tab.lin_pairs[a], tab.lin_coef[a])
+            step_pairs = tab.step_pairs[active[step_reg]]
+            pidx = np.flatnonzero(active[reg_pair] & free)
+            sidx = np.flatnonzero(active[site_reg])
+        per_cell = _cell_terms(tab, mu, x, m.n_cells, m.pc, groups=groups, lin=lin, step_pairs=step_pairs, w=m.w)
+        lc = const_reg + np.bincount(cell_reg, weights=per_cell, minlength=k)
+        rho = np.zeros(m.n_sites)
+        rho[sidx] = np.bincount(m.ps[pidx], weights=mu[pidx], minlength=m.n_sites)[sidx]
+        sel = can & (rho > lam)
+        if shared_loc:
+            sel = _best_per_location(m, sel, rho)
+        sel |= m.forced
+        lc += np.bincount(site_reg[sidx], weights=np.where(sel[sidx], rho[sidx] - lam, 0.0), minlength=k)
         better = active & (lc < best_l)
         with np.errstate(invalid="ignore"):
             much = better & ~(lc >= best_l - 1e-4 * np.maximum(best_l - target, 1e-9))
         stall = np.where(much, 0, stall + 1)
         best_l = np.where(better, lc, best_l)
-        pb = better[reg_pair]
+        pb = pidx[better[reg_pair[pidx]]]
         best_mu[pb] = mu[pb]
-        halve = stall >= 20
+        halve = active & (stall >= stall_limit)
         theta = np.where(halve, theta * 0.5, theta)
         stall[halve] = 0
-        reset = halve[reg_pair]
-        mu[reset] = best_mu[reset]
+        pr = pidx[halve[reg_pair[pidx]]]
+        mu[pr] = best_mu[pr]
+        dprev[pr] = 0.0
         active &= ~((best_l - target <= rel_tol * scale) | (theta < 1e-4))
         if not np.any(active) or time.perf_counter() - t0 > time_limit_s:
             break
-        g = np.where(active[reg_pair], sel[m.ps].astype(float) - x, 0.0)
-        nrm = np.bincount(reg_pair, weights=g * g, minlength=k)
+        rp = reg_pair[pidx]
+        g = np.where(active[rp], sel[m.ps[pidx]].astype(float) - x[pidx], 0.0)
+        # the model is nondecreasing in the copies, so ``x <= y`` suffices and mu >= 0
+        g = np.where((mu[pidx] <= 0.0) & (g > 0.0), 0.0, g)
+        # deflected direction (Camerini, Fratta and Maffioli), region by region
+        dp = dprev[pidx]
+        dot = np.bincount(rp, weights=g * dp, minlength=k)
+        dn = np.bincount(rp, weights=dp * dp, minlength=k)
+        beta = np.where(dn > 0, np.maximum(0.0, -deflect * dot / np.maximum(dn, 1e-300)), 0.0)
+        d = g + beta[rp] * dp
+        dprev[pidx] = d
+        nrm = np.bincount(rp, weights=d * d, minlength=k)
         step = np.where(nrm > 0, theta * np.maximum(lc - target, 0.0) / np.maximum(nrm, 1e-300), 0.0)
-        mu = mu - step[reg_pair] * g
+        mu[pidx] = np.maximum(mu[pidx] - step[rp] * d, 0.0)
+    log.debug("regional market share: %d iterations, %d regions still open, %.2fs",
+              it, int(active.sum()), time.perf_counter() - t0)
+    if mu_out is not None:
+        mu_out[:] = best_mu
     return best_l
+
+
+def _best_per_location(model: Model, sel: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """``sel`` keeping only the best-scoring site of each location."""
+    idx = np.flatnonzero(sel)
+    out = np.zeros(model.n_sites, dtype=bool)
+    if idx.size == 0:
+        return out
+    order = idx[np.lexsort((-score[idx], model.loc[idx]))]
+    first = np.concatenate([[True], model.loc[order][1:] != model.loc[order][:-1]])
+    out[order[first]] = True
+    return out
 
 
 def market_share_primal_by_region(model: Model, comps: Components, mask: np.ndarray, lam: float) -> np.ndarray:

@@ -9,8 +9,8 @@ best plan found with a proven bound and its gap:
    solved exactly by scoring every plan (``exhaustive``); otherwise lazy
    greedy, then swap local search, for a first plan in well under a second;
 3. a bound: the cell Lagrangian (coverage, distance; its iterates' plans are
-   polished by local search as further primal candidates) or the tangent-cut
-   bound (market share);
+   polished by local search as further primal candidates) or the cell-hull
+   Lagrangian (market share, then region by region at a store price);
 4. when the problem splits into independent regions, ``decompose`` prices the
    shared store count, solves the regions that hold the gap exactly, and
    re-balances stores between regions;
@@ -30,8 +30,10 @@ import numpy as np
 
 from planner.errors import InfeasibleError
 from planner.optimise.bounds import (
+    _cell_tables,
     lagrangian_facility,
     market_share_bound,
+    market_share_dual_value,
     market_share_lagrangian,
     reduced_cost_fixing,
     select_top,
@@ -402,13 +404,18 @@ def _round_bound(b: float, integral: bool) -> float:
 
 
 def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, stats: dict[str, float]) -> None:
-    # The linearised (tangent) bound is cheap but weak: a concave share rewards
-    # spreading fractional stores. The per-cell hull Lagrangian is the real bound;
-    # the tangent one is kept as a fallback when the Lagrangian has no time.
-    bnd, _gamma = market_share_bound(
-        model, best.value, best.mask, time_limit_s=max(0.3, 0.1 * clock.left), gap_stop=gap_target * 0.2
-    )
-    best.offer_bound(bnd, "tangent-cuts")
+    from planner.optimise import decompose
+
+    comps = decompose.components(model)
+    regional = comps.n_components > 1 and comps.largest_share < 0.9
+    if not regional:
+        # The linearised (tangent) bound is cheap but weak: a concave share rewards
+        # spreading fractional stores. The per-cell hull Lagrangian is the real
+        # bound; the tangent one is only a quick fallback.
+        bnd, _gamma = market_share_bound(
+            model, best.value, best.mask, time_limit_s=max(0.2, 0.03 * clock.left), gap_stop=gap_target * 0.2
+        )
+        best.offer_bound(bnd, "tangent-cuts")
     plans: dict[bytes, tuple[float, np.ndarray]] = {}
 
     def on_plan(sel: np.ndarray) -> float | None:
@@ -418,13 +425,11 @@ def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, s
                 plans[key] = (model.value(sel), sel.copy())
         return best.value
 
-    from planner.optimise import decompose
-
-    comps = decompose.components(model)
-    regional = comps.n_components > 1 and comps.largest_share < 0.9
+    # the cells' upper models, exact at the incumbent (any plan keeps them valid)
+    tables = _cell_tables(model, best.mask)
     lb, mu = market_share_lagrangian(
-        model, best.value, best.mask, time_limit_s=max(0.5, (0.2 if regional else 0.6) * clock.left),
-        gap_stop=gap_target * 0.2, on_plan=on_plan, plan_every=10,
+        model, best.value, best.mask, time_limit_s=max(0.5, (0.15 if regional else 0.6) * clock.left),
+        gap_stop=gap_target * 0.2, on_plan=on_plan, plan_every=10, tables=tables,
     )
     best.offer_bound(lb, "cell-hull-lagrangian")
     if regional and best.gap() > gap_target:
@@ -432,15 +437,22 @@ def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, s
         rho = np.bincount(model.ps, weights=mu, minlength=model.n_sites)
         sel = select_top(model, rho)
         free_sel = sel & ~model.forced
-        elig = model.allowed & ~model.forced & ~sel
+        # the first site left out whose location is free
+        taken = np.zeros(model.n_loc, dtype=bool)
+        taken[model.loc[sel]] = True
+        elig = model.allowed & ~model.forced & ~taken[model.loc]
         hi = float(rho[free_sel].min()) if np.any(free_sel) else 0.0
         lo = float(rho[elig].max()) if np.any(elig) else 0.0
         lam = max(0.0, 0.5 * (hi + lo))
         target = decompose.market_share_primal_by_region(model, comps, best.mask, lam)
+        mu_reg = mu.copy()
         reg = decompose.regional_market_share(
-            model, comps, lam, mu, target, time_limit_s=max(0.5, 0.6 * clock.left),
+            model, comps, lam, mu, target, time_limit_s=max(0.5, 0.7 * clock.left - 0.1 * clock.limit),
+            tables=tables, mu_out=mu_reg, max_iter=100_000,
         )
         best.offer_bound(lam * model.p + float(reg.sum()), "regional-cell-hull-lagrangian")
+        # the regions' multipliers together, with the store count exact again
+        best.offer_bound(market_share_dual_value(model, tables, mu_reg), "regional-cell-hull-lagrangian")
     stats["bound_s"] = clock.elapsed
     for _v, sel in sorted(plans.values(), key=lambda t: -t[0])[:5]:
         if best.gap() <= gap_target or clock.left < 0.1 * clock.limit:
