@@ -336,7 +336,7 @@ def decomposed_bound(
         weight = weight + 1e-3 * float(weight.max(initial=0.0)) + 1e-300
         improve_windows(
             model, best, deadline=clock.t0 + clock.limit - 0.04 * clock.limit - 0.2,
-            rng=rng, seed_weight=weight, stats=stats,
+            rng=rng, seed_weight=weight, stats=stats, gap_target=gap_target,
         )
         stats["lns_s"] = clock.elapsed
 

@@ -111,6 +111,7 @@ def improve_windows(
     extra: int = 6,
     per_window_s: float = 2.0,
     stats: dict[str, float] | None = None,
+    gap_target: float = 0.0,
 ) -> int:
     """Re-optimise windows of the incumbent until the deadline; updates ``best``.
 
@@ -136,6 +137,8 @@ def improve_windows(
         Time limit of one window's MIP.
     stats : dict, optional
         Receives ``lns_windows`` and ``lns_improved``.
+    gap_target : float
+        Stop once the incumbent's proven gap is at most this.
 
     The search also stops after ``50 + 3 p / size`` windows in a row without
     improvement (every part of the plan has had several chances).
@@ -154,6 +157,8 @@ def improve_windows(
     # give up after many windows in a row found nothing (each open site had a few chances)
     patience = 50 + 3 * int(m.p) // max(1, int(size))
     while best.mask is not None and time.perf_counter() < deadline - 0.1 and stall < patience:
+        if best.gap() <= gap_target:
+            break
         mask = best.mask
         w = (seed_weight if seed_weight is not None else mask.astype(float)) * eligible
         tot = float(w.sum())

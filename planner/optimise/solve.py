@@ -351,7 +351,7 @@ def _facility_bound_and_improve(
 
         improve_windows(
             model, best, deadline=clock.t0 + 0.92 * clock.limit - 0.3, rng=rng, stats=stats,
-            per_window_s=min(2.0, 0.05 * clock.limit),
+            per_window_s=min(2.0, 0.05 * clock.limit), gap_target=gap_target,
         )
 
 
