@@ -57,6 +57,8 @@ def best_plan(model: Model, *, max_plans: int = 20_000, max_work: float = 2e7) -
         itertools.chain.from_iterable(itertools.combinations(range(free.size), k)),
         dtype=np.int64, count=n_plans * k,
     ).reshape(n_plans, k)
+    if m.facility and free.size <= 62 and not m.forced.any() and np.array_equal(m.val, m.w[m.pc]):
+        return _best_step_plan(m, free, combos)
     cells = np.unique(m.pc)  # cells no site reaches add nothing to any plan
     row = np.searchsorted(cells, m.pc)
     dense = np.zeros((cells.size, m.n_sites))
@@ -71,15 +73,6 @@ def best_plan(model: Model, *, max_plans: int = 20_000, max_work: float = 2e7) -
         pos = wt > 0
         dense, base, weight = dense[pos] / wt[pos, None], base[pos] / wt[pos], wt[pos]
         sub = dense[:, free]
-        if free.size <= 62 and not np.any(base) and np.all((sub == 0) | (sub == 1)):
-            # step coverage: a cell is covered when the plan's bits meet the cell's bits
-            bit = np.left_shift(np.int64(1), np.arange(free.size, dtype=np.int64))
-            cell_bits = (sub > 0).astype(np.int64) @ bit
-            plan_bits = bit[combos].sum(axis=1)
-            v = ((plan_bits[:, None] & cell_bits[None, :]) != 0) @ weight
-            mask = m.forced.copy()
-            mask[free[combos[int(np.argmax(v))]]] = True
-            return mask
         # cells with the same benefits up to their weight count once, with the summed weight
         _, first, inv = np.unique(np.column_stack([sub, base]), axis=0, return_index=True, return_inverse=True)
         weight = np.bincount(inv.ravel(), weights=weight, minlength=first.size)
@@ -106,4 +99,18 @@ def best_plan(model: Model, *, max_plans: int = 20_000, max_work: float = 2e7) -
     mask = m.forced.copy()
     if k:
         mask[free[combos[best_i]]] = True
+    return mask
+
+
+def _best_step_plan(m: Model, free: np.ndarray, combos: np.ndarray) -> np.ndarray:
+    """Step coverage without fixed stores: a cell counts when the plan's bits meet the cell's bits."""
+    bit = np.zeros(m.n_sites, dtype=np.int64)
+    bit[free] = np.left_shift(np.int64(1), np.arange(free.size, dtype=np.int64))
+    lens = np.diff(m.cell_ptr)
+    has = lens > 0
+    cell_bits = np.bitwise_or.reduceat(bit[m.ps], m.cell_ptr[:-1][has]) if m.ps.size else np.zeros(0, np.int64)
+    plan_bits = bit[free][combos].sum(axis=1)
+    v = ((plan_bits[:, None] & cell_bits[None, :]) != 0) @ m.w[has]
+    mask = np.zeros(m.n_sites, dtype=bool)
+    mask[free[combos[int(np.argmax(v))]]] = True
     return mask
