@@ -109,8 +109,12 @@ def _best_step_plan(m: Model, free: np.ndarray, combos: np.ndarray) -> np.ndarra
     lens = np.diff(m.cell_ptr)
     has = lens > 0
     cell_bits = np.bitwise_or.reduceat(bit[m.ps], m.cell_ptr[:-1][has]) if m.ps.size else np.zeros(0, np.int64)
+    # cells with the same bits count once with their summed weight
+    uniq, inv = np.unique(cell_bits, return_inverse=True)
+    weight = np.bincount(inv.ravel(), weights=m.w[has], minlength=uniq.size)
     plan_bits = bit[free][combos].sum(axis=1)
-    v = ((plan_bits[:, None] & cell_bits[None, :]) != 0) @ m.w[has]
+    # (no matrix product: the first BLAS call of a process costs more than this whole search)
+    v = np.where((plan_bits[:, None] & uniq[None, :]) != 0, weight, 0.0).sum(axis=1)
     mask = np.zeros(m.n_sites, dtype=bool)
     mask[free[combos[int(np.argmax(v))]]] = True
     return mask
