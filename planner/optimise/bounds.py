@@ -348,7 +348,7 @@ class _Alt:
 
 
 #: Strength levels (in units of the competitor pull above the forced base) for :class:`_Alt`.
-_ALT_LEVELS = (0.0, 0.25, 0.75, 2.0)
+_ALT_LEVELS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 @dataclass
