@@ -318,6 +318,40 @@ def plan_value_ms(model: Model, open_mask: np.ndarray) -> float:
 
 
 @dataclass
+class _Alt:
+    """Second model of the weak sites ``R`` of the cells that have some, per subset of ``A``.
+
+    For a subset of ``A`` with strength ``T = B + S_A`` the share is at most
+    ``h(T) + sum_{j in R} g_T(v_j) x_j`` with ``g_T(v) = h(T + v) - h(T)``
+    (``g_T`` is concave with ``g_T(0) = 0``, hence subadditive). ``g_T`` falls
+    as ``T`` grows, so ``T`` may be rounded down to one of a few levels
+    ``t_l`` (``B`` first). Rows index the widest group of the tables.
+    """
+
+    width: int  # the group's subset size d
+    row: np.ndarray  # int[nr] rows of that group
+    exact: np.ndarray  # float[nr, 2**d] w (h(B + S_A) - h(B))
+    lev: np.ndarray  # int8[nr, 2**d] level of each subset
+    r_pairs: np.ndarray  # int[*] weak pairs, cell-sorted
+    r_alt: np.ndarray  # int[*] their row in this structure
+    r_old: np.ndarray  # float[*] their tangent price (the first model)
+    r_lev: np.ndarray  # float[*, L] w g_{t_l}(v_j)
+
+    def take(self, rows: np.ndarray) -> _Alt:
+        """The part on group rows ``rows`` (sorted), renumbered to positions in ``rows``."""
+        pos = np.searchsorted(rows, self.row)
+        keep = (pos < rows.size) & (rows[np.minimum(pos, rows.size - 1)] == self.row)
+        new_id = np.cumsum(keep) - 1
+        kr = keep[self.r_alt]
+        return _Alt(self.width, pos[keep], self.exact[keep], self.lev[keep], self.r_pairs[kr],
+                    new_id[self.r_alt[kr]], self.r_old[kr], self.r_lev[kr])
+
+
+#: Strength levels (in units of the competitor pull above the forced base) for :class:`_Alt`.
+_ALT_LEVELS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+@dataclass
 class _CellTables:
     """Per-cell upper models of the share for the cell-hull Lagrangians.
 
@@ -334,6 +368,7 @@ class _CellTables:
     const_cell: np.ndarray  # float[N] w h(B) per cell
     free: np.ndarray  # bool[K] pairs that carry a multiplier (in a table, linear or step)
     step_pairs: np.ndarray  # int[*] pairs of cells without competitor nor forced site, cell-sorted
+    alt: _Alt | None = None  # the second model of the weak sites (None: tangent only)
 
     @property
     def const(self) -> float:
@@ -383,6 +418,13 @@ def _cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) -
     itself such a ``u``), so the model is valid for any ``b >= 0`` and exact at
     ``open_mask``. ``phi`` is concave maximisation in closed form:
     ``h'(T) = b`` at the plan's strength ``T*``, so ``u = clip(T* - B - S_A)``.
+    Each weak site is then priced at ``min(b v_j, g(v_j))`` with
+    ``g(v) = h(B + v) - h(B)``: ``psi(u) = min(b u, g(u))`` is concave with
+    ``psi(0) = 0``, hence subadditive, so ``psi(S_R) <= sum_R psi(v_j) x_j``, and
+    ``max_u [h(B + S_A + u) - psi(u)] = max(phi(S_A), h(B + S_A)) = phi(S_A)``
+    (``h(B + S_A + u) - g(u)`` falls with ``u``). The model stays exact at the
+    plan and prices each weak site no higher than its value alone, which matters
+    in cells the plan leaves unserved (there ``b`` is the steepest slope, ``1/c``).
     Cells without competitors have a step share: constant when a forced site
     reaches them, else ``w 1{any site open}``, whose Lagrangian term
     :func:`_cell_terms` maximises exactly whatever the cell's degree
@@ -422,6 +464,7 @@ def _cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) -
     a_start = np.flatnonzero(np.concatenate([[True], a_cell[1:] != a_cell[:-1]])) if a_pairs.size else np.zeros(0, np.int64)
     a_cells = a_cell[a_start]
     groups = []
+    alt = None
     for d in range(1, d_exact + 1):
         pick = a_size[a_cells] == d
         if not np.any(pick):
@@ -443,10 +486,54 @@ def _cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) -
             )
             phi = _share(b0 + sa + u, c[cl][:, None]) - slope[cl][:, None] * u
             vals[lo:hi] = m.w[cl][:, None] * (phi - _share(base[cl], c[cl])[:, None])
+        if d == d_exact and r_pairs.size:
+            alt = _alt_model(m, base, pm, cl_all, has_r & pos, r_pairs)
         groups.append((pm, masks, vals))
     rc = m.pc[r_pairs]
-    lin_coef = m.w[rc] * slope[rc] * m.val[r_pairs]
-    return _CellTables(groups, r_pairs, lin_coef, const_cell, free, step_pairs)
+    # each weak site at the smaller of its tangent price and its own increment over B
+    inc_b = _share(base[rc] + m.val[r_pairs], c[rc]) - _share(base[rc], c[rc])
+    lin_coef = m.w[rc] * np.minimum(slope[rc] * m.val[r_pairs], inc_b)
+    if alt is not None:
+        alt.r_old = _old_of(r_pairs, lin_coef, alt.r_pairs)
+    return _CellTables(groups, r_pairs, lin_coef, const_cell, free, step_pairs, alt)
+
+
+def _old_of(r_pairs: np.ndarray, coef: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """``coef`` of the pairs ``want`` (a subset of ``r_pairs``)."""
+    o = np.argsort(r_pairs, kind="stable")
+    return coef[o[np.searchsorted(r_pairs[o], want)]]
+
+
+def _alt_model(
+    m: Model, base: np.ndarray, pm: np.ndarray, cells: np.ndarray, has_r: np.ndarray, r_pairs: np.ndarray
+) -> _Alt | None:
+    """:class:`_Alt` for the rows of the widest group (pairs ``pm``, cells ``cells``) whose cell has weak pairs."""
+    rows = np.flatnonzero(has_r[cells])
+    if rows.size == 0:
+        return None
+    d = pm.shape[1]
+    cl = cells[rows]
+    c = m.pull
+    exact = np.empty((rows.size, 2**d))
+    lev = np.empty((rows.size, 2**d), dtype=np.int8)
+    q = np.asarray(_ALT_LEVELS)
+    for lo in range(0, rows.size, _block_rows(d)):
+        hi = lo + _block_rows(d)
+        cc = cl[lo:hi]
+        sa = _subset_sums(m.val[pm[rows[lo:hi]]])
+        b0 = base[cc][:, None]
+        exact[lo:hi] = m.w[cc][:, None] * (_share(b0 + sa, c[cc][:, None]) - _share(b0, c[cc][:, None]))
+        # the largest level t_l = B + q_l c not above T = B + S_A (q_0 = 0: always one)
+        lev[lo:hi] = np.searchsorted(q, sa / c[cc][:, None], side="right") - 1
+    rid = np.full(m.n_cells, -1, dtype=np.int64)
+    rid[cl] = np.arange(rows.size)
+    rp = r_pairs[rid[m.pc[r_pairs]] >= 0]
+    rp = rp[np.argsort(rid[m.pc[rp]], kind="stable")]
+    rc = m.pc[rp]
+    t = base[rc][:, None] + c[rc][:, None] * q[None, :]
+    cr = c[rc][:, None]
+    r_lev = m.w[rc][:, None] * (_share(t + m.val[rp][:, None], cr) - _share(t, cr))
+    return _Alt(d, rows, exact, lev, rp, rid[rc], np.zeros(rp.size), r_lev)
 
 
 def _cell_terms(
@@ -455,29 +542,68 @@ def _cell_terms(
     lin: tuple[np.ndarray, np.ndarray] | None = None,
     step_pairs: np.ndarray | None = None,
     w: np.ndarray | None = None,
+    alt: _Alt | None = None,
 ) -> np.ndarray:
     """Per cell ``max over x of [model(x) - mu x]`` (constants excluded); writes the maximisers into ``x``.
 
-    ``groups``, ``lin`` and ``step_pairs`` default to the whole of ``tab`` (a
-    caller may pass the active part); ``w`` (cell weights) is needed when there
-    are step pairs.
+    ``groups``, ``lin``, ``step_pairs`` and ``alt`` default to the whole of
+    ``tab`` when ``groups`` is not given (a caller may pass the active part,
+    ``alt`` then renumbered to the rows passed, see :meth:`_Alt.take`); ``w``
+    (cell weights) is needed when there are step pairs. In the cells of
+    ``alt`` each subset of ``A`` takes the smaller of its two models' maxima
+    over the weak sites (both are valid for that subset).
     """
     out = np.zeros(n_cells)
+    if groups is None:
+        alt = tab.alt
+    chosen = None
+    if alt is not None and alt.row.size:
+        nr = alt.row.size
+        mur = mu[alt.r_pairs]
+        fold = np.bincount(alt.r_alt, weights=np.maximum(alt.r_old - mur, 0.0), minlength=nr)
+        f_lev = np.stack(
+            [np.bincount(alt.r_alt, weights=np.maximum(alt.r_lev[:, k] - mur, 0.0), minlength=nr)
+             for k in range(alt.r_lev.shape[1])], axis=1,
+        ) if alt.r_lev.size else np.zeros((nr, len(_ALT_LEVELS)))
+        chosen = np.full(nr, -1, dtype=np.int64)
     for pm_all, masks, vals_all in tab.groups if groups is None else groups:
         step = _block_rows(masks.shape[1])
         top = np.empty(pm_all.shape[0])
+        amap = None
+        if chosen is not None and masks.shape[1] == alt.width:
+            amap = np.full(pm_all.shape[0], -1, dtype=np.int64)
+            amap[alt.row] = np.arange(alt.row.size)
         for lo in range(0, pm_all.shape[0], step):
             pm = pm_all[lo : lo + step]
             score = _subset_sums(mu[pm])
             np.subtract(vals_all[lo : lo + step], score, out=score)
+            if amap is not None:
+                h = np.flatnonzero(amap[lo : lo + step] >= 0)
+                ai = amap[lo : lo + step][h]
+                lv = alt.lev[ai].astype(np.intp)
+                delta = np.minimum(
+                    alt.exact[ai] + np.take_along_axis(f_lev[ai], lv, axis=1)
+                    - vals_all[lo : lo + step][h] - fold[ai][:, None], 0.0,
+                )
+                score[h] += delta
             arg = np.argmax(score, axis=1)
             top[lo : lo + step] = score[np.arange(arg.size), arg]
             x[pm] = masks[arg]
+            if amap is not None and h.size:
+                a_h = arg[h]
+                use = delta[np.arange(h.size), a_h] < 0.0
+                chosen[ai[use]] = lv[np.arange(h.size), a_h][use]
         out += np.bincount(pc[pm_all[:, 0]], weights=top, minlength=n_cells)
     lp, lcoef = (tab.lin_pairs, tab.lin_coef) if lin is None else lin
     gain = lcoef - mu[lp]
     x[lp] = gain > 0
     out += np.bincount(pc[lp], weights=np.maximum(gain, 0.0), minlength=n_cells)
+    if chosen is not None:
+        # weak sites of the subsets that took the second model
+        lv = chosen[alt.r_alt]
+        on = lv >= 0
+        rp = alt.r_pairs[on]
+        x[rp] = alt.r_lev[np.flatnonzero(on), lv[on]] > mu[rp]
     sp = tab.step_pairs if step_pairs is None else step_pairs
     if sp.size:
         # w 1{any open} - mu x: open every negative mu; with none, the cheapest if it pays

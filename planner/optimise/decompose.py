@@ -511,6 +511,7 @@ def regional_market_share(
     shared_loc = m.n_loc < m.n_sites
     site_reg = comps.site_comp
     groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    alt = None
     lin = (tab.lin_pairs, tab.lin_coef)
     step_pairs = tab.step_pairs
     pidx = np.arange(m.val.size)
@@ -519,16 +520,21 @@ def regional_market_share(
     for it in range(1, max_iter + 1):
         if it == 1 or it % refresh == 0:
             groups = []
+            alt = None
             for (pm, masks, vals), greg in zip(tab.groups, group_reg, strict=True):
                 a = np.flatnonzero(active[greg])
                 if a.size:
                     groups.append((pm[a], masks, vals[a]))
+                    if tab.alt is not None and masks.shape[1] == tab.alt.width:
+                        alt = tab.alt.take(a)
             a = np.flatnonzero(active[lin_reg])
             lin = (tab.lin_pairs[a], tab.lin_coef[a])
             step_pairs = tab.step_pairs[active[step_reg]]
             pidx = np.flatnonzero(active[reg_pair] & free)
             sidx = np.flatnonzero(active[site_reg])
-        per_cell = _cell_terms(tab, mu, x, m.n_cells, m.pc, groups=groups, lin=lin, step_pairs=step_pairs, w=m.w)
+        per_cell = _cell_terms(
+            tab, mu, x, m.n_cells, m.pc, groups=groups, lin=lin, step_pairs=step_pairs, w=m.w, alt=alt
+        )
         lc = const_reg + np.bincount(cell_reg, weights=per_cell, minlength=k)
         rho = np.zeros(m.n_sites)
         rho[sidx] = np.bincount(m.ps[pidx], weights=mu[pidx], minlength=m.n_sites)[sidx]

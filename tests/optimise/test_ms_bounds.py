@@ -20,7 +20,7 @@ from planner.optimise.bounds import (
     market_share_dual_value,
     market_share_lagrangian,
 )
-from planner.optimise.model import compile_model
+from planner.optimise.model import compile_model, huff
 from planner.optimise.types import Instance
 
 
@@ -90,25 +90,70 @@ def test_cell_tables_above_every_plan_and_exact_at_theirs(seed, d_exact):
             assert up == pytest.approx(true, rel=1e-9, abs=1e-9)
 
 
+def _alt_value(tab, model, xx, cell):
+    """The second model (``tab.alt``) of one cell at copies ``xx``; None when the cell has none."""
+    alt = tab.alt
+    if alt is None:
+        return None
+    pm = tab.groups[[g[1].shape[1] for g in tab.groups].index(alt.width)][0]
+    k = np.flatnonzero(model.pc[pm[alt.row, 0]] == cell)
+    if k.size == 0:
+        return None
+    k = int(k[0])
+    bits = (xx[pm[alt.row[k]]] > 0.5).astype(np.int64)
+    sub = int((bits << np.arange(bits.size)).sum())
+    lv = int(alt.lev[k, sub])
+    r = np.flatnonzero(alt.r_alt == k)
+    # the first model's constant part: the cell's forced base
+    return float(alt.exact[k, sub] + alt.r_lev[r, lv] @ xx[alt.r_pairs[r]])
+
+
+def _true_cell(model, tab, xx, cell):
+    """``w h(S) - w h(B)`` of one cell at copies ``xx`` (forced sites always open)."""
+    own = np.flatnonzero(model.pc == cell)
+    s = float(model.val[own] @ np.where(model.forced[model.ps[own]], 1.0, xx[own]))
+    return float(model.w[cell] * huff(np.array([s]), np.array([model.pull[cell]]))[0]) - float(tab.const_cell[cell])
+
+
 @pytest.mark.parametrize("seed", range(12))
-def test_cell_terms_are_the_maxima_of_the_models(seed):
+@pytest.mark.parametrize("d_exact", [1, 2, 3])
+def test_cell_terms_are_the_maxima_of_the_models(seed, d_exact):
     model = compile_model(_instance(seed), "market_share")
     rng = np.random.default_rng(100 + seed)
-    tab = _cell_tables(model, model.forced | (rng.random(model.n_sites) < 0.5), 2)
+    tab = _cell_tables(model, model.forced | (rng.random(model.n_sites) < 0.5), d_exact)
     mu = np.where(tab.free, rng.normal(0.0, 2.0, model.val.size), 0.0)
     x = np.zeros(model.val.size)
     got = _cell_terms(tab, mu, x, model.n_cells, model.pc, w=model.w)
     for i in range(model.n_cells):
         # copies are per cell: enumerate the cell's own free pairs
         own = np.flatnonzero(tab.free & (model.pc == i))
-        best = 0.0 if own.size == 0 else -np.inf
+        first = 0.0 if own.size == 0 else -np.inf
+        true = 0.0 if own.size == 0 else -np.inf
+        by_a: dict[bytes, list[float]] = {}
+        a_pairs = np.zeros(model.val.size, dtype=bool)
+        for pm, _masks, _vals in tab.groups:
+            a_pairs[pm[model.pc[pm[:, 0]] == i].ravel()] = True
         for xs in itertools.product([0.0, 1.0], repeat=own.size):
             xx = np.zeros(model.val.size)
             xx[own] = xs
-            best = max(best, _copies_value(tab, model, xx, i) - float(mu @ xx))
+            v1 = _copies_value(tab, model, xx, i) - float(mu @ xx)
+            first = max(first, v1)
+            true = max(true, _true_cell(model, tab, xx, i) - float(mu @ xx))
+            v2 = _alt_value(tab, model, xx, i)
+            key = np.packbits(xx[a_pairs] > 0.5).tobytes()
+            cur = by_a.setdefault(key, [-np.inf, -np.inf])
+            cur[0] = max(cur[0], v1)
+            cur[1] = max(cur[1], (v2 - float(mu @ xx)) if v2 is not None else np.inf)
+        # per subset of A the smaller of the two models' maxima
+        best = max((min(a, b) for a, b in by_a.values()), default=0.0) if own.size else 0.0
         assert got[i] == pytest.approx(best, rel=1e-9, abs=1e-9)
+        assert got[i] <= first + 1e-9 * max(1.0, abs(first))
+        assert got[i] >= true - 1e-9 * max(1.0, abs(true))
         xi = np.where(model.pc == i, x, 0.0)
-        assert _copies_value(tab, model, xi, i) - float(mu @ xi) == pytest.approx(got[i], rel=1e-9, abs=1e-9)
+        v1 = _copies_value(tab, model, xi, i) - float(mu @ xi)
+        v2 = _alt_value(tab, model, xi, i)
+        v2 = np.inf if v2 is None else v2 - float(mu @ xi)
+        assert min(v1, v2) == pytest.approx(got[i], rel=1e-9, abs=1e-9) or max(v1, v2) == pytest.approx(got[i], rel=1e-9, abs=1e-9)
 
 
 def _copies_value(tab, model, xx, cell):
