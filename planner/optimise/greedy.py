@@ -112,13 +112,15 @@ def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
         if short.size == 0 or st.n_open >= model.p:
             break
         cand = np.unique(np.concatenate([model.groups[g].sites for g in short]))
-        cand = cand[[budget_ok(int(j)) for j in cand]] if cand.size else cand
-        if cand.size == 0:
+        cand = cand[st.addable_mask()[cand]]  # ``can_add`` for all at once
+        # the most valuable one that also leaves budget for the stores still to open
+        g = gt.all_gains()[cand]
+        pick = next((int(j) for j in cand[np.argsort(-g, kind="stable")] if budget_ok(int(j))), None)
+        if pick is None:
             log.info("greedy: no site can open for group minimum(s) %s",
                      [model.groups[g].label for g in short])
             break
-        g = gt.all_gains()[cand]
-        j = int(cand[int(np.argmax(g))])
+        j = pick
         st.add(j)
         gt.open_site(j)
 
