@@ -30,9 +30,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from planner.optimise.bounds import LagrangeResult
+from planner.optimise.lns import improve_windows
 from planner.optimise.local_search import local_search, move_tables
 from planner.optimise.mip import solve_facility_mip
-from planner.optimise.model import Model
+from planner.optimise.model import Model, PlanState
 
 if TYPE_CHECKING:  # pragma: no cover
     from planner.optimise.solve import _Best, _Clock
@@ -333,8 +334,6 @@ def decomposed_bound(
     if improved_regions:
         _rebalance(model, tmodel, best, improved_regions, site_lists, clock)
     if use_lns and best.gap() > gap_target:
-        from planner.optimise.lns import improve_windows
-
         # seed windows where the gap is: each region's share of it, spread over its sites
         gap_c = np.maximum(ub - _component_primal(model, comps, best.mask, lam), 0.0)
         if float(gap_c.sum()) <= 1e-9 * max(1.0, abs(best.value)):
@@ -379,8 +378,6 @@ def _rebalance(
     worth adding opened), in batches of sites that share no cell, so their
     values are independent and exact, and every step keeps the group limits.
     """
-    from planner.optimise.model import PlanState
-
     mask = best.mask.copy()
     for c, sub in regions:
         s = site_lists[c]
@@ -417,7 +414,7 @@ def _rebalance(
     best.offer(mask, "regions+rebalance+swap")
 
 
-def _repair_step(model: Model, st: Any) -> tuple[bool, np.ndarray | None, int]:
+def _repair_step(model: Model, st: PlanState) -> tuple[bool, np.ndarray | None, int]:
     """The next repair of a merged plan: (remove?, candidate sites, how many are needed).
 
     In order: sites breaking location or spacing, groups under their minimum,
@@ -430,11 +427,11 @@ def _repair_step(model: Model, st: Any) -> tuple[bool, np.ndarray | None, int]:
     if m.groups:
         under = st.grp_count < st.grp_min
         if np.any(under):
-            ok = st.addable_mask() & (st._group_hits(under) > 0)
+            ok = st.addable_mask() & (st.group_hits(under) > 0)
             return False, np.flatnonzero(ok), int((st.grp_min - st.grp_count)[under].sum())
         over = st.grp_count > st.grp_max
         if np.any(over):
-            ok = st.removable_mask() & (st._group_hits(over) > 0)
+            ok = st.removable_mask() & (st.group_hits(over) > 0)
             return True, np.flatnonzero(ok), int((st.grp_count - st.grp_max)[over].sum())
     excess = st.n_open - m.p
     if excess > 0:

@@ -56,7 +56,7 @@ def solve_facility_mip(
     hint: np.ndarray | None = None,
     time_limit_s: float = 10.0,
     threads: int = 1,
-    solver_name: str = "HIGHS",
+    solver_name: str = "SCIP",
     rel_gap: float = 1e-9,
     abs_gap: float = 0.0,
     cutoff: float | None = None,
@@ -87,9 +87,9 @@ def solve_facility_mip(
     hint : ndarray of bool, optional
         Starting plan (SCIP only).
     time_limit_s, threads, solver_name : float, int, str
-        OR-Tools settings ("HIGHS" or "SCIP").
+        OR-Tools settings ("SCIP", which every caller uses, or "HIGHS").
     rel_gap, abs_gap : float
-        Stop tolerances.
+        Stop tolerances (SCIP; HiGHS keeps its defaults).
     cutoff : float, optional
         Not used by every backend; kept for API symmetry.
     site_value : ndarray, optional
@@ -235,9 +235,7 @@ def solve_facility_mip(
         if abs_gap > 0:
             params += f"limits/absgap = {abs_gap:.12g}\n"
     else:
-        params = ""
-        if abs_gap > 0:
-            pass
+        params = ""  # HiGHS through this helper: its own default tolerances
     solver.set_solver_specific_parameters(params)
     solver.enable_output(False)
     solver.solve(helper)

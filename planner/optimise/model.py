@@ -387,14 +387,14 @@ class PlanState:
         m = self.m
         ok = m.allowed & ~self.open & (self.loc_count[m.loc] == 0) & (self.conf_count == 0)
         if m.groups:
-            ok &= self._group_hits(self.grp_count >= self.grp_max) == 0
+            ok &= self.group_hits(self.grp_count >= self.grp_max) == 0
         if m.capex is not None:
             ok &= self.capex_used + m.capex <= m.capex_budget * (1 + 1e-12)  # type: ignore[operator]
         if m.opex is not None:
             ok &= self.opex_used + m.opex <= m.opex_budget * (1 + 1e-12)  # type: ignore[operator]
         return ok
 
-    def _group_hits(self, flags: np.ndarray) -> np.ndarray:
+    def group_hits(self, flags: np.ndarray) -> np.ndarray:
         """Per site: how many of its groups have ``flags`` set."""
         m = self.m
         hit = np.zeros(m.n_sites, dtype=np.int64)
@@ -407,7 +407,7 @@ class PlanState:
         m = self.m
         ok = self.open & ~m.forced
         if m.groups:
-            ok &= self._group_hits(self.grp_count <= self.grp_min) == 0
+            ok &= self.group_hits(self.grp_count <= self.grp_min) == 0
         return ok
 
     def can_swap(self, f: int, j: int) -> bool:

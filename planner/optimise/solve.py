@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from planner.errors import InfeasibleError
+from planner.optimise import decompose
 from planner.optimise.bounds import (
     _cell_tables,
     lagrangian_facility,
@@ -42,6 +43,7 @@ from planner.optimise.check import check_solution
 from planner.optimise.exhaustive import best_plan, plan_count
 from planner.optimise.feasibility import precheck
 from planner.optimise.greedy import greedy
+from planner.optimise.lns import improve_windows
 from planner.optimise.local_search import best_two, local_search
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState, compile_model
@@ -291,8 +293,6 @@ def _facility_bound_and_improve(
     rng: np.random.Generator,
     stats: dict[str, float],
 ) -> None:
-    from planner.optimise import decompose
-
     integral = _integral(inst, model.kind)
     slack = (1.0 - 1e-6) if integral else 0.0
     plans: dict[bytes, tuple[float, np.ndarray]] = {}
@@ -347,8 +347,6 @@ def _facility_bound_and_improve(
     local = model.pc.size <= 64 * model.n_cells  # catchments are local, so windows are small MIPs
     if not ran and local and best.gap() > gap_target and clock.left > 0.1 * clock.limit:
         # the MIP was too big to try: the windows improve the plan piece by piece
-        from planner.optimise.lns import improve_windows
-
         improve_windows(
             model, best, deadline=clock.t0 + 0.92 * clock.limit - 0.3, rng=rng, stats=stats,
             per_window_s=min(2.0, 0.05 * clock.limit), gap_target=gap_target,
@@ -404,8 +402,6 @@ def _round_bound(b: float, integral: bool) -> float:
 
 
 def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, stats: dict[str, float]) -> None:
-    from planner.optimise import decompose
-
     comps = decompose.components(model)
     regional = comps.n_components > 1 and comps.largest_share < 0.9
     if not regional:

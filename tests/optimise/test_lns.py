@@ -11,7 +11,7 @@ from optimise_gen import clustered_instance
 
 from planner.optimise.check import check_solution
 from planner.optimise.greedy import greedy
-from planner.optimise.lns import improve_windows, window_sites
+from planner.optimise.lns import _outside_best, improve_windows, window_sites
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import PlanState, compile_model
 from planner.optimise.solve import _Best, _Clock, solve
@@ -33,10 +33,6 @@ def _constrained(seed: int, kind: str = "coverage"):
     return inst
 
 
-def _value(model, mask):
-    return model.value(mask)
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("kind", ["coverage", "distance"])
 def test_window_mip_is_the_best_feasible_completion(seed, kind):
@@ -51,8 +47,6 @@ def test_window_mip_is_the_best_feasible_completion(seed, kind):
     k = int((start & win).sum())
     cells = np.zeros(m.n_cells, dtype=bool)
     cells[m.pc[win[m.ps]]] = True
-    from planner.optimise.lns import _outside_best
-
     res = solve_facility_mip(
         m, win, cells=cells, count=k, side_constraints=True, outside_open=outside,
         floor=_outside_best(m, cells, outside), hint=start, time_limit_s=20, solver_name="SCIP", rel_gap=0.0,
@@ -65,8 +59,8 @@ def test_window_mip_is_the_best_feasible_completion(seed, kind):
         cand = outside.copy()
         cand[list(combo)] = True
         if PlanState(m, cand).feasible():
-            best = max(best, _value(m, cand))
-    assert _value(m, got) == pytest.approx(best, rel=1e-9)
+            best = max(best, m.value(cand))
+    assert m.value(got) == pytest.approx(best, rel=1e-9)
     # the MIP's objective is the plan's value on the window's cells (outside cells are constant)
     full = m.cell_values(got)
     assert res.objective == pytest.approx(float(full[cells].sum()), rel=1e-9)
