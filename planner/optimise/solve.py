@@ -295,14 +295,8 @@ def _facility_bound_and_improve(
 ) -> None:
     integral = _integral(inst, model.kind)
     slack = (1.0 - 1e-6) if integral else 0.0
-    plans: dict[bytes, tuple[float, np.ndarray]] = {}
-
-    def on_plan(sel: np.ndarray) -> float | None:
-        if int(sel.sum()) == model.p:
-            key = np.packbits(sel).tobytes()
-            if key not in plans:
-                plans[key] = (tmodel.value(sel), sel.copy())  # ranking only: truncation is fine
-        return best.value
+    # ranking only: the truncated model's values are fine
+    plans, on_plan = _plan_collector(tmodel, best)
 
     comps = decompose.components(model)
     stats["components"] = float(comps.n_components)
@@ -390,6 +384,22 @@ def _reduced_mip(
 
 
 
+def _plan_collector(
+    model: Model, best: _Best
+) -> tuple[dict[bytes, tuple[float, np.ndarray]], Callable[[np.ndarray], float | None]]:
+    """The relaxations' full-count plans, each once with its value, and the callback that gathers them."""
+    plans: dict[bytes, tuple[float, np.ndarray]] = {}
+
+    def on_plan(sel: np.ndarray) -> float | None:
+        if int(sel.sum()) == model.p:
+            key = np.packbits(sel).tobytes()
+            if key not in plans:
+                plans[key] = (model.value(sel), sel.copy())
+        return best.value
+
+    return plans, on_plan
+
+
 def _mip_size(model: Model, candidates: np.ndarray) -> int:
     """Pairs a MIP over these candidates would read (its size driver)."""
     return int(np.sum(candidates[model.ps]))
@@ -412,14 +422,7 @@ def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, s
             model, best.value, best.mask, time_limit_s=max(0.2, 0.03 * clock.left), gap_stop=gap_target * 0.2
         )
         best.offer_bound(bnd, "tangent-cuts")
-    plans: dict[bytes, tuple[float, np.ndarray]] = {}
-
-    def on_plan(sel: np.ndarray) -> float | None:
-        if int(sel.sum()) == model.p:
-            key = np.packbits(sel).tobytes()
-            if key not in plans:
-                plans[key] = (model.value(sel), sel.copy())
-        return best.value
+    plans, on_plan = _plan_collector(model, best)
 
     # the cells' upper models, exact at the incumbent (any plan keeps them valid)
     tables = _cell_tables(model, best.mask)
