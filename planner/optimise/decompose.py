@@ -36,7 +36,7 @@ from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState
 
 if TYPE_CHECKING:  # pragma: no cover
-    from planner.optimise.solve import _Best, _Clock
+    from planner.optimise.incumbent import Clock, Incumbent
 
 log = logging.getLogger(__name__)
 
@@ -210,11 +210,11 @@ def _component_primal(model: Model, comps: Components, mask: np.ndarray, lam: fl
 def decomposed_bound(
     model: Model,
     tmodel: Model,
-    best: _Best,
+    best: Incumbent,
     lag: LagrangeResult,
     comps: Components,
     *,
-    clock: _Clock,
+    clock: Clock,
     gap_target: float,
     threads: int,
     use_mip: bool,
@@ -229,7 +229,7 @@ def decomposed_bound(
     ----------
     model, tmodel : Model
         Full and truncated models.
-    best : solve._Best
+    best : incumbent.Incumbent
         Incumbent and bound holder.
     lag : LagrangeResult
         Cell multipliers from the global Lagrangian.
@@ -366,10 +366,10 @@ def _members(labels: np.ndarray, k: int) -> list[np.ndarray]:
 def _rebalance(
     model: Model,
     tmodel: Model,
-    best: _Best,
+    best: Incumbent,
     regions: list[tuple[int, np.ndarray]],
     site_lists: list[np.ndarray],
-    clock: _Clock,
+    clock: Clock,
 ) -> None:
     """Put the regional optima into the plan, fix the store count, polish by swaps.
 

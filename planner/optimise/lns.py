@@ -31,7 +31,7 @@ from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, ranges
 
 if TYPE_CHECKING:  # pragma: no cover
-    from planner.optimise.solve import _Best
+    from planner.optimise.incumbent import Incumbent
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _outside_best(model: Model, cells: np.ndarray, outside: np.ndarray) -> np.nd
 
 def improve_windows(
     model: Model,
-    best: _Best,
+    best: Incumbent,
     *,
     deadline: float,
     rng: np.random.Generator,
@@ -119,7 +119,7 @@ def improve_windows(
     ----------
     model : Model
         The full (untruncated) facility-form model.
-    best : solve._Best
+    best : incumbent.Incumbent
         Incumbent holder (``offer`` keeps a plan only if it is feasible and better).
     deadline : float
         ``time.perf_counter()`` value to stop by.

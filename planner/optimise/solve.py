@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +42,7 @@ from planner.optimise.check import check_solution
 from planner.optimise.exhaustive import best_plan, plan_count
 from planner.optimise.feasibility import precheck
 from planner.optimise.greedy import greedy
+from planner.optimise.incumbent import Clock, Incumbent, Progress, relative_gap
 from planner.optimise.lns import improve_windows
 from planner.optimise.local_search import best_two, local_search
 from planner.optimise.mip import solve_facility_mip
@@ -50,74 +50,6 @@ from planner.optimise.model import Model, PlanState, compile_model
 from planner.optimise.types import Instance, ObjectiveKind, Solution
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[dict[str, Any]], None]
-
-
-class _Clock:
-    def __init__(self, limit_s: float) -> None:
-        self.t0 = time.perf_counter()
-        self.limit = float(limit_s)
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
-
-    @property
-    def left(self) -> float:
-        return max(0.0, self.limit - self.elapsed)
-
-
-class _Best:
-    """Incumbent plan and bound in the model's internal (maximised) units."""
-
-    def __init__(self, model: Model, progress: Progress | None, clock: _Clock) -> None:
-        self.m = model
-        self.mask: np.ndarray | None = None
-        self.value = -np.inf
-        self.bound = np.inf
-        self.primal_by = ""
-        self.bound_by = ""
-        self.progress = progress
-        self.clock = clock
-
-    def offer(self, mask: np.ndarray, how: str) -> bool:
-        if int(mask.sum()) != self.m.p or not PlanState(self.m, mask).feasible():
-            return False  # relaxations' plans may break side constraints
-        v = (self.m.full or self.m).value(mask)
-        if v > self.value + 1e-12 * max(1.0, abs(v)):
-            self.mask, self.value, self.primal_by = mask.copy(), v, how
-            self._report(how)
-            return True
-        return False
-
-    def offer_bound(self, b: float, how: str) -> None:
-        if b < self.bound:
-            self.bound, self.bound_by = b, how
-            self._report(how)
-
-    def gap(self) -> float:
-        if not np.isfinite(self.bound) or self.mask is None:
-            return np.inf
-        ob = self.m.user_objective(self.value)
-        bd = self.m.user_objective(self.bound)
-        if self.m.maximise:
-            return (bd - ob) / bd if bd > 0 else 0.0
-        return (ob - bd) / ob if ob > 0 else 0.0
-
-    def _report(self, stage: str) -> None:
-        if self.progress is None:
-            return
-        self.progress(
-            {
-                "stage": stage,
-                "incumbent": self.m.user_objective(self.value) if self.mask is not None else None,
-                "bound": self.m.user_objective(self.bound) if np.isfinite(self.bound) else None,
-                "gap": self.gap() if np.isfinite(self.gap()) else None,
-                "seconds": self.clock.elapsed,
-            }
-        )
-
 
 _ONE_MIP_PAIRS = 40_000  # below this many pairs, no regional decomposition
 _MIP_MAX_PAIRS = 80_000  # a reduced MIP beyond this rarely closes anything in our time limits
@@ -190,13 +122,13 @@ def solve(
     InfeasibleError
         When the constraints cannot all hold (message names the keys).
     """
-    clock = _Clock(time_limit_s)
+    clock = Clock(time_limit_s)
     problems = precheck(inst)
     if problems:
         raise InfeasibleError("the constraints cannot all hold", problems=problems)
     model = compile_model(inst, kind)
     tmodel = _truncation(model)
-    best = _Best(tmodel, progress, clock)
+    best = Incumbent(tmodel, progress, clock)
     rng = np.random.default_rng(seed)
     stats: dict[str, float] = {}
 
@@ -227,7 +159,7 @@ def solve(
     return _finish(inst, kind, model, best, clock, gap_target, stats)
 
 
-def _find_any_plan(model: Model, clock: _Clock, threads: int) -> np.ndarray:
+def _find_any_plan(model: Model, clock: Clock, threads: int) -> np.ndarray:
     """When greedy gets stuck on the constraints, ask a MIP for a plan.
 
     First any plan (a pure feasibility problem is quick), then, with it as a
@@ -285,8 +217,8 @@ def _facility_bound_and_improve(
     inst: Instance,
     model: Model,
     tmodel: Model,
-    best: _Best,
-    clock: _Clock,
+    best: Incumbent,
+    clock: Clock,
     gap_target: float,
     threads: int,
     use_mip: bool,
@@ -351,8 +283,8 @@ def _reduced_mip(
     model: Model,
     tmodel: Model,
     lag: Any,
-    best: _Best,
-    clock: _Clock,
+    best: Incumbent,
+    clock: Clock,
     threads: int,
     integral: bool,
     slack: float,
@@ -385,7 +317,7 @@ def _reduced_mip(
 
 
 def _plan_collector(
-    model: Model, best: _Best
+    model: Model, best: Incumbent
 ) -> tuple[dict[bytes, tuple[float, np.ndarray]], Callable[[np.ndarray], float | None]]:
     """The relaxations' full-count plans, each once with its value, and the callback that gathers them."""
     plans: dict[bytes, tuple[float, np.ndarray]] = {}
@@ -411,7 +343,7 @@ def _round_bound(b: float, integral: bool) -> float:
     return b
 
 
-def _market_share(model: Model, best: _Best, clock: _Clock, gap_target: float, stats: dict[str, float]) -> None:
+def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float, stats: dict[str, float]) -> None:
     comps = decompose.components(model)
     regional = comps.n_components > 1 and comps.largest_share < 0.9
     if not regional:
@@ -464,8 +396,8 @@ def _finish(
     inst: Instance,
     kind: ObjectiveKind,
     model: Model,
-    best: _Best,
-    clock: _Clock,
+    best: Incumbent,
+    clock: Clock,
     gap_target: float,
     stats: dict[str, float],
 ) -> Solution:
@@ -480,11 +412,7 @@ def _finish(
         if b_int < value and value - b_int <= 1e-9 * max(1.0, abs(value)):
             b_int = value  # floating-point noise only; a real violation is left for the checker
         bound = model.user_objective(b_int)
-        if model.maximise:
-            gap = (bound - obj) / bound if bound > 0 else 0.0
-        else:
-            gap = (obj - bound) / obj if obj > 0 else 0.0
-        gap = max(0.0, gap)
+        gap = relative_gap(obj, bound, maximise=model.maximise)
     if gap is not None and gap <= 1e-9:
         status = "optimal"
     elif clock.left <= 0.05 * clock.limit and (gap is None or gap > gap_target):

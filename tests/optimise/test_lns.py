@@ -14,7 +14,8 @@ from planner.optimise.greedy import greedy
 from planner.optimise.lns import _outside_best, improve_windows, window_sites
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import PlanState, compile_model
-from planner.optimise.solve import _Best, _Clock, solve
+from planner.optimise.incumbent import Clock, Incumbent
+from planner.optimise.solve import solve
 from planner.optimise.types import GroupLimit, Solution
 
 
@@ -71,7 +72,7 @@ def test_improve_windows_keeps_plans_feasible_and_never_worse(seed):
     inst = _constrained(seed)
     m = compile_model(inst, "coverage")
     start = greedy(m)
-    best = _Best(m, None, _Clock(30))
+    best = Incumbent(m, None, Clock(30))
     assert best.offer(start, "greedy")
     v0 = best.value
     import time
