@@ -20,6 +20,7 @@ import pandas as pd
 from planner.config.models import Scenario
 from planner.errors import ConfigError
 from planner.geodata.layers import Layers
+from planner.optimise.types import attraction
 from planner.spatial import pairs_within
 
 __all__ = ["compute_demand", "catchment_km_of"]
@@ -86,7 +87,7 @@ def compute_demand(layers: Layers, scenario: Scenario) -> pd.DataFrame:
             cells["lon"].to_numpy(), cells["lat"].to_numpy(),
             group["lon"].to_numpy(), group["lat"].to_numpy(), reach,
         )
-        pull = np.bincount(ci, weights=weights[brand] * (1.0 + km) ** (-beta), minlength=len(cells))
+        pull = np.bincount(ci, weights=attraction(np.full(km.shape, weights[brand]), km, beta), minlength=len(cells))
         out[f"pull_{brand}"] = pull
         out["competitor_pull"] += pull
     return out

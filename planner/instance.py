@@ -21,12 +21,25 @@ import pandas as pd
 from planner.config.models import Quota, Scenario
 from planner.errors import ConfigError, DataError
 from planner.geodata.layers import Layers
-from planner.optimise.types import GroupLimit, Instance
+from planner.optimise.types import ConstraintKeys, GroupLimit, Instance
 from planner.spatial import pairs_within
 
 __all__ = ["BuiltInstance", "build_instance", "is_county_unit", "UnitNames"]
 
 log = logging.getLogger(__name__)
+
+# the scenario keys behind the instance-wide constraints, so the solver's messages name them
+SCENARIO_KEYS = ConstraintKeys(
+    stores="constraints.total_stores",
+    forced="constraints.forced_sites / constraints.keep_existing",
+    forbidden="constraints.forbidden_sites",
+    closures="constraints.max_closures",
+    spacing="constraints.min_spacing_km",
+    location="constraints.one_store_per_cell / formats",
+    capex_budget="constraints.capex_budget_cny",
+    opex_budget="constraints.opex_budget_cny",
+    time_limit="solver.time_limit_s",
+)
 
 _SUFFIXES = re.compile(
     r"(省|市|自治区|特别行政区|壮族|回族|维吾尔|自治州|地区|盟|区|县|旗|林区|特区|"
@@ -354,6 +367,7 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
         capex_budget_cny=c.capex_budget_cny,
         opex_budget_cny=c.opex_budget_cny,
         groups=groups,
+        keys=SCENARIO_KEYS,
     )
     log.info(
         "instance: %d cells, %d sites (%d existing), %d pairs, %d spacing conflicts, %d groups",

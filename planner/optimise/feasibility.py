@@ -20,16 +20,6 @@ from planner.optimise.types import GroupLimit, Instance
 
 log = logging.getLogger(__name__)
 
-KEY_TOTAL = "constraints.total_stores"
-KEY_FORCED = "constraints.forced_sites / constraints.keep_existing"
-KEY_FORBIDDEN = "constraints.forbidden_sites"
-KEY_CLOSURES = "constraints.max_closures"
-KEY_SPACING = "constraints.min_spacing_km"
-KEY_CELL = "constraints.one_store_per_cell / formats"
-KEY_CAPEX = "constraints.capex_budget_cny"
-KEY_OPEX = "constraints.opex_budget_cny"
-
-
 def _label(g: GroupLimit) -> str:
     return g.key or g.name
 
@@ -69,6 +59,7 @@ def precheck(inst: Instance) -> list[str]:
         obvious is wrong.
     """
     problems: list[str] = []
+    keys = inst.keys
     m = inst.n_sites
     p = int(inst.stores)
     forced = forced_sites(inst)
@@ -81,29 +72,29 @@ def precheck(inst: Instance) -> list[str]:
     )
 
     if p < 0:
-        problems.append(f"{KEY_TOTAL} is {p}; it must be at least 0")
+        problems.append(f"{keys.stores} is {p}; it must be at least 0")
     both = np.intersect1d(forced, forbidden)
     if both.size:
         problems.append(
-            f"{both.size} site(s) are both forced open ({KEY_FORCED}) and forbidden "
-            f"({KEY_FORBIDDEN}), e.g. site {both[:3].tolist()}"
+            f"{both.size} site(s) are both forced open ({keys.forced}) and forbidden "
+            f"({keys.forbidden}), e.g. site {both[:3].tolist()}"
         )
     must_open = forced.size + min_existing_open(inst)
     if must_open > p:
         problems.append(
             f"{forced.size} forced stores plus {min_existing_open(inst)} existing stores that "
-            f"must stay open ({KEY_FORCED}, {KEY_CLOSURES}) exceed {KEY_TOTAL} = {p}"
+            f"must stay open ({keys.forced}, {keys.closures}) exceed {keys.stores} = {p}"
         )
     n_loc = np.unique(loc[allowed]).size
     if n_loc < p:
         problems.append(
-            f"{KEY_TOTAL} = {p} but only {n_loc} distinct candidate locations may open "
-            f"(after {KEY_FORBIDDEN} and {KEY_CELL})"
+            f"{keys.stores} = {p} but only {n_loc} distinct candidate locations may open "
+            f"(after {keys.forbidden} and {keys.location})"
         )
     fl, fc = np.unique(loc[forced], return_counts=True)
     if np.any(fc > 1):
         problems.append(
-            f"{int(np.sum(fc > 1))} location(s) hold two forced stores, but {KEY_CELL} allows one "
+            f"{int(np.sum(fc > 1))} location(s) hold two forced stores, but {keys.location} allows one "
             f"store per location (e.g. location {fl[fc > 1][:3].tolist()})"
         )
     if inst.conflict_a.size and forced.size:
@@ -113,7 +104,7 @@ def precheck(inst: Instance) -> list[str]:
         if np.any(clash):
             ex = list(zip(inst.conflict_a[clash][:3].tolist(), inst.conflict_b[clash][:3].tolist(), strict=True))
             problems.append(
-                f"{int(clash.sum())} pair(s) of forced stores are closer than {KEY_SPACING} allows, "
+                f"{int(clash.sum())} pair(s) of forced stores are closer than {keys.spacing} allows, "
                 f"e.g. sites {ex}"
             )
 
@@ -125,7 +116,7 @@ def precheck(inst: Instance) -> list[str]:
         if g.max_open is not None and g.min_open > g.max_open:
             problems.append(f"{lab}: minimum {g.min_open} exceeds maximum {g.max_open} for {g.name}")
         if g.min_open > p:
-            problems.append(f"{lab}: minimum {g.min_open} for {g.name} exceeds {KEY_TOTAL} = {p}")
+            problems.append(f"{lab}: minimum {g.min_open} for {g.name} exceeds {keys.stores} = {p}")
         eligible = members[allowed[members]]
         n_elig = np.unique(loc[eligible]).size
         if g.min_open > n_elig:
@@ -136,7 +127,7 @@ def precheck(inst: Instance) -> list[str]:
         nf = int(isforced[members].sum())
         if g.max_open is not None and nf > g.max_open:
             problems.append(
-                f"{lab}: {nf} forced stores in {g.name} exceed its maximum {g.max_open} ({KEY_FORCED})"
+                f"{lab}: {nf} forced stores in {g.name} exceed its maximum {g.max_open} ({keys.forced})"
             )
 
     # Disjoint groups of one family (all provinces, all tiers...) add up.
@@ -150,21 +141,21 @@ def precheck(inst: Instance) -> list[str]:
             continue  # overlapping groups: the sum argument does not apply
         tot_min = sum(g.min_open for g in gs)
         if tot_min > p:
-            keys = ", ".join(_label(g) for g in gs if g.min_open > 0)
+            labels = ", ".join(_label(g) for g in gs if g.min_open > 0)
             problems.append(
-                f"the minimums of {fam} add up to {tot_min}, more than {KEY_TOTAL} = {p} ({keys})"
+                f"the minimums of {fam} add up to {tot_min}, more than {keys.stores} = {p} ({labels})"
             )
         covers_all = not np.any(allowed & ~np.isin(np.arange(m), union))
         if covers_all and all(g.max_open is not None for g in gs):
             tot_max = sum(int(g.max_open) for g in gs if g.max_open is not None)
             if tot_max < p:
                 problems.append(
-                    f"the maximums of {fam} add up to {tot_max}, fewer than {KEY_TOTAL} = {p}"
+                    f"the maximums of {fam} add up to {tot_max}, fewer than {keys.stores} = {p}"
                 )
 
     for key, cost, budget in (
-        (KEY_CAPEX, inst.capex_cny, inst.capex_budget_cny),
-        (KEY_OPEX, inst.opex_cny, inst.opex_budget_cny),
+        (keys.capex_budget, inst.capex_cny, inst.capex_budget_cny),
+        (keys.opex_budget, inst.opex_cny, inst.opex_budget_cny),
     ):
         if cost is None or budget is None:
             continue
@@ -189,6 +180,6 @@ def precheck(inst: Instance) -> list[str]:
         if need > 0 and least > budget * (1 + 1e-9):
             problems.append(
                 f"{key} = {budget:,.0f} CNY is below the {least:,.0f} CNY that even the cheapest "
-                f"{p} stores cost ({KEY_TOTAL})"
+                f"{p} stores cost ({keys.stores})"
             )
     return problems

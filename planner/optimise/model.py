@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.optimise.feasibility import forced_sites, min_existing_open
-from planner.optimise.types import Instance, ObjectiveKind
+from planner.optimise.types import Instance, ObjectiveKind, attraction
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
         val = w_all[pc] * np.clip(u - km, 0.0, None)
     elif kind == "market_share":
         attr = np.ones(m) if inst.site_attr is None else np.asarray(inst.site_attr, float)
-        val = attr[ps] * (1.0 + km) ** (-float(inst.beta))
+        val = attraction(attr[ps], km, inst.beta)
     else:
         raise ValueError(f"unknown objective kind {kind!r}")
     keep = (val > 0) & (w_all[pc] > 0)
@@ -265,7 +265,7 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
         )
     ex = np.unique(np.asarray(inst.existing, dtype=np.int64))
     if ex.size and min_existing_open(inst) > 0:
-        groups.append(Group(ex, min_existing_open(inst), None, "constraints.max_closures"))
+        groups.append(Group(ex, min_existing_open(inst), None, inst.keys.closures))
     if groups:
         gi = np.concatenate([np.full(g.sites.size, k, dtype=np.int64) for k, g in enumerate(groups)])
         gs = np.concatenate([g.sites for g in groups])

@@ -47,7 +47,7 @@ from planner.optimise.lns import improve_windows
 from planner.optimise.local_search import best_two, local_search
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState, compile_model
-from planner.optimise.types import Instance, ObjectiveKind, Solution
+from planner.optimise.types import ConstraintKeys, Instance, ObjectiveKind, Solution
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def solve(
     stats["greedy_s"] = clock.elapsed
     if not best.offer(start, "greedy"):
         # greedy got stuck on the constraints (count or a group minimum unmet)
-        best.offer(_find_any_plan(model, clock, threads), "mip-feasibility")
+        best.offer(_find_any_plan(model, clock, threads, inst.keys), "mip-feasibility")
     if best.mask is None:  # pragma: no cover - the MIP's plan breaks a constraint: our bug
         raise RuntimeError("no feasible starting plan although the MIP reported one")
     ls_mask, n_sw = local_search(tmodel, best.mask, time_limit_s=max(1.0, 0.3 * clock.left))
@@ -159,7 +159,7 @@ def solve(
     return _finish(inst, kind, model, best, clock, gap_target, stats)
 
 
-def _find_any_plan(model: Model, clock: Clock, threads: int) -> np.ndarray:
+def _find_any_plan(model: Model, clock: Clock, threads: int, keys: ConstraintKeys) -> np.ndarray:
     """When greedy gets stuck on the constraints, ask a MIP for a plan.
 
     First any plan (a pure feasibility problem is quick), then, with it as a
@@ -175,14 +175,14 @@ def _find_any_plan(model: Model, clock: Clock, threads: int) -> np.ndarray:
     if res.status == "infeasible":
         raise InfeasibleError(
             "no plan satisfies every constraint together (count, spacing, one store per "
-            "location, group limits and budgets); loosen one of: constraints.total_stores, "
+            f"location, group limits and budgets); loosen one of: {keys.stores}, "
             + ", ".join(sorted({g.label for g in model.groups}) or ["(no group limits)"])
-            + ", constraints.min_spacing_km, constraints.capex_budget_cny, constraints.opex_budget_cny",
+            + f", {keys.spacing}, {keys.capex_budget}, {keys.opex_budget}",
         )
     if res.open_mask is None:
         raise InfeasibleError(
             "no plan satisfying every constraint was found within the time limit; "
-            "the constraints may be contradictory (raise solver.time_limit_s to be sure)"
+            f"the constraints may be contradictory (raise {keys.time_limit} to be sure)"
         )
     better = solve_facility_mip(
         proxy, everything, cells=no_cells, count=model.p, site_value=_standalone_value(model),

@@ -38,6 +38,27 @@ class GroupLimit:
 
 
 @dataclass
+class ConstraintKeys:
+    """Where each instance-wide constraint came from, so messages can name it.
+
+    The solver never knows the scenario's key names: ``planner.instance`` fills these
+    with the scenario key paths (``constraints.total_stores``...), as ``GroupLimit.key``
+    does for groups. The defaults are the interchange format's array names, for
+    instances built from arrays.
+    """
+
+    stores: str = "stores"
+    forced: str = "fixed"
+    forbidden: str = "forbidden"
+    closures: str = "max_closures"
+    spacing: str = "conflict_a / conflict_b"
+    location: str = "site_location"
+    capex_budget: str = "capex_budget_cny"
+    opex_budget: str = "opex_budget_cny"
+    time_limit: str = "time_limit_s"
+
+
+@dataclass
 class Instance:
     """A site-selection instance (arrays only).
 
@@ -79,6 +100,7 @@ class Instance:
     capex_budget_cny: float | None = None
     opex_budget_cny: float | None = None
     groups: list[GroupLimit] = field(default_factory=list)
+    keys: ConstraintKeys = field(default_factory=ConstraintKeys)
 
     @property
     def n_cells(self) -> int:
@@ -111,3 +133,12 @@ class Solution:
     status: str = "feasible"  # "optimal" | "feasible" | "time_limit"
     quarter: np.ndarray | None = None
     stats: dict[str, float] = field(default_factory=dict)
+
+
+def attraction(site_attr: np.ndarray, pair_km: np.ndarray, beta: float) -> np.ndarray:
+    """Huff attraction of a site at a distance: ``site_attr * (1 + pair_km) ** -beta``.
+
+    The one kernel of the Huff model for the solvers, demand and the KPIs (the
+    checkers keep their own copy on purpose).
+    """
+    return np.asarray(site_attr, dtype=float) * (1.0 + np.asarray(pair_km, dtype=float)) ** (-float(beta))

@@ -8,7 +8,7 @@ from micro import cover4, group, huff1, line4
 
 from planner.optimise.check import CheckFailed, check_solution, objective_value, per_site_explain
 from planner.optimise.feasibility import precheck
-from planner.optimise.types import Solution
+from planner.optimise.types import ConstraintKeys, Solution
 
 
 def _sol(sites, inst, kind="coverage", **kw):
@@ -100,6 +100,11 @@ def test_explain_per_site():
 
 
 def test_precheck_messages_name_keys():
-    probs = precheck(cover4(2, capex_cny=np.array([1.0, 5.0, 1.0]), capex_budget_cny=1.0))
+    # the scenario's key names travel with the instance (planner.instance sets them)
+    keys = ConstraintKeys(capex_budget="constraints.capex_budget_cny")
+    probs = precheck(cover4(2, capex_cny=np.array([1.0, 5.0, 1.0]), capex_budget_cny=1.0, keys=keys))
     assert any("constraints.capex_budget_cny" in p for p in probs)
+    # an instance built from arrays names the interchange format's fields instead
+    probs = precheck(cover4(2, capex_cny=np.array([1.0, 5.0, 1.0]), capex_budget_cny=1.0))
+    assert any("capex_budget_cny" in p and "constraints." not in p for p in probs)
     assert precheck(cover4(2)) == []

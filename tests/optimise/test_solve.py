@@ -8,6 +8,7 @@ from micro import cover4, group, huff1, line4
 
 from planner.errors import InfeasibleError
 from planner.optimise.solve import solve
+from planner.optimise.types import ConstraintKeys
 
 
 def _solve(inst, kind="coverage"):
@@ -53,7 +54,10 @@ def test_market_share_optimum():
 
 def test_fixed():
     _assert_opt(_solve(cover4(1, fixed=np.array([2]))), 40.0, [2])
+    keys = ConstraintKeys(stores="constraints.total_stores")  # as planner.instance sets them
     with pytest.raises(InfeasibleError, match="total_stores"):
+        _solve(cover4(1, fixed=np.array([0, 2]), keys=keys))
+    with pytest.raises(InfeasibleError, match="exceed stores = 1"):
         _solve(cover4(1, fixed=np.array([0, 2])))
 
 
