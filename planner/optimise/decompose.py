@@ -32,6 +32,7 @@ from scipy.sparse.csgraph import connected_components
 from planner.optimise.bounds import LagrangeResult
 from planner.optimise.lns import improve_windows
 from planner.optimise.local_search import local_search, move_tables
+from planner.optimise.market_share_bounds import cell_tables, cell_terms
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState
 
@@ -462,29 +463,28 @@ def regional_market_share(
     """Per-region cell-hull market-share bound at a fixed store price.
 
     The market-share analogue of :func:`regional_lagrangian`: with the store
-    count priced at ``lam``, ``bounds.market_share_lagrangian``'s bound separates
+    count priced at ``lam``, ``market_share_bounds.market_share_lagrangian``'s bound separates
     by region, and each region takes its own Polyak steps toward its own target
     (the incumbent's priced value there, steps deflected by the previous
     direction, which speeds the big regions up several times) until it
     converges. Every ``refresh``
     iterations the work is cut down to the cells, pairs and sites of the
     regions still open (most regions settle in a few iterations). The cells'
-    upper models (``bounds._cell_tables``) are exact at ``open_mask`` (the
+    upper models (``market_share_bounds.cell_tables``) are exact at ``open_mask`` (the
     incumbent; any plan, or none, keeps the bound valid), or ``tables`` when
     given. ``mu_out``, when given, receives each region's best multipliers
-    (for :func:`bounds.market_share_dual_value`, which re-prices the count).
+    (for :func:`market_share_bounds.market_share_dual_value`, which re-prices the count).
 
     Returns
     -------
     ndarray
         Best bound per region on ``max f_c(S) - lam |S|``.
     """
-    from planner.optimise.bounds import _cell_tables, _cell_terms
 
     t0 = time.perf_counter()
     m = model
     k = comps.n_components
-    tab = _cell_tables(m, open_mask, d_exact) if tables is None else tables
+    tab = cell_tables(m, open_mask, d_exact) if tables is None else tables
     free = tab.free
     mu = np.where(free, np.maximum(mu0.astype(float), 0.0), 0.0)
     dprev = np.zeros(m.val.size)
@@ -529,7 +529,7 @@ def regional_market_share(
             step_pairs = tab.step_pairs[active[step_reg]]
             pidx = np.flatnonzero(active[reg_pair] & free)
             sidx = np.flatnonzero(active[site_reg])
-        per_cell = _cell_terms(
+        per_cell = cell_terms(
             tab, mu, x, m.n_cells, m.pc, groups=groups, lin=lin, step_pairs=step_pairs, w=m.w, alt=alt
         )
         lc = const_reg + np.bincount(cell_reg, weights=per_cell, minlength=k)

@@ -29,15 +29,7 @@ import numpy as np
 
 from planner.errors import InfeasibleError
 from planner.optimise import decompose
-from planner.optimise.bounds import (
-    _cell_tables,
-    lagrangian_facility,
-    market_share_bound,
-    market_share_dual_value,
-    market_share_lagrangian,
-    reduced_cost_fixing,
-    select_top,
-)
+from planner.optimise.bounds import lagrangian_facility, reduced_cost_fixing, select_top
 from planner.optimise.check import check_solution
 from planner.optimise.exhaustive import best_plan, plan_count
 from planner.optimise.feasibility import precheck
@@ -45,6 +37,12 @@ from planner.optimise.greedy import greedy
 from planner.optimise.incumbent import Clock, Incumbent, Progress, relative_gap
 from planner.optimise.lns import improve_windows
 from planner.optimise.local_search import best_two, local_search
+from planner.optimise.market_share_bounds import (
+    cell_tables,
+    market_share_bound,
+    market_share_dual_value,
+    market_share_lagrangian,
+)
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState, compile_model
 from planner.optimise.types import ConstraintKeys, Instance, ObjectiveKind, Solution
@@ -357,7 +355,7 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
     plans, on_plan = _plan_collector(model, best)
 
     # the cells' upper models, exact at the incumbent (any plan keeps them valid)
-    tables = _cell_tables(model, best.mask)
+    tables = cell_tables(model, best.mask)
     lb, mu = market_share_lagrangian(
         model, best.value, best.mask, time_limit_s=max(0.5, (0.15 if regional else 0.6) * clock.left),
         gap_stop=gap_target * 0.2, on_plan=on_plan, plan_every=10, tables=tables,

@@ -1,6 +1,6 @@
 """Market-share bounds against brute force on tiny instances.
 
-The cells' upper models (``bounds._cell_tables``) must lie above every plan's
+The cells' upper models (``market_share_bounds.cell_tables``) must lie above every plan's
 true share and touch it at the plan they are built from; the global and the
 regional cell-hull Lagrangians must stay above the brute-force optimum for any
 multipliers and any store price.
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from planner.optimise import decompose
-from planner.optimise.bounds import (
-    _cell_tables,
-    _cell_terms,
+from planner.optimise.market_share_bounds import (
+    cell_tables,
+    cell_terms,
     market_share_dual_value,
     market_share_lagrangian,
 )
@@ -81,7 +81,7 @@ def test_cell_tables_above_every_plan_and_exact_at_theirs(seed, d_exact):
     model = compile_model(_instance(seed, n_fixed=seed % 3), "market_share")
     rng = np.random.default_rng(seed)
     built_on = model.forced | (rng.random(model.n_sites) < 0.4)
-    tab = _cell_tables(model, built_on, d_exact)
+    tab = cell_tables(model, built_on, d_exact)
     for y in _plans(model):
         true = model.value(y)
         up = _model_value(tab, model, y)
@@ -120,10 +120,10 @@ def _true_cell(model, tab, xx, cell):
 def test_cell_terms_are_the_maxima_of_the_models(seed, d_exact):
     model = compile_model(_instance(seed), "market_share")
     rng = np.random.default_rng(100 + seed)
-    tab = _cell_tables(model, model.forced | (rng.random(model.n_sites) < 0.5), d_exact)
+    tab = cell_tables(model, model.forced | (rng.random(model.n_sites) < 0.5), d_exact)
     mu = np.where(tab.free, rng.normal(0.0, 2.0, model.val.size), 0.0)
     x = np.zeros(model.val.size)
-    got = _cell_terms(tab, mu, x, model.n_cells, model.pc, w=model.w)
+    got = cell_terms(tab, mu, x, model.n_cells, model.pc, w=model.w)
     for i in range(model.n_cells):
         # copies are per cell: enumerate the cell's own free pairs
         own = np.flatnonzero(tab.free & (model.pc == i))
@@ -226,7 +226,7 @@ def test_dual_value_above_optimum_and_below_priced_bound(seed):
     opt = _brute(model)
     rng = np.random.default_rng(seed)
     plan = model.forced | (rng.random(model.n_sites) < 0.5)
-    tab = _cell_tables(model, plan, int(rng.integers(1, 4)))
+    tab = cell_tables(model, plan, int(rng.integers(1, 4)))
     for _ in range(3):
         mu = np.where(tab.free, rng.uniform(0.0, 5.0, model.val.size), 0.0)
         value = market_share_dual_value(model, tab, mu)
