@@ -67,9 +67,9 @@ def _coverage_credit(km: np.ndarray, r: np.ndarray, decay: str) -> np.ndarray:
     if decay == "step":
         return (km <= r).astype(float)
     if decay == "linear":
-        return np.clip(1.0 - km / r, 0.0, None)
+        return np.asarray(np.clip(1.0 - km / r, 0.0, None))
     if decay == "exponential":
-        return np.exp(-km / r) * (km <= 3.0 * r)
+        return np.asarray(np.exp(-km / r) * (km <= 3.0 * r))
     raise ValueError(f"unknown decay {decay!r}")
 
 
@@ -229,7 +229,7 @@ def _marginal_values(inst: Instance, sites: np.ndarray, kind: str, pos: np.ndarr
 
         def h(x: np.ndarray, c: np.ndarray) -> np.ndarray:
             den = x + c
-            return np.divide(x, den, out=np.zeros_like(x), where=den > 0)
+            return np.asarray(np.divide(x, den, out=np.zeros_like(x), where=den > 0))
 
         s_without = np.maximum(s_all[cell] - g, 0.0)
         loss = w[cell] * (h(s_all[cell], pull[cell]) - h(s_without, pull[cell]))
@@ -258,7 +258,7 @@ def _ranges(lens: np.ndarray) -> np.ndarray:
     if total == 0:
         return np.zeros(0, dtype=np.int64)
     starts = np.repeat(np.cumsum(lens) - lens, lens)
-    return np.arange(total) - starts
+    return np.asarray(np.arange(total) - starts)
 
 
 def _sense_word(kind: str) -> str:

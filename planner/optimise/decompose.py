@@ -204,8 +204,7 @@ def _component_primal(model: Model, comps: Components, mask: np.ndarray, lam: fl
     k = comps.n_components
     cv = model.cell_values(mask)
     pv = np.bincount(comps.cell_comp, weights=cv, minlength=k)
-    pv -= lam * np.bincount(comps.site_comp, weights=mask.astype(float), minlength=k)
-    return pv
+    return pv - lam * np.bincount(comps.site_comp, weights=mask.astype(float), minlength=k)
 
 
 def decomposed_bound(
@@ -253,7 +252,7 @@ def decomposed_bound(
     lc, _ = _component_terms(tmodel, comps, lag.u, lam)
     base = lam * model.p
     best.offer_bound(base + float(lc.sum()), "lagrangian+regions")
-    pv = _component_primal(model, comps, best.mask, lam)
+    pv = _component_primal(model, comps, best.plan, lam)
     # each region tightens its own multipliers at this price (most settle at once)
     reg_l, _u = regional_lagrangian(
         tmodel, comps, lam, lag.u, pv, time_limit_s=max(0.5, 0.3 * (clock.left - 0.12 * clock.limit)),
@@ -303,7 +302,7 @@ def decomposed_bound(
             total_gap = float(np.sum(ub - pv))
             if total_gap <= target_abs:
                 break
-            batch = []
+            batch: list[int] = []
             while pos < order.size and len(batch) < max(1, threads) * 2:
                 c = int(order[pos])
                 pos += 1
@@ -336,7 +335,7 @@ def decomposed_bound(
         _rebalance(model, tmodel, best, improved_regions, site_lists, clock)
     if use_lns and best.gap() > gap_target:
         # seed windows where the gap is: each region's share of it, spread over its sites
-        gap_c = np.maximum(ub - _component_primal(model, comps, best.mask, lam), 0.0)
+        gap_c = np.maximum(ub - _component_primal(model, comps, best.plan, lam), 0.0)
         if float(gap_c.sum()) <= 1e-9 * max(1.0, abs(best.value)):
             return  # every region's part of the plan is proven optimal at this price
         n_c = np.bincount(comps.site_comp, minlength=comps.n_components)
@@ -379,7 +378,7 @@ def _rebalance(
     worth adding opened), in batches of sites that share no cell, so their
     values are independent and exact, and every step keeps the group limits.
     """
-    mask = best.mask.copy()
+    mask = best.plan.copy()
     for c, sub in regions:
         s = site_lists[c]
         mask[s] = sub[s]

@@ -82,9 +82,10 @@ def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
     init = model.forced.copy()
     if start is not None:
         init |= start
-    for j in np.flatnonzero(init):
-        st.add(int(j))
-        gt.open_site(int(j))
+    for j0 in np.flatnonzero(init):
+        st.add(int(j0))
+        gt.open_site(int(j0))
+
     def reserve(cost: np.ndarray | None, j: int) -> float:
         """Cheapest way to fill the remaining slots after ``j`` from the closed sites."""
         if cost is None:
@@ -114,19 +115,19 @@ def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
         cand = np.unique(np.concatenate([model.groups[g].sites for g in short]))
         cand = cand[st.addable_mask()[cand]]  # ``can_add`` for all at once
         # the most valuable one that also leaves budget for the stores still to open
-        g = gt.all_gains()[cand]
-        pick = next((int(j) for j in cand[np.argsort(-g, kind="stable")] if budget_ok(int(j))), None)
+        cand_gain = gt.all_gains()[cand]
+        order = cand[np.argsort(-cand_gain, kind="stable")]
+        pick = next((int(j) for j in order if budget_ok(int(j))), None)
         if pick is None:
             log.info("greedy: no site can open for group minimum(s) %s",
-                     [model.groups[g].label for g in short])
+                     [model.groups[int(k)].label for k in short])
             break
-        j = pick
-        st.add(j)
-        gt.open_site(j)
+        st.add(pick)
+        gt.open_site(pick)
 
     gains = gt.all_gains()
     ok = st.addable_mask()
-    heap = [(-float(gains[j]), int(j)) for j in np.flatnonzero(ok)]
+    heap: list[tuple[float, int]] = [(-float(gains[j]), int(j)) for j in np.flatnonzero(ok)]
     heapq.heapify(heap)
     misses = 0
     blocked = {"constraint": 0, "budget": 0}
@@ -146,9 +147,9 @@ def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
         ):
             blocked["budget"] += 1
             continue  # it would leave too little budget for the stores still to open
-        g = gt.gain(j)
-        if heap and g < -heap[0][0] - 1e-12 * max(1.0, abs(g)):
-            heapq.heappush(heap, (-g, j))
+        gain = gt.gain(j)
+        if heap and gain < -heap[0][0] - 1e-12 * max(1.0, abs(gain)):
+            heapq.heappush(heap, (-gain, j))
             misses += 1
             continue
         misses = 0

@@ -79,6 +79,13 @@ class Incumbent:
         self.progress = progress
         self.clock = clock
 
+    @property
+    def plan(self) -> np.ndarray:
+        """The incumbent's open mask; only once a plan has been accepted."""
+        if self.mask is None:
+            raise RuntimeError("no incumbent plan yet")  # our bug: callers offer a plan first
+        return self.mask
+
     def offer(self, mask: np.ndarray, how: str) -> bool:
         if int(mask.sum()) != self.m.p or not PlanState(self.m, mask).feasible():
             return False  # relaxations' plans may break side constraints

@@ -367,14 +367,14 @@ def cell_terms(
         step = _block_rows(masks.shape[1])
         top = np.empty(pm_all.shape[0])
         amap = None
-        if chosen is not None and masks.shape[1] == alt.width:
+        if chosen is not None and alt is not None and masks.shape[1] == alt.width:
             amap = np.full(pm_all.shape[0], -1, dtype=np.int64)
             amap[alt.row] = np.arange(alt.row.size)
         for lo in range(0, pm_all.shape[0], step):
             pm = pm_all[lo : lo + step]
             score = _subset_sums(mu[pm])
             np.subtract(vals_all[lo : lo + step], score, out=score)
-            if amap is not None:
+            if amap is not None and alt is not None:
                 h = np.flatnonzero(amap[lo : lo + step] >= 0)
                 ai = amap[lo : lo + step][h]
                 lv = alt.lev[ai].astype(np.intp)
@@ -386,7 +386,7 @@ def cell_terms(
             arg = np.argmax(score, axis=1)
             top[lo : lo + step] = score[np.arange(arg.size), arg]
             x[pm] = masks[arg]
-            if amap is not None and h.size:
+            if amap is not None and chosen is not None and h.size:
                 a_h = arg[h]
                 use = delta[np.arange(h.size), a_h] < 0.0
                 chosen[ai[use]] = lv[np.arange(h.size), a_h][use]
@@ -395,7 +395,7 @@ def cell_terms(
     gain = lcoef - mu[lp]
     x[lp] = gain > 0
     out += np.bincount(pc[lp], weights=np.maximum(gain, 0.0), minlength=n_cells)
-    if chosen is not None:
+    if chosen is not None and alt is not None:
         # weak sites of the subsets that took the second model
         lv = chosen[alt.r_alt]
         on = lv >= 0

@@ -206,8 +206,9 @@ def solve_facility_mip(
         a = csr_matrix((0, nv))
         clo = chi = np.zeros(0)
     helper = mbh.ModelBuilderHelper()
+    # OR-Tools' stub types these arrays as ``ndarray[float64, ...]``, which no array matches
     helper.fill_model_from_sparse_data(
-        np.concatenate([y_lb, np.zeros(nz)]), np.concatenate([y_ub, np.ones(nz)]), obj, clo, chi, a
+        np.concatenate([y_lb, np.zeros(nz)]), np.concatenate([y_ub, np.ones(nz)]), obj, clo, chi, a,  # type: ignore[arg-type]
     )
     for k in range(ns):
         helper.set_var_integrality(k, True)
@@ -240,7 +241,7 @@ def solve_facility_mip(
     solver.enable_output(False)
     solver.solve(helper)
     secs = time.perf_counter() - t0
-    status = mbh.SolveStatus(solver.status())
+    status = solver.status()
     if status in (mbh.SolveStatus.OPTIMAL, mbh.SolveStatus.FEASIBLE) and solver.has_solution():
         open_mask = np.zeros(m.n_sites, dtype=bool)
         yv = np.asarray(solver.variable_values())[:ns]
@@ -278,7 +279,7 @@ class _Levels:
         cell_first = np.flatnonzero(self.first)
         cum = np.cumsum(lo)
         base = np.repeat(cum[cell_first] - lo[cell_first], np.diff(np.append(cell_first, lo.size)))
-        return np.minimum(1.0, cum - base)
+        return np.asarray(np.minimum(1.0, cum - base))
 
 
 def _levels(pc: np.ndarray, val: np.ndarray, floor: np.ndarray) -> _Levels:
@@ -312,7 +313,7 @@ def _blocked_by(m: Model, sites: np.ndarray, others: np.ndarray) -> np.ndarray:
         nb = m.conf_adj[np.repeat(m.conf_ptr[sites], deg) + ranges(deg)]
         owner = np.repeat(np.arange(sites.size), deg)
         blocked |= np.bincount(owner, weights=others[nb].astype(float), minlength=sites.size) > 0
-    return blocked
+    return np.asarray(blocked)
 
 
 def _side_rows(
@@ -359,7 +360,7 @@ def _side_rows(
     for cost, budget in ((m.capex, m.capex_budget), (m.opex, m.opex_budget)):
         if cost is None or budget is None:
             continue
-        used = 0.0 if out is None else float(cost[out].sum())
+        spent = 0.0 if out is None else float(cost[out].sum())
         c = np.flatnonzero(cost[sites] != 0)
         yield (np.zeros(c.size, dtype=np.int64), c, cost[sites][c].astype(float),
-               np.array([-inf]), np.array([float(budget) * (1 + 1e-12) - used]))
+               np.array([-inf]), np.array([float(budget) * (1 + 1e-12) - spent]))

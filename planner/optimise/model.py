@@ -41,7 +41,7 @@ def ranges(lens: np.ndarray) -> np.ndarray:
     if total == 0:
         return np.zeros(0, dtype=np.int64)
     starts = np.repeat(np.cumsum(lens) - lens, lens)
-    return np.arange(total, dtype=np.int64) - starts
+    return np.asarray(np.arange(total, dtype=np.int64) - starts)
 
 
 @dataclass
@@ -110,7 +110,7 @@ class Model:
         if self.facility:
             return _seg_max(v, self.cell_ptr)
         s = np.add.reduceat(v, self.cell_ptr[:-1]) if v.size else np.zeros(self.n_cells)
-        return self.w * huff(s, self.pull)
+        return np.asarray(self.w * huff(s, self.pull))
 
     def truncate(self, top: int) -> Model:
         """The same model keeping, per cell, only its ``top`` best pairs (facility form).
@@ -169,9 +169,9 @@ def decay_value(km: np.ndarray, r: np.ndarray, decay: str) -> np.ndarray:
     if decay == "step":
         return (km <= r).astype(float)
     if decay == "linear":
-        return np.clip(1.0 - km / r, 0.0, None)
+        return np.asarray(np.clip(1.0 - km / r, 0.0, None))
     if decay == "exponential":
-        return np.exp(-km / r) * (km <= 3.0 * r)
+        return np.asarray(np.exp(-km / r) * (km <= 3.0 * r))
     raise ValueError(f"unknown decay {decay!r}")
 
 
@@ -392,7 +392,7 @@ class PlanState:
             ok &= self.capex_used + m.capex <= m.capex_budget * (1 + 1e-12)  # type: ignore[operator]
         if m.opex is not None:
             ok &= self.opex_used + m.opex <= m.opex_budget * (1 + 1e-12)  # type: ignore[operator]
-        return ok
+        return np.asarray(ok)
 
     def group_hits(self, flags: np.ndarray) -> np.ndarray:
         """Per site: how many of its groups have ``flags`` set."""
@@ -408,7 +408,7 @@ class PlanState:
         ok = self.open & ~m.forced
         if m.groups:
             ok &= self.group_hits(self.grp_count <= self.grp_min) == 0
-        return ok
+        return np.asarray(ok)
 
     def can_swap(self, f: int, j: int) -> bool:
         """Closing open ``f`` and opening closed ``j`` keeps every constraint."""

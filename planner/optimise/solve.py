@@ -233,7 +233,7 @@ def _facility_bound_and_improve(
     # a small instance is solved faster by one MIP over everything (which also
     # settles the store count exactly) than region by region
     regional = comps.n_components > 1 and comps.largest_share < 0.9 and model.pc.size > _ONE_MIP_PAIRS
-    b1, _, _ = best_two(model, best.mask)
+    b1, _, _ = best_two(model, best.plan)
     # The bound is cheap next to the rest, and its quality drives fixing, so it
     # runs to convergence whatever the gap target. With regions, the global run
     # only has to find the store price and a start for each region's multipliers.
@@ -349,7 +349,7 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
         # spreading fractional stores. The per-cell hull Lagrangian is the real
         # bound; the tangent one is only a quick fallback.
         bnd, _gamma = market_share_bound(
-            model, best.value, best.mask, time_limit_s=max(0.2, 0.03 * clock.left), gap_stop=gap_target * 0.2
+            model, best.value, best.plan, time_limit_s=max(0.2, 0.03 * clock.left), gap_stop=gap_target * 0.2
         )
         best.offer_bound(bnd, "tangent-cuts")
     plans, on_plan = _plan_collector(model, best)
@@ -357,7 +357,7 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
     # the cells' upper models, exact at the incumbent (any plan keeps them valid)
     tables = cell_tables(model, best.mask)
     lb, mu = market_share_lagrangian(
-        model, best.value, best.mask, time_limit_s=max(0.5, (0.15 if regional else 0.6) * clock.left),
+        model, best.value, best.plan, time_limit_s=max(0.5, (0.15 if regional else 0.6) * clock.left),
         gap_stop=gap_target * 0.2, on_plan=on_plan, plan_every=10, tables=tables,
     )
     best.offer_bound(lb, "cell-hull-lagrangian")
@@ -373,7 +373,7 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
         hi = float(rho[free_sel].min()) if np.any(free_sel) else 0.0
         lo = float(rho[elig].max()) if np.any(elig) else 0.0
         lam = max(0.0, 0.5 * (hi + lo))
-        target = decompose.market_share_primal_by_region(model, comps, best.mask, lam)
+        target = decompose.market_share_primal_by_region(model, comps, best.plan, lam)
         mu_reg = mu.copy()
         reg = decompose.regional_market_share(
             model, comps, lam, mu, target, time_limit_s=max(0.5, 0.7 * clock.left - 0.1 * clock.limit),
