@@ -9,6 +9,7 @@ SCENARIO ?= scenarios/china-1000.yaml
 help:
 	@echo "make run    - set up .venv, build the data cache, solve $(SCENARIO), print the map path"
 	@echo "make test   - set up .venv with test extras and run the whole suite"
+	@echo "make lint   - ruff and mypy (strict for planner/optimise), as CI runs them"
 	@echo "make bench  - run the benchmarks (figures in benchmarks/RESULTS.md)"
 
 $(BIN)/python:
@@ -38,6 +39,8 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check planner tests benchmarks
+	$(BIN)/mypy planner
+	$(BIN)/mypy --strict planner/optimise
 
 bench: install-dev
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

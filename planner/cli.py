@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -115,10 +116,12 @@ class _RichProgress:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self.task is not None:
             self.progress.update(self.task, completed=1, total=1)
-        self.progress.__exit__(*exc)
+        self.progress.__exit__(exc_type, exc, tb)
 
     def __call__(self, step: str, info: dict[str, Any]) -> None:
         if not self.enabled:

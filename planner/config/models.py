@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TierName = Literal["1", "new1", "2", "3", "4", "5"]
-TIERS: tuple[str, ...] = ("1", "new1", "2", "3", "4", "5")
+TIERS: tuple[TierName, ...] = ("1", "new1", "2", "3", "4", "5")
 
 Pct = Annotated[float, Field(ge=0, le=100)]
 PosFloat = Annotated[float, Field(gt=0)]
