@@ -28,6 +28,8 @@ from planner.errors import DataError
 
 ObjectiveKind = Literal["coverage", "distance", "market_share"]
 DecayKind = Literal["step", "linear", "exponential"]
+#: Every objective an ``Instance`` can be solved for.
+OBJECTIVES: tuple[ObjectiveKind, ...] = ("coverage", "distance", "market_share")
 
 logger = logging.getLogger(__name__)
 
