@@ -1,6 +1,6 @@
 """OR-Library p-median benchmark: pmed1-40 against the published optima.
 
-Each instance is solved with ``planner.optimise.benchio.run_pmed`` (what
+Each instance is solved with ``planner.bench.run_pmed`` (what
 ``planner bench pmed FILE --json`` runs), then the returned plan is re-scored by
 the standalone checker ``orlib/check_pmed.py`` in a subprocess (its own
 Floyd-Warshall, OR-Library duplicate rule). A plan counts as optimal when the
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from _common import add_common_args, bench_dir, emit, machine, solver_missing, stamp, table
 
-from planner.optimise.benchio import run_pmed
+from planner.bench import run_pmed
 
 
 def parse_only(spec: str | None) -> list[int]:

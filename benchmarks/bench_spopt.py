@@ -2,7 +2,7 @@
 
 Instances:
 
-* ``synthetic``: ``benchio.synthetic_instance(cells=2000, candidates=500,
+* ``synthetic``: ``planner.synthetic.synthetic_instance(cells=2000, candidates=500,
   stores=50, existing=0)``. spopt gets the dense cost matrix, with
   ``unreachable_km`` where the instance has no pair, so both sides optimise
   exactly the same objective.
@@ -34,8 +34,9 @@ import numpy as np
 from _common import add_common_args, bench_dir, emit, machine, score, solver_missing, stamp, table
 
 import planner.optimise.solve  # noqa: F401  (imported before timing, as spopt and PuLP are)
-from planner.optimise.benchio import instance_from_cost_matrix, solve_instance, synthetic_instance
+from planner.bench import solve_instance
 from planner.optimise.types import Instance
+from planner.synthetic import synthetic_instance
 
 # asserted by spopt's tests (EXPECTED.md)
 SF_MEAN_DIST = 2982.1268579890657
@@ -197,7 +198,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_args(ap)
     ap.add_argument("--time-limit", type=float, default=60.0, help="our solver, seconds")
-    ap.add_argument("--gap-target", type=float, default=1e-6, help="our solver's gap target")
+    ap.add_argument("--gap-target", type=float, default=1e-6, help="our solver's gap target, a fraction (1e-6 = 0.0001 %%)")
     ap.add_argument("--spopt-time-limit", type=float, default=600.0, help="CBC wall-clock seconds")
     ap.add_argument("--spopt-hard-limit", type=float,
                     help="kill an spopt run after this many wall seconds (default 2 × limit + 300)")  # fmt: skip
@@ -222,7 +223,7 @@ def main() -> int:
 
     # --- spopt's San Francisco test data ------------------------------------
     cost, w, names = load_sf(data / "spopt_sf")
-    sf = instance_from_cost_matrix(cost, w, stores=4, radius_km=5000.0)
+    sf = Instance.from_cost_matrix(cost, w, stores=4, radius_km=5000.0)
     for kind in ("distance", "coverage"):
         row, ours, sp = compare("SF", kind, sf, cost, args)
         rows.append(row)

@@ -1,7 +1,7 @@
 """Synthetic national benchmark: 100,000 cells x 10,000 candidates x 1,000 stores (150 fixed).
 
 For each objective (coverage, distance, market_share) a fresh process builds
-``benchio.synthetic_instance`` (same seed, so the same instance for all three),
+``planner.synthetic.synthetic_instance`` (same seed, so the same instance for all three),
 solves it with the project optimiser under the time limit, re-scores the plan
 from the interchange-format definitions (``_common.score``, independent of the
 optimiser's checker), and reports objective, proven bound, gap, wall seconds
@@ -31,8 +31,11 @@ from _common import (
     table,
 )
 
-from planner.optimise.benchio import OBJECTIVES, result_json, solve_instance, synthetic_instance
+from planner.bench import result_json, solve_instance
+from planner.optimise.types import OBJECTIVES
+from planner.synthetic import synthetic_instance
 
+#: The issue's gap targets, as fractions (the table shows them in %).
 TARGET_GAP = {"coverage": 0.005, "distance": 0.005, "market_share": 0.02}
 
 
@@ -77,7 +80,7 @@ def main() -> int:
     ap.add_argument("--existing", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--time-limit", type=float, default=60.0)
-    ap.add_argument("--gap-target", type=float, help="passed to the solver (default: benchio's)")
+    ap.add_argument("--gap-target", type=float, help="a fraction (0.005 = 0.5 %%), passed to the solver (default: the solver's)")
     ap.add_argument("--objectives", default=",".join(OBJECTIVES))
     ap.add_argument("--in-process", action="store_true",
                     help="solve in this process (peak memory is then cumulative)")  # fmt: skip

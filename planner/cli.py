@@ -307,7 +307,7 @@ def bench_pmed(
     json_: JsonOpt = False,
 ) -> None:
     """Solve an OR-Library p-median instance (open ids are 1-based)."""
-    from planner.optimise.benchio import run_pmed
+    from planner.bench import run_pmed
 
     _guard(lambda: _print_bench(_quiet_native(run_pmed, file, time_limit_s=_budget(time_limit)), json_))
 
@@ -320,7 +320,7 @@ def bench_instance(
     json_: JsonOpt = False,
 ) -> None:
     """Solve an instance given in the interchange format (open ids are 0-based)."""
-    from planner.optimise.benchio import run_instance
+    from planner.bench import run_instance
 
     _guard(lambda: _print_bench(_quiet_native(run_instance, file, objective=objective, time_limit_s=_budget(time_limit)), json_))
 
@@ -338,7 +338,7 @@ def bench_synthetic(
     json_: JsonOpt = False,
 ) -> None:
     """Build a reproducible clustered national-like instance and solve it."""
-    from planner.optimise.benchio import run_synthetic
+    from planner.bench import run_synthetic
 
     _guard(lambda: _print_bench(
         _quiet_native(run_synthetic, cells=cells, candidates=candidates, stores=stores, existing=existing,

@@ -8,18 +8,45 @@ imports GeoPandas; nothing above ``planner.instance`` imports OR-Tools.
 Indices are 0-based. *Cells* ``i`` carry demand; *sites* ``j`` are candidate
 stores (one row per location *and* format: a location offered in three formats
 is three sites sharing one ``site_location``). Reachable cell-site pairs are
-stored sparsely (``pair_*``), sorted by site then cell.
+stored sparsely (``pair_*``), sorted by site then cell. ``Instance.from_arrays``,
+``Instance.from_cost_matrix`` and ``Instance.to_arrays`` are the adapters (spopt's
+shape) between an ``Instance`` and plain arrays: the interchange arrays that
+``planner.bench`` reads and writes as ``.npz``, or a dense cell x site cost matrix.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
+
+from planner.errors import DataError
 
 ObjectiveKind = Literal["coverage", "distance", "market_share"]
 DecayKind = Literal["step", "linear", "exponential"]
+#: Every objective an ``Instance`` can be solved for.
+OBJECTIVES: tuple[ObjectiveKind, ...] = ("coverage", "distance", "market_share")
+
+logger = logging.getLogger(__name__)
+
+#: Interchange arrays every instance needs (see :meth:`Instance.from_arrays`).
+ARRAY_KEYS_REQUIRED: tuple[str, ...] = (
+    "weight",
+    "pair_cell",
+    "pair_site",
+    "pair_km",
+    "stores",
+    "radius_km",
+    "unreachable_km",
+)
+#: Interchange arrays that may be left out (a default is used instead).
+ARRAY_KEYS_OPTIONAL: tuple[str, ...] = ("fixed", "site_attr", "competitor_pull", "beta")
+#: Every interchange array, in the order :meth:`Instance.to_arrays` writes them.
+ARRAY_KEYS: tuple[str, ...] = ARRAY_KEYS_REQUIRED + ARRAY_KEYS_OPTIONAL
 
 
 @dataclass
@@ -110,6 +137,173 @@ class Instance:
     def n_pairs(self) -> int:
         return int(self.pair_cell.shape[0])
 
+    # -- adapters: plain arrays in and out ------------------------------------
+    @classmethod
+    def from_arrays(cls, **arrays: npt.ArrayLike) -> Instance:
+        """Validate the interchange arrays and build an instance.
+
+        N cells, M sites, K reachable pairs:
+
+        ==================  ==========  ==============================================
+        key                 type        meaning
+        ==================  ==========  ==============================================
+        ``weight``          float[N]    demand per cell (>= 0)
+        ``pair_cell``       int[K]      cell of each reachable pair, in 0..N-1
+        ``pair_site``       int[K]      site of each reachable pair, in 0..M-1
+        ``pair_km``         float[K]    distance of each pair, km (>= 0)
+        ``fixed``           int[E]      sites that must be open
+        ``stores``          int         open sites in total, fixed ones included
+        ``radius_km``       float       coverage radius (a float[M] is also accepted)
+        ``unreachable_km``  float       distance charged to a cell with no open pair
+        ``site_attr``       float[M]    attractiveness of each site (Huff)
+        ``competitor_pull`` float[N]    competitors' attraction on each cell (Huff)
+        ``beta``            float       distance-decay exponent (Huff)
+        ==================  ==========  ==============================================
+
+        M is ``len(site_attr)`` when given, otherwise ``max(pair_site, fixed) + 1``.
+
+        Parameters
+        ----------
+        **arrays
+            The keys of :data:`ARRAY_KEYS`. ``fixed`` (default none), ``site_attr``
+            (default 1), ``competitor_pull`` (default 0) and ``beta`` (default 2)
+            may be left out; a one-element array is taken as a scalar.
+
+        Returns
+        -------
+        Instance
+            Pairs sorted by site then cell; a scalar ``radius_km`` becomes a
+            per-site array.
+
+        Raises
+        ------
+        DataError
+            Naming the key and the problem: a missing or unknown key, a wrong
+            shape or type, a negative or non-finite value, an index out of range,
+            a repeated pair.
+        """
+        return _instance_from_arrays(arrays)
+
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: npt.ArrayLike,
+        weight: npt.ArrayLike,
+        *,
+        stores: int,
+        radius_km: float = math.inf,
+        fixed: npt.ArrayLike | None = None,
+        unreachable_km: float | None = None,
+    ) -> Instance:
+        """Build a sparse-pairs instance from a dense cell x site cost matrix (spopt's shape).
+
+        Parameters
+        ----------
+        cost
+            float[N, M], km (or any one unit used for ``radius_km`` too). Every
+            finite entry becomes a pair; a non-finite one means "not reachable".
+            Pairs beyond ``radius_km`` are kept: they still count for
+            ``distance`` and ``market_share``.
+        weight
+            float[N] demand per cell.
+        stores
+            Open sites in total, ``fixed`` included.
+        radius_km
+            Coverage radius, the same for every site.
+        fixed
+            Sites that must be open.
+        unreachable_km
+            Charged to a cell with no open reachable site; default
+            ``10 * max finite cost + 1`` (never binding when every cell reaches
+            every site).
+
+        Raises
+        ------
+        DataError
+            On the problems :meth:`from_arrays` rejects, or a matrix that is not
+            2-D or whose rows do not match ``weight``.
+        """
+        cost = np.asarray(cost, dtype=np.float64)
+        if cost.ndim != 2:
+            raise DataError(f"cost matrix must be 2-D, found shape {cost.shape}.")
+        cell, site = np.nonzero(np.isfinite(cost).T)[::-1]  # pairs ordered by site, then cell
+        km = cost[cell, site]
+        if unreachable_km is None:
+            unreachable_km = 10.0 * float(km.max(initial=0.0)) + 1.0
+        weight_arr = np.asarray(weight, dtype=np.float64)
+        if weight_arr.shape != (cost.shape[0],):
+            raise DataError(
+                f"weight has shape {weight_arr.shape}, expected one per cost-matrix row ({cost.shape[0]})."
+            )
+        try:
+            return cls.from_arrays(
+                weight=weight_arr,
+                pair_cell=cell,
+                pair_site=site,
+                pair_km=km,
+                stores=stores,
+                radius_km=float(radius_km),
+                unreachable_km=float(unreachable_km),
+                site_attr=np.ones(cost.shape[1]),
+                fixed=np.zeros(0, dtype=np.int64)
+                if fixed is None
+                else np.asarray(fixed, dtype=np.int64),
+            )
+        except DataError as exc:
+            raise DataError(f"cost matrix: {exc.message}", problems=exc.problems) from exc
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The interchange arrays of this instance (the inverse of :meth:`from_arrays`).
+
+        ``radius_km`` is given as a scalar when every site has the same radius,
+        otherwise as float[M]. Constraints the arrays cannot express (groups,
+        budgets, spacing, forbidden sites, closable existing stores, site
+        locations, decay other than step) are dropped with a warning.
+        """
+        m = self.n_sites
+        radius = np.broadcast_to(np.asarray(self.radius_km, dtype=np.float64), (m,))
+        dropped = [
+            name
+            for name, present in (
+                ("groups", bool(self.groups)),
+                (
+                    "capex/opex budgets",
+                    self.capex_budget_cny is not None or self.opex_budget_cny is not None,
+                ),
+                ("spacing conflicts", self.conflict_a.size > 0),
+                ("forbidden sites", self.forbidden.size > 0),
+                ("closable existing stores", self.existing.size > 0),
+                ("site_location", self.site_location is not None),
+                (f"decay '{self.decay}'", self.decay != "step"),
+            )
+            if present
+        ]
+        if dropped:
+            logger.warning(
+                "the interchange format cannot hold %s; they are not written", ", ".join(dropped)
+            )
+        return {
+            "weight": np.asarray(self.weight, dtype=np.float64),
+            "pair_cell": np.asarray(self.pair_cell, dtype=np.int32),
+            "pair_site": np.asarray(self.pair_site, dtype=np.int32),
+            "pair_km": np.asarray(self.pair_km, dtype=np.float64),
+            "fixed": np.asarray(self.fixed, dtype=np.int64),
+            "stores": np.asarray(int(self.stores), dtype=np.int64),
+            "radius_km": np.asarray(
+                radius[0] if m and np.all(radius == radius[0]) else radius, dtype=np.float64
+            )
+            if m
+            else np.asarray(0.0),
+            "unreachable_km": np.asarray(float(self.unreachable_km)),
+            "site_attr": np.ones(m)
+            if self.site_attr is None
+            else np.asarray(self.site_attr, dtype=np.float64),
+            "competitor_pull": np.zeros(self.n_cells)
+            if self.competitor_pull is None
+            else np.asarray(self.competitor_pull, dtype=np.float64),
+            "beta": np.asarray(float(self.beta)),
+        }
+
 
 @dataclass
 class Solution:
@@ -142,3 +336,150 @@ def attraction(site_attr: np.ndarray, pair_km: np.ndarray, beta: float) -> np.nd
     checkers keep their own copy on purpose).
     """
     return np.asarray(site_attr, dtype=float) * (1.0 + np.asarray(pair_km, dtype=float)) ** (-float(beta))
+
+
+# ---------------------------------------------------------------------------
+# Validation of the interchange arrays (behind Instance.from_arrays)
+# ---------------------------------------------------------------------------
+def _instance_from_arrays(data: dict[str, npt.ArrayLike]) -> Instance:
+    """Check every interchange array, then build the instance (pairs sorted by site, cell)."""
+    missing = [k for k in ARRAY_KEYS_REQUIRED if k not in data]
+    if missing:
+        raise DataError(
+            f"missing key(s) {', '.join(missing)}; the interchange format needs "
+            f"{', '.join(ARRAY_KEYS_REQUIRED)}.",
+        )
+    unknown = sorted(set(data) - set(ARRAY_KEYS))
+    if unknown:
+        raise DataError(
+            f"unknown key(s) {', '.join(unknown)}; the interchange arrays are "
+            f"{', '.join(ARRAY_KEYS)}.",
+        )
+
+    def err(key: str, problem: str) -> DataError:
+        return DataError(f"key '{key}' {problem}")
+
+    def floats(key: str, ndim: int) -> np.ndarray:
+        arr = np.asarray(data[key])
+        if arr.dtype.kind not in "biuf":
+            raise err(key, f"must be numeric, found dtype {arr.dtype}.")
+        if ndim == 0 and arr.shape == (1,):  # a one-element array is taken as a scalar
+            arr = arr.reshape(())
+        if arr.ndim != ndim:
+            what = "a scalar" if ndim == 0 else f"a {ndim}-D array"
+            raise err(key, f"must be {what}, found shape {arr.shape}.")
+        arr = arr.astype(np.float64)
+        if np.isnan(arr).any():
+            raise err(key, f"contains NaN (first at position {_first(np.isnan(arr))}).")
+        return arr
+
+    def nonneg(key: str, arr: np.ndarray, *, finite: bool = True) -> np.ndarray:
+        if finite and np.isinf(arr).any():
+            raise err(
+                key, f"contains an infinite value (first at position {_first(np.isinf(arr))})."
+            )
+        if (arr < 0).any():
+            raise err(key, f"contains a negative value (first at position {_first(arr < 0)}).")
+        return arr
+
+    def indices(key: str) -> np.ndarray:
+        arr = np.asarray(data[key])
+        if arr.ndim != 1:
+            raise err(key, f"must be a 1-D integer array, found shape {arr.shape}.")
+        if arr.dtype.kind == "f":
+            if np.isnan(arr).any():
+                raise err(key, f"contains NaN (first at position {_first(np.isnan(arr))}).")
+            if (arr != np.round(arr)).any():
+                raise err(key, "must hold integers, found a fractional value.")
+        elif arr.size and arr.dtype.kind not in "biu":
+            raise err(key, f"must hold integers, found dtype {arr.dtype}.")
+        arr = arr.astype(np.int64)
+        if (arr < 0).any():
+            raise err(key, f"contains a negative index (first at position {_first(arr < 0)}).")
+        return arr
+
+    weight = nonneg("weight", floats("weight", 1))
+    n = weight.shape[0]
+    pair_cell = indices("pair_cell")
+    pair_site = indices("pair_site")
+    pair_km = nonneg("pair_km", floats("pair_km", 1))
+    k = pair_cell.shape[0]
+    for key, arr in (("pair_site", pair_site), ("pair_km", pair_km)):
+        if arr.shape[0] != k:
+            raise err(key, f"has {arr.shape[0]} entries but pair_cell has {k}.")
+    if k and pair_cell.max() >= n:
+        raise err("pair_cell", f"index {pair_cell.max()} out of range: weight has {n} cells.")
+    fixed = indices("fixed") if "fixed" in data else np.zeros(0, dtype=np.int64)
+
+    if "site_attr" in data:
+        site_attr = nonneg("site_attr", floats("site_attr", 1))
+        m = site_attr.shape[0]
+    else:
+        m = int(max(pair_site.max(initial=-1), fixed.max(initial=-1))) + 1
+        site_attr = np.ones(m)
+    if k and pair_site.max() >= m:
+        raise err("pair_site", f"index {pair_site.max()} out of range: site_attr has {m} sites.")
+    if fixed.size and fixed.max() >= m:
+        raise err("fixed", f"index {fixed.max()} out of range: there are {m} sites.")
+    if np.unique(fixed).size != fixed.size:
+        raise err("fixed", "lists a site more than once.")
+
+    stores_f = float(floats("stores", 0))
+    if stores_f != round(stores_f) or math.isinf(stores_f):
+        raise err("stores", f"must be a whole number, found {stores_f}.")
+    stores = int(stores_f)
+    if not fixed.size <= stores <= m:
+        raise err(
+            "stores",
+            f"= {stores} must be at least the {fixed.size} fixed site(s) and at most the {m} sites.",
+        )
+
+    radius = nonneg("radius_km", floats("radius_km", np.ndim(data["radius_km"])), finite=False)
+    if radius.ndim == 0:
+        radius_km = np.full(m, float(radius))
+    elif radius.shape == (m,):
+        radius_km = radius
+    else:
+        raise err("radius_km", f"must be a scalar or float[{m}], found shape {radius.shape}.")
+    unreachable_km = float(nonneg("unreachable_km", floats("unreachable_km", 0)))
+
+    if "competitor_pull" in data:
+        pull = nonneg("competitor_pull", floats("competitor_pull", 1))
+        if pull.shape[0] != n:
+            raise err(
+                "competitor_pull", f"has {pull.shape[0]} entries, expected one per cell ({n})."
+            )
+    else:
+        pull = np.zeros(n)
+    beta = float(nonneg("beta", floats("beta", 0))) if "beta" in data else Instance.beta
+
+    order = np.lexsort((pair_cell, pair_site))
+    pair_cell, pair_site, pair_km = pair_cell[order], pair_site[order], pair_km[order]
+    if k > 1:
+        dup = (np.diff(pair_site) == 0) & (np.diff(pair_cell) == 0)
+        if dup.any():
+            at = int(np.nonzero(dup)[0][0])
+            raise DataError(
+                f"keys 'pair_cell'/'pair_site' repeat {int(dup.sum())} pair(s), "
+                f"e.g. cell {pair_cell[at]} with site {pair_site[at]}; give each pair once.",
+            )
+    return Instance(
+        weight=weight,
+        pair_cell=pair_cell.astype(np.int32),
+        pair_site=pair_site.astype(np.int32),
+        pair_km=pair_km,
+        n_sites=m,
+        stores=stores,
+        radius_km=radius_km,
+        unreachable_km=unreachable_km,
+        site_attr=site_attr,
+        competitor_pull=pull,
+        beta=beta,
+        fixed=np.sort(fixed),
+    )
+
+
+def _first(mask: np.ndarray) -> int | tuple[int, ...]:
+    """Position of the first true entry (an int for 1-D, a tuple otherwise)."""
+    idx = np.argwhere(np.atleast_1d(mask))[0]
+    return int(idx[0]) if idx.size == 1 else tuple(int(i) for i in idx)

@@ -7,7 +7,6 @@ import itertools
 
 import numpy as np
 import pytest
-from optimise_gen import clustered_instance
 
 from planner.optimise.check import check_solution
 from planner.optimise.greedy import greedy
@@ -17,6 +16,7 @@ from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import PlanState, compile_model
 from planner.optimise.solve import solve
 from planner.optimise.types import GroupLimit, Solution
+from planner.synthetic import clustered_instance
 
 
 def _constrained(seed: int, kind: str = "coverage"):

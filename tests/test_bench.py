@@ -1,14 +1,19 @@
-"""Tests for ``planner.optimise.benchio``: readers, writer, generator, JSON.
+"""Tests for ``planner.bench``: the OR-Library reader, the ``.npz`` reader and writer, JSON.
 
 The ``run_*`` tests replace the optimiser with a tiny brute-force stand-in
 (injected as ``planner.optimise.solve``), so they test the plumbing only and
-stay fast whether or not the real solver exists.
+stay fast whether or not the real solver exists. The tests that need the shared
+OR-Library files find them through ``$PLANNER_BENCH_DIR`` or ``../shared/bench``
+next to the repository (as ``benchmarks/`` does) and are skipped when absent. The
+generators' tests are in ``tests/test_synthetic.py``, the array adapters' in
+``tests/optimise/test_types.py``.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import sys
 import types
 from pathlib import Path
@@ -20,25 +25,33 @@ from hypothesis import strategies as st
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
-from planner.errors import DataError
-from planner.optimise import benchio
-from planner.optimise.benchio import (
+from planner import bench
+from planner.bench import (
     NPZ_KEYS,
-    instance_arrays,
     read_npz,
     read_orlib_pmed,
     result_json,
     run_instance,
     run_pmed,
     run_synthetic,
-    synthetic_instance,
     write_npz,
 )
+from planner.errors import DataError
 from planner.optimise.types import Instance, Solution
+from planner.synthetic import synthetic_instance
+from tests.fixtures.instances import assert_same
 
-BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "bench"
+#: The shared benchmark data (the same variable and default as ``benchmarks/_common.py``).
+BENCH = Path(
+    os.environ.get("PLANNER_BENCH_DIR")
+    or Path(__file__).resolve().parents[1] / ".." / "shared" / "bench"
+)
 PMED1 = BENCH / "orlib" / "pmed" / "pmed1.txt"
-needs_pmed = pytest.mark.skipif(not PMED1.exists(), reason="OR-Library data not present")
+CHECK_PMED = BENCH / "orlib" / "check_pmed.py"
+needs_pmed = pytest.mark.skipif(
+    not PMED1.exists(),
+    reason=f"OR-Library data not found at {PMED1}; set PLANNER_BENCH_DIR to the shared bench folder",
+)
 
 
 def dense(inst: Instance) -> np.ndarray:
@@ -82,6 +95,9 @@ def test_pmed1_min_rule_would_score_5718() -> None:
 
 
 @needs_pmed
+@pytest.mark.skipif(
+    not CHECK_PMED.exists(), reason=f"independent checker not found at {CHECK_PMED}"
+)
 def test_pmed1_distances_match_independent_checker() -> None:
     sys.path.insert(0, str(BENCH / "orlib"))
     try:
@@ -152,26 +168,6 @@ def small() -> Instance:
     )
 
 
-def assert_same(a: Instance, b: Instance) -> None:
-    for name in (
-        "weight",
-        "pair_cell",
-        "pair_site",
-        "pair_km",
-        "radius_km",
-        "site_attr",
-        "competitor_pull",
-        "fixed",
-    ):
-        assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    assert (a.n_sites, a.stores, a.unreachable_km, a.beta) == (
-        b.n_sites,
-        b.stores,
-        b.unreachable_km,
-        b.beta,
-    )
-
-
 def test_npz_round_trip(tmp_path: Path) -> None:
     inst = small()
     path = write_npz(tmp_path / "inst", inst)
@@ -234,7 +230,7 @@ def test_npz_site_attr_sets_m_and_per_site_radius(tmp_path: Path) -> None:
 
 
 def good_arrays() -> dict[str, np.ndarray]:
-    return instance_arrays(small())
+    return small().to_arrays()
 
 
 def _set(key: str, value: object):  # noqa: ANN202
@@ -324,52 +320,6 @@ def test_npz_not_an_archive(tmp_path: Path) -> None:
         read_npz(g)
     with pytest.raises(DataError, match="not found"):
         read_npz(tmp_path / "missing.npz")
-
-
-# ---------------------------------------------------------------------------
-# Synthetic instances
-# ---------------------------------------------------------------------------
-def test_synthetic_is_deterministic() -> None:
-    a = synthetic_instance(
-        cells=5000, candidates=500, stores=50, existing=8, seed=11, objective="coverage"
-    )
-    b = synthetic_instance(
-        cells=5000, candidates=500, stores=50, existing=8, seed=11, objective="coverage"
-    )
-    assert_same(a, b)
-    c = synthetic_instance(
-        cells=5000, candidates=500, stores=50, existing=8, seed=12, objective="coverage"
-    )
-    assert not np.array_equal(a.weight, c.weight)
-    # the objective does not change the arrays: one instance, three scores
-    d = synthetic_instance(
-        cells=5000, candidates=500, stores=50, existing=8, seed=11, objective="distance"
-    )
-    assert_same(a, d)
-
-
-def test_synthetic_shape() -> None:
-    inst = synthetic_instance(
-        cells=20000, candidates=2000, stores=200, existing=30, seed=1, objective="coverage"
-    )
-    assert inst.n_cells == 20000 and inst.n_sites == 2000 and inst.stores == 200
-    assert inst.fixed.size == 30 and np.unique(inst.fixed).size == 30
-    assert 3.5 <= inst.n_pairs / inst.n_cells <= 4.5
-    assert np.all(inst.pair_km <= inst.radius_km[0])
-    assert np.array_equal(np.lexsort((inst.pair_cell, inst.pair_site)), np.arange(inst.n_pairs))
-    assert inst.unreachable_km > inst.radius_km[0]
-    assert np.all(inst.weight > 0) and np.all(inst.competitor_pull >= 0)
-    assert inst.competitor_pull.max() > 0
-    assert set(np.unique(inst.site_attr)) <= {0.6, 1.0, 1.8}
-
-
-def test_synthetic_rejects_bad_sizes() -> None:
-    with pytest.raises(ValueError, match="existing"):
-        synthetic_instance(
-            cells=100, candidates=10, stores=3, existing=4, seed=0, objective="coverage"
-        )
-    with pytest.raises(ValueError, match="objective"):
-        synthetic_instance(cells=100, candidates=10, stores=3, existing=0, seed=0, objective="x")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------
@@ -463,21 +413,19 @@ def test_run_instance_and_synthetic_dump(stand_in: None, tmp_path: Path) -> None
 
 
 def test_module_has_no_print() -> None:
-    src = Path(benchio.__file__).read_text()
+    src = Path(bench.__file__).read_text()
     assert "print(" not in src
 
 
-def test_instance_from_cost_matrix() -> None:
-    cost = np.array([[1.0, np.inf], [4.0, 2.0], [np.inf, 3.0]])
-    inst = benchio.instance_from_cost_matrix(
-        cost, np.array([1.0, 2.0, 3.0]), stores=1, radius_km=2.5
-    )
-    assert inst.n_sites == 2 and inst.n_pairs == 4
-    assert inst.pair_site.tolist() == [0, 0, 1, 1] and inst.pair_cell.tolist() == [0, 1, 1, 2]
-    assert inst.pair_km.tolist() == [1.0, 4.0, 2.0, 3.0]
-    assert inst.unreachable_km == 41.0 and np.all(inst.radius_km == 2.5)
-    with pytest.raises(DataError, match="weight"):
-        benchio.instance_from_cost_matrix(cost, np.ones(2), stores=1)
+def test_npz_ignores_unknown_keys_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    f = tmp_path / "extra.npz"
+    np.savez(f, **good_arrays(), notes=np.ones(2), source=np.zeros(1))
+    with caplog.at_level("WARNING"):
+        inst = read_npz(f)
+    assert_same(inst, small())
+    assert "ignoring unknown key(s) notes, source" in caplog.text and str(f) in caplog.text
 
 
 # ---------------------------------------------------------------------------

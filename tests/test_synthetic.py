@@ -1,0 +1,70 @@
+"""Tests for ``planner.synthetic``: the instance generators are seeded, shaped as documented, checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner import synthetic
+from planner.synthetic import clustered_instance, synthetic_instance
+from tests.fixtures.instances import assert_same
+
+
+def test_synthetic_is_deterministic() -> None:
+    a = synthetic_instance(
+        cells=5000, candidates=500, stores=50, existing=8, seed=11, objective="coverage"
+    )
+    b = synthetic_instance(
+        cells=5000, candidates=500, stores=50, existing=8, seed=11, objective="coverage"
+    )
+    assert_same(a, b)
+    c = synthetic_instance(
+        cells=5000, candidates=500, stores=50, existing=8, seed=12, objective="coverage"
+    )
+    assert not np.array_equal(a.weight, c.weight)
+    # the objective does not change the arrays: one instance, three scores
+    d = synthetic_instance(
+        cells=5000, candidates=500, stores=50, existing=8, seed=11, objective="distance"
+    )
+    assert_same(a, d)
+
+
+def test_synthetic_shape() -> None:
+    inst = synthetic_instance(
+        cells=20000, candidates=2000, stores=200, existing=30, seed=1, objective="coverage"
+    )
+    assert inst.n_cells == 20000 and inst.n_sites == 2000 and inst.stores == 200
+    assert inst.fixed.size == 30 and np.unique(inst.fixed).size == 30
+    assert 3.5 <= inst.n_pairs / inst.n_cells <= 4.5
+    assert np.all(inst.pair_km <= inst.radius_km[0])
+    assert np.array_equal(np.lexsort((inst.pair_cell, inst.pair_site)), np.arange(inst.n_pairs))
+    assert inst.unreachable_km > inst.radius_km[0]
+    assert np.all(inst.weight > 0) and np.all(inst.competitor_pull >= 0)
+    assert inst.competitor_pull.max() > 0
+    assert set(np.unique(inst.site_attr)) <= {0.6, 1.0, 1.8}
+
+
+def test_synthetic_rejects_bad_sizes() -> None:
+    with pytest.raises(ValueError, match="existing"):
+        synthetic_instance(
+            cells=100, candidates=10, stores=3, existing=4, seed=0, objective="coverage"
+        )
+    with pytest.raises(ValueError, match="objective"):
+        synthetic_instance(cells=100, candidates=10, stores=3, existing=0, seed=0, objective="x")  # type: ignore[arg-type]
+
+
+def test_clustered_is_deterministic_and_sorted() -> None:
+    a = clustered_instance(n_cells=400, n_sites=40, stores=8, n_fixed=2, seed=4, radius_km=6.0)
+    b = clustered_instance(n_cells=400, n_sites=40, stores=8, n_fixed=2, seed=4, radius_km=6.0)
+    assert_same(a, b)
+    assert not np.array_equal(a.weight, clustered_instance(seed=5, n_cells=400, n_sites=40).weight)
+    assert (a.n_cells, a.n_sites, a.stores, a.fixed.size) == (400, 40, 8, 2)
+    assert np.array_equal(np.lexsort((a.pair_cell, a.pair_site)), np.arange(a.n_pairs))
+    assert np.all(a.pair_km <= 1.5 * 6.0) and a.unreachable_km == 2.0 * 1.5 * 6.0
+    assert np.all((a.radius_km >= 0.7 * 6.0) & (a.radius_km <= 1.3 * 6.0))
+
+
+def test_module_has_no_print() -> None:
+    assert "print(" not in Path(synthetic.__file__).read_text()
