@@ -169,3 +169,21 @@ def random_instance(seed: int, n_cells: int = 9, n_sites: int = 6, stores: int =
     )
     base.update(kw)
     return Instance(**base)  # type: ignore[arg-type]
+
+
+def trap3(stores: int = 2) -> Instance:
+    """Greedy's trap: site 0 covers cells 0-1 (3 + 3), site 1 cells 0, 2 (3 + 2.5), site 2 cells 1, 3 (3 + 2.5).
+
+    Greedy takes site 0 (6) then one of 1, 2 (+2.5): 8.5. The optimum for p=2 is
+    sites 1, 2: 3 + 2.5 + 3 + 2.5 = 11, one swap (0 -> the other) away.
+    """
+    return Instance(
+        weight=np.array([3.0, 3.0, 2.5, 2.5]),
+        pair_cell=np.array([0, 1, 0, 2, 1, 3], dtype=np.int32),
+        pair_site=np.array([0, 0, 1, 1, 2, 2], dtype=np.int32),
+        pair_km=np.ones(6),
+        n_sites=3,
+        stores=stores,
+        radius_km=np.full(3, 2.0),
+        unreachable_km=10.0,
+    )
