@@ -7,7 +7,16 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from micro import brute_feasible, brute_optimum, brute_value, cover4, group, line4, random_instance, trap3
+from micro import (
+    brute_feasible,
+    brute_optimum,
+    brute_value,
+    cover4,
+    group,
+    line4,
+    random_instance,
+    trap3,
+)
 
 from planner.optimise.greedy import greedy
 from planner.optimise.local_search import best_two, local_search, move_tables
