@@ -112,3 +112,29 @@ def test_infeasible_reports_status(kw: dict) -> None:
     assert brute_optimum(inst, "coverage") == (None, [])
     _, res = _mip(inst)
     assert res.status == "infeasible" and res.open_mask is None
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a group holding a forbidden site is not 'wholly inside' the "
+                   "candidates (forbidden sites are stripped from them), so its minimum is dropped even "
+                   "when every site is a candidate")
+def test_group_minimum_with_a_forbidden_member_is_kept() -> None:
+    # p=1, at least one of {0, 1}, site 1 forbidden: only {0} (30) is feasible; the MIP returns {2} (40)
+    inst = cover4(1, forbidden=np.array([1]), groups=[group([0, 1], lo=1)])
+    assert brute_optimum(inst, "coverage") == (30.0, [(0,)])
+    _, res = _mip(inst)
+    assert _sites(res.open_mask) == (0,)
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeError, reason="BUG (the MIP's dropped group minimum, seen "
+                   "through solve): when greedy misses a minimum, the feasibility MIP's plan breaks it too "
+                   "and solve raises 'no feasible starting plan although the MIP reported one'")
+def test_solve_feasible_instance_with_forbidden_group_member() -> None:
+    from planner.optimise.solve import solve
+
+    # cover4 plus a forbidden site 3; at least two of {0, 1, 3} and one of {0, 2}: only {0, 1} (60).
+    # Greedy takes 1 (50), then 2 (+40) for the second group: {1, 2} misses the first minimum.
+    inst = cover4(2, n_sites=4, radius_km=np.full(4, 3.0), forbidden=np.array([3]),
+                  groups=[group([0, 1, 3], lo=2, key="constraints.a"), group([0, 2], lo=1, key="constraints.b")])
+    assert brute_optimum(inst, "coverage") == (60.0, [(0, 1)])
+    sol = solve(inst, "coverage", time_limit_s=10, max_enumerated=0)
+    assert sol.open_sites.tolist() == [0, 1]
