@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from micro import brute_optimum, brute_value
+from micro import brute_optimum, brute_value, cover4
 
 from planner.optimise.bounds import lagrangian_facility
 from planner.optimise.decompose import components, decomposed_bound, regional_lagrangian
@@ -113,3 +113,26 @@ def test_decomposed_bound_is_valid(kind: str, seed: int, use_mip: bool) -> None:
     assert best.bound <= lag.bound + tol  # offer_bound keeps the smallest
     if use_mip:
         assert stats["regional_mips"] >= 1
+
+
+@pytest.mark.xfail(strict=True, raises=IndexError, reason="BUG: decompose._priced_terms indexes an empty "
+                   "site order with a length-1 mask when shared locations exist and no site scores above "
+                   "the price (and none is forced); decomposed_bound hits it on small instances too")
+def test_regional_lagrangian_price_above_every_site_with_shared_locations() -> None:
+    # at 1000 per store nothing is worth opening: each region's priced optimum is the empty plan, 0,
+    # which u = 0 proves (sum u = 0, no positive score); without shared locations this already holds
+    inst = cover4(2, site_location=np.array([0, 1, 1]))
+    m = compile_model(inst, "coverage")
+    comps = components(m)
+    best_l, _ = regional_lagrangian(m, comps, 1000.0, np.zeros(m.n_cells), np.zeros(comps.n_components),
+                                    time_limit_s=10)
+    assert best_l.tolist() == pytest.approx([0.0] * comps.n_components)
+
+
+def test_regional_lagrangian_price_above_every_site() -> None:
+    # the same without shared locations (the control for the test above)
+    m = compile_model(cover4(2), "coverage")
+    comps = components(m)
+    best_l, _ = regional_lagrangian(m, comps, 1000.0, np.zeros(m.n_cells), np.zeros(comps.n_components),
+                                    time_limit_s=10)
+    assert best_l.tolist() == pytest.approx([0.0] * comps.n_components)
