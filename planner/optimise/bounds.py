@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.optimise.model import Model
+from planner.optimise.model import Model, run_starts
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def select_top(model: Model, score: np.ndarray, count: int | None = None) -> np.
     else:
         # best site per location, then the top k locations
         order = idx[np.lexsort((-score[idx], m.loc[idx]))]
-        first = np.concatenate([[True], m.loc[order][1:] != m.loc[order][:-1]])
+        first = run_starts(m.loc[order])
         best = order[first]
     if best.size > k:
         top = best[np.argpartition(-score[best], k - 1)[:k]]

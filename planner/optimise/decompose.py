@@ -34,7 +34,7 @@ from planner.optimise.lns import improve_windows
 from planner.optimise.local_search import local_search, move_tables
 from planner.optimise.market_share_bounds import cell_tables, cell_terms
 from planner.optimise.mip import solve_facility_mip
-from planner.optimise.model import Model, PlanState
+from planner.optimise.model import Model, PlanState, run_starts
 
 if TYPE_CHECKING:  # pragma: no cover
     from planner.optimise.incumbent import Clock, Incumbent
@@ -90,7 +90,7 @@ def _component_terms(
     # one site per location: keep the best positive score of each location (forced first)
     if model.n_loc < model.n_sites:
         order = np.lexsort((-take, ~model.forced, model.loc))
-        first = np.concatenate([[True], model.loc[order][1:] != model.loc[order][:-1]])
+        first = run_starts(model.loc[order])
         keep = np.zeros(model.n_sites, dtype=bool)
         keep[order[first]] = True
         take = np.where(keep | model.forced, take, 0.0)
@@ -187,7 +187,7 @@ def _priced_terms(
     if model.n_loc < model.n_sites:
         order = np.lexsort((-score, ~model.forced, model.loc))
         order = order[ok[order]]
-        first = np.concatenate([[True], model.loc[order][1:] != model.loc[order][:-1]])
+        first = run_starts(model.loc[order])
         keep = np.zeros(model.n_sites, dtype=bool)
         keep[order[first]] = True
         ok = keep | model.forced
@@ -583,7 +583,7 @@ def _best_per_location(model: Model, sel: np.ndarray, score: np.ndarray) -> np.n
     if idx.size == 0:
         return out
     order = idx[np.lexsort((-score[idx], model.loc[idx]))]
-    first = np.concatenate([[True], model.loc[order][1:] != model.loc[order][:-1]])
+    first = run_starts(model.loc[order])
     out[order[first]] = True
     return out
 

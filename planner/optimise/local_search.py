@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.optimise.model import Model, PlanState, huff, ranges
+from planner.optimise.model import Model, PlanState, huff, ranges, run_starts
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def _aggregate(keys: np.ndarray, vals: np.ndarray, m: int) -> tuple[np.ndarray, 
     order = np.argsort(keys, kind="stable")
     ks = keys[order]
     vs = vals[order]
-    start = np.flatnonzero(np.concatenate([[True], ks[1:] != ks[:-1]]))
+    start = np.flatnonzero(run_starts(ks))
     return ks[start], np.add.reduceat(vs, start)
 
 
@@ -184,7 +184,7 @@ def _rank_within(keys: np.ndarray) -> np.ndarray:
     """Rank of each entry among the earlier entries with the same key (0 = first)."""
     o = np.argsort(keys, kind="stable")
     ks = keys[o]
-    start = np.concatenate([[True], ks[1:] != ks[:-1]])
+    start = run_starts(ks)
     grp_start = np.maximum.accumulate(np.where(start, np.arange(ks.size), 0))
     rank = np.empty(keys.size, dtype=np.int64)
     rank[o] = np.arange(ks.size) - grp_start

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.optimise.bounds import select_top
-from planner.optimise.model import Model, huff
+from planner.optimise.model import Model, huff, run_starts
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ def cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) ->
     slope = np.divide(c, (s_plan + c) ** 2, out=np.zeros(m.n_cells), where=pos)
     # a-pairs, cell-contiguous and strongest first: start of each cell's block
     a_cell = m.pc[a_pairs]
-    a_start = np.flatnonzero(np.concatenate([[True], a_cell[1:] != a_cell[:-1]])) if a_pairs.size else np.zeros(0, np.int64)
+    a_start = np.flatnonzero(run_starts(a_cell)) if a_pairs.size else np.zeros(0, np.int64)
     a_cells = a_cell[a_start]
     groups = []
     alt = None
@@ -408,7 +408,7 @@ def cell_terms(
         cell = pc[sp]
         mus = mu[sp]
         neg = mus < 0
-        start = np.flatnonzero(np.concatenate([[True], cell[1:] != cell[:-1]]))
+        start = np.flatnonzero(run_starts(cell))
         cs = cell[start]
         # per cell, its cheapest pair (cell-sorted segments: no sort needed)
         low = np.minimum.reduceat(mus, start)

@@ -28,7 +28,7 @@ import numpy as np
 from ortools.linear_solver.python import model_builder_helper as mbh
 from scipy.sparse import csr_matrix
 
-from planner.optimise.model import Model, ranges
+from planner.optimise.model import Model, ranges, run_starts
 
 log = logging.getLogger(__name__)
 
@@ -286,13 +286,13 @@ def _levels(pc: np.ndarray, val: np.ndarray, floor: np.ndarray) -> _Levels:
     if pc.size == 0:
         e = np.zeros(0, dtype=np.int64)
         return _Levels(e, e, np.zeros(0), np.zeros(0, bool), np.zeros(0, bool), 0.0)
-    new_cell = np.concatenate([[True], pc[1:] != pc[:-1]])
-    new_level = new_cell | np.concatenate([[True], val[1:] != val[:-1]])
+    new_cell = run_starts(pc)
+    new_level = new_cell | run_starts(val)
     start = np.flatnonzero(new_level)
     lcell = pc[start]
     lval = val[start]
     end = np.concatenate([start[1:], [pc.size]])
-    first = np.concatenate([[True], lcell[1:] != lcell[:-1]])
+    first = run_starts(lcell)
     last = np.concatenate([lcell[1:] != lcell[:-1], [True]])
     nxt = np.empty_like(lval)
     nxt[:-1] = lval[1:]
@@ -354,7 +354,9 @@ def _side_rows(
         if g.max_open is not None and np.any(inside):
             yield (np.zeros(c.size, dtype=np.int64), c, np.ones(c.size), np.array([-inf]),
                    np.array([float(g.max_open - used)]))
-        if g.min_open > used and (out is not None or np.all(inside)):
+        # members that can never open (forbidden) do not take a group outside the scope
+        can_open = (m.allowed | m.forced)[g.sites]
+        if g.min_open > used and (out is not None or np.all(inside | ~can_open)):
             yield (np.zeros(c.size, dtype=np.int64), c, np.ones(c.size), np.array([float(g.min_open - used)]),
                    np.array([inf]))
     for cost, budget in ((m.capex, m.capex_budget), (m.opex, m.opex_budget)):

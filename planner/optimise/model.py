@@ -44,6 +44,12 @@ def ranges(lens: np.ndarray) -> np.ndarray:
     return np.asarray(np.arange(total, dtype=np.int64) - starts)
 
 
+def run_starts(keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal values begins in a sorted array (True at index 0; empty in, empty out)."""
+    keys = np.asarray(keys)
+    return np.concatenate([[True], keys[1:] != keys[:-1]])[: keys.size]
+
+
 @dataclass
 class Group:
     """A min/max limit over a site set (the instance's groups plus 'existing kept')."""

@@ -115,9 +115,6 @@ def test_decomposed_bound_is_valid(kind: str, seed: int, use_mip: bool) -> None:
         assert stats["regional_mips"] >= 1
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason="BUG: decompose._priced_terms indexes an empty "
-                   "site order with a length-1 mask when shared locations exist and no site scores above "
-                   "the price (and none is forced); decomposed_bound hits it on small instances too")
 def test_regional_lagrangian_price_above_every_site_with_shared_locations() -> None:
     # at 1000 per store nothing is worth opening: each region's priced optimum is the empty plan, 0,
     # which u = 0 proves (sum u = 0, no positive score); without shared locations this already holds

@@ -114,9 +114,6 @@ def test_infeasible_reports_status(kw: dict) -> None:
     assert res.status == "infeasible" and res.open_mask is None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a group holding a forbidden site is not 'wholly inside' the "
-                   "candidates (forbidden sites are stripped from them), so its minimum is dropped even "
-                   "when every site is a candidate")
 def test_group_minimum_with_a_forbidden_member_is_kept() -> None:
     # p=1, at least one of {0, 1}, site 1 forbidden: only {0} (30) is feasible; the MIP returns {2} (40)
     inst = cover4(1, forbidden=np.array([1]), groups=[group([0, 1], lo=1)])
@@ -125,9 +122,6 @@ def test_group_minimum_with_a_forbidden_member_is_kept() -> None:
     assert _sites(res.open_mask) == (0,)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason="BUG (the MIP's dropped group minimum, seen "
-                   "through solve): when greedy misses a minimum, the feasibility MIP's plan breaks it too "
-                   "and solve raises 'no feasible starting plan although the MIP reported one'")
 def test_solve_feasible_instance_with_forbidden_group_member() -> None:
     from planner.optimise.solve import solve
 
