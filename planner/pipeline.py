@@ -14,7 +14,6 @@ import logging
 import os
 import platform
 import secrets
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.atomic import atomic_folder, write_text_atomic
 from planner.config.load import scenario_to_yaml
 from planner.config.models import Scenario
 from planner.demand import compute_demand
@@ -147,35 +147,23 @@ def write_run_folder(results_dir: Path, scenario_name: str, writer: Callable[[Pa
             f"{base}: cannot create the results folder ({exc.strerror}). "
             "Choose a writable folder with output.results_dir or --results."
         ) from None
-    tmp = None
     try:
-        while True:
-            run_id = _new_run_id()
-            final = base / run_id
-            tmp = base / f".partial-{run_id}"
-            try:
-                tmp.mkdir()
-                break
-            except FileExistsError:
-                continue
-        writer(tmp)
-        os.rename(tmp, final)
-        tmp = None
+        run_id = _new_run_id()
+        with atomic_folder(base / run_id) as tmp:
+            writer(tmp)
+        final = base / run_id
         link_tmp = base / f".latest-{run_id}"
         try:
             os.symlink(run_id, link_tmp, target_is_directory=True)
             os.replace(link_tmp, base / "latest")
         except OSError:  # file systems without symlinks: a plain pointer file
-            (base / "LATEST").write_text(run_id + "\n", encoding="utf-8")
+            write_text_atomic(base / "LATEST", run_id + "\n")
         return final
     except OSError as exc:
         raise OutputError(
             f"{base}: could not write the run ({exc.strerror or exc}). Check free disk space and "
             "permissions; earlier runs are untouched."
         ) from None
-    finally:
-        if tmp is not None and tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run(
