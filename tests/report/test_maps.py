@@ -25,9 +25,9 @@ from planner.report.maps import (
     decode_ring,
     encode_rings,
     render_map,
-    to_gcj02,
     write_map,
 )
+from planner.spatial import wgs84_to_gcj02
 
 
 def _blobs(page: str, prefix: str) -> list[Any]:
@@ -197,7 +197,7 @@ def test_amap_converts_every_geometry_to_gcj02(write_micro_map: Any, micro_input
     gcj = Path(write_micro_map(tiles="amap")).read_text(encoding="utf-8")
     plan = micro_inputs["plan"]
     rows = _stores(gcj)["rows"]
-    exp_lon, exp_lat = to_gcj02(plan["lon"].to_numpy(), plan["lat"].to_numpy())
+    exp_lon, exp_lat = wgs84_to_gcj02(plan["lon"].to_numpy(), plan["lat"].to_numpy())
     np.testing.assert_allclose([r[1] for r in rows], exp_lon, atol=1.1e-5)
     np.testing.assert_allclose([r[0] for r in rows], exp_lat, atol=1.1e-5)
     shift_m = np.hypot((exp_lon - plan["lon"]) * 96_000, (exp_lat - plan["lat"]) * 111_000)
@@ -287,18 +287,6 @@ def test_grid_cap_is_honoured_in_the_page(micro_inputs: dict[str, Any]) -> None:
     assert len(polys) == 4 and len(polys[3]["f"]) <= 5
     sc = Scenario(name="x", map=MapConfig(offline=False, max_grid_cells=0))
     assert len(_polygons(render_map(build_map(scenario=sc, **micro_inputs), offline=False))) == 3
-
-
-def test_to_gcj02_matches_the_reference_and_leaves_abroad_alone() -> None:
-    from fast_geocn.coord import wgs84_to_gcj02
-
-    lon = np.array([116.397, 121.4737, 113.2644, 2.35])
-    lat = np.array([39.909, 31.2304, 23.1291, 48.85])
-    glon, glat = to_gcj02(lon, lat)
-    for i in range(len(lon)):
-        assert (glon[i], glat[i]) == pytest.approx(wgs84_to_gcj02(lon[i], lat[i]))
-    assert glon[3] == lon[3] and glat[3] == lat[3]  # Paris: outside China, unchanged
-    assert to_gcj02(np.array([]), np.array([]))[0].size == 0
 
 
 def test_simplification_reduces_vertices(micro_inputs: dict[str, Any], micro_layers: Any) -> None:
