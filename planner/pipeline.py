@@ -37,7 +37,7 @@ from planner.optimise.feasibility import precheck
 from planner.optimise.rollout_check import quarter_labels
 from planner.optimise.solve import solve
 from planner.optimise.types import Instance, Solution
-from planner.report.kpis import compute_kpis, plan_table
+from planner.report.kpis import cell_values, compute_kpis, plan_table, rollout_kpis
 
 __all__ = ["RunResult", "run", "prepare", "Prepared", "write_run_folder"]
 
@@ -227,15 +227,7 @@ def run(
     kpis["solve_seconds"] = round(timings["solve_s"], 3)
     kpis["created"] = datetime.now(UTC).date().isoformat()
     if rollout_df is not None:
-        kpis["rollout"] = {
-            "mode": rollout_result.mode,
-            "quarters": labels,
-            "opened_per_quarter": rollout_df["opened"].astype(int).tolist(),
-            "objective": float(rollout_result.objective),
-            "bound": None if rollout_result.bound is None else float(rollout_result.bound),
-            "gap": None if rollout_result.gap is None else float(rollout_result.gap),
-            "status": rollout_result.status,
-        }
+        kpis["rollout"] = rollout_kpis(rollout_result, rollout_df, labels)
     timings["report_s"] = time.perf_counter() - t
 
     def writer(folder: Path) -> None:
@@ -250,7 +242,7 @@ def run(
 
             _write_map(
                 folder / "map.html", layers=layers, plan=plan, kpis=kpis, scenario=scenario,
-                rollout=rollout_df, cell_values=_cell_values(built, sol),
+                rollout=rollout_df, cell_values=cell_values(built, sol),
             )
             write_overview_png(folder / "overview.png", layers=layers, plan=plan, kpis=kpis)
             if rollout_df is not None:
@@ -392,14 +384,3 @@ def _schedule(prep: Prepared, sol: Solution) -> tuple[Solution, Any]:
         check_solution(prep.built.instance, out).raise_if_failed()
     out.methods.update({f"rollout_{k}": v for k, v in result.methods.items()})
     return out, result
-
-
-def _cell_values(built: BuiltInstance, sol: Solution) -> pd.DataFrame:
-    """Demand and the own brand's captured share per cell, for the hexagon layer."""
-    from planner.report.kpis import own_attraction
-
-    own = own_attraction(built.instance, np.asarray(sol.open_sites))
-    total = own + built.cells["competitor_pull"].to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, own / total, 0.0)
-    return pd.DataFrame({"h3": built.cells["h3"], "demand": built.cells["demand"], "captured_share": share})

@@ -17,16 +17,9 @@ import pytest
 from conftest import XSS_IMG, XSS_NAME
 
 from planner.config.models import MapConfig, Scenario
-from planner.report import maps
-from planner.report.maps import (
-    admin_kpi_table,
-    aggregate_grid,
-    build_map,
-    decode_ring,
-    encode_rings,
-    render_map,
-    write_map,
-)
+from planner.report.kpis import KPI_LABELS, admin_kpi_table, aggregate_grid
+from planner.report.leaflet import decode_ring, encode_rings, render_map
+from planner.report.maps import build_map, write_map
 from planner.spatial import wgs84_to_gcj02
 
 
@@ -257,11 +250,11 @@ def test_admin_kpi_table_by_hand(micro_inputs: dict[str, Any], micro_layers: Any
         admin_kpi_table("city", layers=micro_layers, plan=plan, kpis=kpis, kpi="bogus")
 
 
-@pytest.mark.parametrize("kpi", sorted(maps.KPI_LABELS))
+@pytest.mark.parametrize("kpi", sorted(KPI_LABELS))
 def test_every_choropleth_kpi_renders(kpi: str, micro_inputs: dict[str, Any]) -> None:
     sc = Scenario(name="x", map=MapConfig(offline=False, choropleth_kpi=kpi))
     page = render_map(build_map(scenario=sc, **micro_inputs), offline=False)
-    label, unit = maps.KPI_LABELS[kpi]
+    label, unit = KPI_LABELS[kpi]
     assert label in page and unit in page
 
 
@@ -331,12 +324,12 @@ def test_overview_png_is_written_and_not_blank(tmp_path: Path, micro_inputs: dic
 def test_vectorised_h3_parents_match_h3() -> None:
     import h3
 
-    from planner.report.maps import _h3_parents
+    from planner.report.kpis import h3_parents
 
     cells = [h3.latlng_to_cell(30 + 0.37 * i, 100 + 0.53 * i, 8) for i in range(40)]
     ids = np.array([int(c, 16) for c in cells], dtype=np.uint64)
     for res in (7, 5, 3, 0):
-        got = [format(int(i), "x") for i in _h3_parents(ids, res)]
+        got = [format(int(i), "x") for i in h3_parents(ids, res)]
         assert got == [h3.cell_to_parent(c, res) for c in cells]
 
 
