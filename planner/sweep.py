@@ -428,17 +428,16 @@ def run_sweep(
     summary_csv = folder / "summary.csv"
     summary_html = folder / "summary.html"
     title = f"Sweep of {base_sc.name}: " + " × ".join(f"{k} ({len(grid_lists[k])})" for k in keys)
-    sweep_info = json.dumps({
-        "base": base_sc.name, "grid": grid_lists, "overrides": overrides, "started": started.isoformat(),
-        "finished": datetime.now(UTC).isoformat(), "scheduler": scheduler if isinstance(scheduler, str) else
-        ("client" if scheduler is not None else f"LocalCluster({n_workers})"),
-    }, ensure_ascii=False, indent=2, default=str) + "\n"
     try:
         write_bytes_atomic(pareto_png, png)
         write_text_atomic(summary_csv, table.to_csv(index=False))
         write_text_atomic(summary_html, sweep_summary_html(table, keys, short, folder, png, title))
         # last: a sweep folder counts as one (for `planner compare`) once sweep.json is there
-        write_text_atomic(folder / "sweep.json", sweep_info)
+        write_text_atomic(folder / "sweep.json", json.dumps({
+            "base": base_sc.name, "grid": grid_lists, "overrides": overrides, "started": started.isoformat(),
+            "finished": datetime.now(UTC).isoformat(), "scheduler": scheduler if isinstance(scheduler, str) else
+            ("client" if scheduler is not None else f"LocalCluster({n_workers})"),
+        }, ensure_ascii=False, indent=2, default=str) + "\n")
     except OSError as exc:
         raise OutputError(
             f"{folder}: cannot write the sweep summary ({exc.strerror or exc}). Check disk space and permissions; "
