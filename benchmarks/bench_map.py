@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 from planner.config.models import MapConfig, Scenario  # noqa: E402
 from planner.geodata.layers import Layers  # noqa: E402
 from planner.report import maps  # noqa: E402
-from planner.report._browser import browser_unavailable_reason, headless_chromium, open_map  # noqa: E402
+from planner.report.browser import browser_unavailable_reason, headless_chromium, open_map  # noqa: E402
 
 log = logging.getLogger("bench_map")
 

@@ -14,7 +14,6 @@ import logging
 import os
 import platform
 import secrets
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.atomic import atomic_folder, write_text_atomic
 from planner.config.load import scenario_to_yaml
 from planner.config.models import Scenario
 from planner.demand import compute_demand
@@ -37,7 +37,7 @@ from planner.optimise.feasibility import precheck
 from planner.optimise.rollout_check import quarter_labels
 from planner.optimise.solve import solve
 from planner.optimise.types import Instance, Solution
-from planner.report.kpis import compute_kpis, plan_table
+from planner.report.kpis import cell_values, compute_kpis, plan_table, rollout_kpis
 
 __all__ = ["RunResult", "run", "prepare", "Prepared", "write_run_folder"]
 
@@ -147,35 +147,23 @@ def write_run_folder(results_dir: Path, scenario_name: str, writer: Callable[[Pa
             f"{base}: cannot create the results folder ({exc.strerror}). "
             "Choose a writable folder with output.results_dir or --results."
         ) from None
-    tmp = None
     try:
-        while True:
-            run_id = _new_run_id()
-            final = base / run_id
-            tmp = base / f".partial-{run_id}"
-            try:
-                tmp.mkdir()
-                break
-            except FileExistsError:
-                continue
-        writer(tmp)
-        os.rename(tmp, final)
-        tmp = None
+        run_id = _new_run_id()
+        with atomic_folder(base / run_id) as tmp:
+            writer(tmp)
+        final = base / run_id
         link_tmp = base / f".latest-{run_id}"
         try:
             os.symlink(run_id, link_tmp, target_is_directory=True)
             os.replace(link_tmp, base / "latest")
         except OSError:  # file systems without symlinks: a plain pointer file
-            (base / "LATEST").write_text(run_id + "\n", encoding="utf-8")
+            write_text_atomic(base / "LATEST", run_id + "\n")
         return final
     except OSError as exc:
         raise OutputError(
             f"{base}: could not write the run ({exc.strerror or exc}). Check free disk space and "
             "permissions; earlier runs are untouched."
         ) from None
-    finally:
-        if tmp is not None and tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run(
@@ -239,15 +227,7 @@ def run(
     kpis["solve_seconds"] = round(timings["solve_s"], 3)
     kpis["created"] = datetime.now(UTC).date().isoformat()
     if rollout_df is not None:
-        kpis["rollout"] = {
-            "mode": rollout_result.mode,
-            "quarters": labels,
-            "opened_per_quarter": rollout_df["opened"].astype(int).tolist(),
-            "objective": float(rollout_result.objective),
-            "bound": None if rollout_result.bound is None else float(rollout_result.bound),
-            "gap": None if rollout_result.gap is None else float(rollout_result.gap),
-            "status": rollout_result.status,
-        }
+        kpis["rollout"] = rollout_kpis(rollout_result, rollout_df, labels)
     timings["report_s"] = time.perf_counter() - t
 
     def writer(folder: Path) -> None:
@@ -262,7 +242,7 @@ def run(
 
             _write_map(
                 folder / "map.html", layers=layers, plan=plan, kpis=kpis, scenario=scenario,
-                rollout=rollout_df, cell_values=_cell_values(built, sol),
+                rollout=rollout_df, cell_values=cell_values(built, sol),
             )
             write_overview_png(folder / "overview.png", layers=layers, plan=plan, kpis=kpis)
             if rollout_df is not None:
@@ -404,14 +384,3 @@ def _schedule(prep: Prepared, sol: Solution) -> tuple[Solution, Any]:
         check_solution(prep.built.instance, out).raise_if_failed()
     out.methods.update({f"rollout_{k}": v for k, v in result.methods.items()})
     return out, result
-
-
-def _cell_values(built: BuiltInstance, sol: Solution) -> pd.DataFrame:
-    """Demand and the own brand's captured share per cell, for the hexagon layer."""
-    from planner.report.kpis import own_attraction
-
-    own = own_attraction(built.instance, np.asarray(sol.open_sites))
-    total = own + built.cells["competitor_pull"].to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, own / total, 0.0)
-    return pd.DataFrame({"h3": built.cells["h3"], "demand": built.cells["demand"], "captured_share": share})

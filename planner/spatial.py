@@ -4,18 +4,28 @@ Inside the planner coordinates are WGS-84 longitude/latitude. Metric work uses
 a named Albers equal-area projection for China (standard parallels 25°N and
 47°N, central meridian 105°E) through pyproj, and exact great-circle distances
 (haversine on the WGS-84 mean radius) for the kilometres reported to users.
+GCJ-02 (the datum of AMap and Tencent maps) exists only at the edges: files
+declared GCJ-02 are converted on read and AMap maps on write, both through
+:func:`wgs84_to_gcj02` / :func:`gcj02_to_wgs84` (``fast_geocn.coord``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
+from fast_geocn import coord as _geocn
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 EARTH_RADIUS_KM = 6371.0088
-CHINA_ALBERS = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +x_0=0 +y_0=0 +ellps=WGS84 +units=km"
+
+_CHINA_ALBERS_PROJ = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +x_0=0 +y_0=0 +datum=WGS84 +no_defs"
+CHINA_ALBERS = _CHINA_ALBERS_PROJ + " +units=km"
+"""The China Albers equal-area CRS (PROJ string), x/y in kilometres: the one definition."""
+CHINA_ALBERS_M = _CHINA_ALBERS_PROJ + " +units=m"
+"""The same projection with x/y in metres (areas and buffers in ``geodata``)."""
 
 
 @lru_cache(maxsize=1)
@@ -100,3 +110,41 @@ def nearest_km(
     idx = idx[:, 1] if exclude_self else idx
     km = haversine_km(src_lon, src_lat, np.asarray(dst_lon)[idx], np.asarray(dst_lat)[idx])
     return km, idx.astype(np.int64)
+
+
+def _convert_points(fn: Callable[[float, float], tuple[float, float]], lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    if lon.size == 0:
+        return lon.copy(), lat.copy()
+    conv = np.frompyfunc(fn, 2, 1)(lon, lat)
+    pairs = np.array(np.asarray(conv).ravel().tolist(), dtype=float).reshape(-1, 2)
+    return pairs[:, 0].reshape(lon.shape), pairs[:, 1].reshape(lat.shape)
+
+
+def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert WGS-84 longitudes / latitudes (degrees) to GCJ-02 (the AMap datum).
+
+    Uses :func:`fast_geocn.coord.wgs84_to_gcj02` (points outside China are
+    returned unchanged). The shift is about 100–700 m inside mainland China.
+
+    Parameters
+    ----------
+    lon, lat : numpy.ndarray
+        WGS-84 coordinates in degrees.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        GCJ-02 longitudes and latitudes in degrees, in the input's shape.
+    """
+    return _convert_points(_geocn.wgs84_to_gcj02, lon, lat)
+
+
+def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert GCJ-02 longitudes / latitudes (degrees) back to WGS-84.
+
+    Uses :func:`fast_geocn.coord.gcj02_to_wgs84` (the published iterative
+    inverse, well below a metre off). Parameters and returns as :func:`wgs84_to_gcj02`.
+    """
+    return _convert_points(_geocn.gcj02_to_wgs84, lon, lat)

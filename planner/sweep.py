@@ -11,13 +11,13 @@ name (``<base>__total_stores-600__kind-coverage``), so runs never clash and
 ``planner compare`` works on them. A combination that fails (invalid values,
 infeasible constraints, a crash, a lost worker) becomes a row with its error
 message; nothing is dropped. The sweep writes ``summary.csv``, ``summary.html``
-and ``pareto.png`` to ``<results>/<name>/sweep-<timestamp>/``.
+and ``pareto.png`` to ``<results>/<name>/sweep-<timestamp>/``, each atomically and
+``sweep.json`` last; the chart and the page come from :mod:`planner.report`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import itertools
 import json
 import logging
@@ -35,10 +35,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from planner.atomic import unique_folder, write_bytes_atomic, write_text_atomic
 from planner.config.load import load_scenario
 from planner.config.models import Scenario
-from planner.errors import ConfigError, PlannerError
-from planner.report.compare import embed_png, figure_png, html_page, html_table, unique_folder
+from planner.errors import ConfigError, OutputError, PlannerError
+from planner.report.compare import sweep_summary_html
+from planner.report.figures import pareto_chart_png
 
 __all__ = ["SweepResult", "run_sweep", "parse_grid", "expand_grid", "combo_name", "pareto_mask"]
 
@@ -245,101 +247,7 @@ def pareto_mask(cost: Sequence[float], value: Sequence[float]) -> list[bool]:
     return out
 
 
-def _pareto_chart(table: pd.DataFrame, grid_keys: Sequence[str]) -> bytes:
-    from matplotlib.figure import Figure
-
-    ok = table[table["status"] == "ok"].copy()
-    n_failed = int((table["status"] != "ok").sum())
-    fig = Figure(figsize=(12, 4.6))
-    axes = fig.subplots(1, 2)
-    series_keys = [k for k in grid_keys if k.split(".")[-1] != "total_stores"]
-    short = _short_keys(list(grid_keys))
-    if series_keys:
-        ok["_series"] = ok[series_keys].astype(str).agg(lambda r: ", ".join(
-            f"{short[k]}={v}" for k, v in zip(series_keys, r, strict=True)), axis=1)
-    else:
-        ok["_series"] = "runs"
-    panels = [("market_share_own", "own market share (%)", "pareto_share"),
-              ("covered_share", "population covered (%)", "pareto_covered")]
-    for ax, (col, ylabel, front_col) in zip(axes, panels, strict=True):
-        if ok.empty or col not in ok:
-            ax.text(0.5, 0.5, "no finished runs", ha="center", va="center", transform=ax.transAxes)
-            ax.set_axis_off()
-            continue
-        for i, (series, sub) in enumerate(ok.groupby("_series", sort=False)):
-            if i < 10:
-                ax.scatter(sub["stores"], 100 * sub[col].astype(float), s=45, color=f"C{i}", label=str(series), zorder=3)
-            else:  # more series than colours: grey, no legend entry
-                ax.scatter(sub["stores"], 100 * sub[col].astype(float), s=30, color="#999", zorder=2)
-        front = ok[ok[front_col]].sort_values("stores")
-        if len(front):
-            ax.step(front["stores"], 100 * front[col].astype(float), where="post", color="#333", lw=1.2,
-                    ls="--", label="Pareto front", zorder=2)
-            ax.scatter(front["stores"], 100 * front[col].astype(float), s=110, facecolors="none",
-                       edgecolors="#111", lw=1.2, zorder=4)
-        ax.set_xlabel("stores (existing + new)")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    title = f"Sweep: {len(ok)} of {len(table)} combinations solved"
-    if n_failed:
-        title += f", {n_failed} failed (see summary.csv)"
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return figure_png(fig)
-
-
 # ------------------------------------------------------------------ outputs
-def _summary_html(table: pd.DataFrame, grid_keys: Sequence[str], folder: Path, png: bytes, title: str) -> str:
-    short = _short_keys(list(grid_keys))
-    header = ["#", *[short[k] for k in grid_keys], "status", "stores", "new", "covered %", "own share %",
-              "capex M CNY", "gap %", "wall s", "Pareto", "run", "error"]
-    rows, classes, row_cls = [], [], []
-
-    def num(x: Any, scale: float = 1.0, digits: int = 2) -> str:
-        try:
-            v = float(x)
-        except (TypeError, ValueError):
-            return "–"
-        return "–" if math.isnan(v) else f"{v * scale:,.{digits}f}"
-
-    links = []
-    for rec in table.to_dict("records"):
-        ok = rec["status"] == "ok"
-        run = rec.get("run")
-        rel = ""
-        if ok and isinstance(run, str) and run:
-            rel = Path(os.path.relpath(Path(run) / "map.html", folder)).as_posix()
-        links.append(rel)
-        rows.append([
-            str(rec["combo"]), *[json.dumps(rec[k], ensure_ascii=False, default=str) if not isinstance(rec[k], str) else rec[k] for k in grid_keys],
-            rec["status"], num(rec.get("stores"), digits=0), num(rec.get("new_stores"), digits=0),
-            num(rec.get("covered_share"), 100), num(rec.get("market_share_own"), 100),
-            num(rec.get("capex_cny"), 1e-6, 1), num(rec.get("gap"), 100), num(rec.get("wall_s"), digits=1),
-            " ".join(m for m, col in (("share", "pareto_share"), ("covered", "pareto_covered")) if rec.get(col) is True),
-            "map" if rel else "", str(rec.get("error") or ""),
-        ])
-        classes.append([""] * (1 + len(grid_keys)) + ["", *(["num"] * 7), "", "", ""])
-        row_cls.append("" if ok else "failed")
-    table_html = html_table(header, rows, classes=classes, row_classes=row_cls)
-    # turn the "map" cells into relative links (html_table escapes text, so patch after)
-    for rel in links:
-        if rel:
-            table_html = table_html.replace("<td>map</td>", f'<td><a href="{html.escape(rel)}">map</a></td>', 1)
-    n_failed = int((table["status"] != "ok").sum())
-    failed = (f'<p class="err">{n_failed} combination(s) failed; their errors are in the last column '
-              "and in summary.csv.</p>") if n_failed else ""
-    body = (f"<h1>{html.escape(title)}</h1>"
-            f'<p class="small">Written {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")} by planner sweep. '
-            'Table as CSV: <a href="summary.csv">summary.csv</a>. Compare all finished runs with '
-            f"<code>planner compare {html.escape(str(folder))}</code>, or any two with "
-            "<code>planner compare RUN_A RUN_B</code>. Pareto: not beaten on own market share (share) or "
-            "covered population (covered) by a run with no more stores.</p>" + failed
-            + embed_png(png, "Pareto chart")
-            + "<h2>Combinations</h2>" + table_html)
-    return html_page(title, body)
-
-
 def _connect(scheduler: Any, n_workers: int) -> tuple[Any, Any]:
     """A Dask client (and the LocalCluster it owns, if any)."""
     from distributed import Client, LocalCluster
@@ -514,19 +422,27 @@ def run_sweep(
     table["pareto_covered"] = pareto_mask(stores, pd.to_numeric(table["covered_share"], errors="coerce").tolist())
 
     folder = unique_folder(results / sweep_name, "sweep-" + started.strftime("%Y%m%dT%H%M%SZ"))
-    png = _pareto_chart(table, keys)
+    short = _short_keys(keys)
+    png = pareto_chart_png(table, keys, short)
     pareto_png = folder / "pareto.png"
-    pareto_png.write_bytes(png)
     summary_csv = folder / "summary.csv"
-    table.to_csv(summary_csv, index=False)
     summary_html = folder / "summary.html"
     title = f"Sweep of {base_sc.name}: " + " × ".join(f"{k} ({len(grid_lists[k])})" for k in keys)
-    summary_html.write_text(_summary_html(table, keys, folder, png, title), encoding="utf-8")
-    (folder / "sweep.json").write_text(json.dumps({
-        "base": base_sc.name, "grid": grid_lists, "overrides": overrides, "started": started.isoformat(),
-        "finished": datetime.now(UTC).isoformat(), "scheduler": scheduler if isinstance(scheduler, str) else
-        ("client" if scheduler is not None else f"LocalCluster({n_workers})"),
-    }, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    try:
+        write_bytes_atomic(pareto_png, png)
+        write_text_atomic(summary_csv, table.to_csv(index=False))
+        write_text_atomic(summary_html, sweep_summary_html(table, keys, short, folder, png, title))
+        # last: a sweep folder counts as one (for `planner compare`) once sweep.json is there
+        write_text_atomic(folder / "sweep.json", json.dumps({
+            "base": base_sc.name, "grid": grid_lists, "overrides": overrides, "started": started.isoformat(),
+            "finished": datetime.now(UTC).isoformat(), "scheduler": scheduler if isinstance(scheduler, str) else
+            ("client" if scheduler is not None else f"LocalCluster({n_workers})"),
+        }, ensure_ascii=False, indent=2, default=str) + "\n")
+    except OSError as exc:
+        raise OutputError(
+            f"{folder}: cannot write the sweep summary ({exc.strerror or exc}). Check disk space and permissions; "
+            "the runs themselves are written."
+        ) from None
     n_failed = int((table["status"] != "ok").sum())
     log.info("sweep %s: %d ok, %d failed → %s", sweep_name, len(table) - n_failed, n_failed, folder)
     if interrupted:

@@ -15,9 +15,7 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +23,8 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+
+from planner.atomic import write_atomic, write_text_atomic
 
 from ._sources import WGS84
 
@@ -84,19 +84,19 @@ class Stage:
         meta: dict[str, Any] = {"stage": self.stage, "key": self.key, "created_unix": time.time(), **info, "tables": {}}
         for name, df in tables.items():
             geo = isinstance(df, gpd.GeoDataFrame)
-            _atomic(self.dir / f"{name}.parquet", functools.partial(_write_parquet, df))
+            write_atomic(self.dir / f"{name}.parquet", functools.partial(_write_parquet, df))
             meta["tables"][name] = {"rows": len(df), "geo": geo}
             if geo and _is_lonlat_points(df):
                 meta["tables"][name]["points_from"] = ["lon", "lat"]
                 meta["tables"][name]["columns"] = [c for c in df.columns if c != df.geometry.name]
-        _atomic(self.manifest, lambda p: Path(p).write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8"))
+        write_text_atomic(self.manifest, json.dumps(meta, indent=1, default=str))
 
     def remove(self) -> None:
         """Delete the stage folder (a corrupt or unwanted cache)."""
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _write_parquet(df: pd.DataFrame, path: str) -> None:
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     df.to_parquet(path, index=False)
 
 
@@ -107,17 +107,6 @@ def _is_lonlat_points(df: gpd.GeoDataFrame) -> bool:
     if not (geom.geom_type == "Point").all():
         return False
     return bool(((geom.x - df["lon"]).abs().max() < 1e-12) and ((geom.y - df["lat"]).abs().max() < 1e-12))
-
-
-def _atomic(path: Path, write: Callable[[str], Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def cached_stage(

@@ -53,6 +53,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from planner.spatial import CHINA_ALBERS_M
+
 from ._sources import (
     BOUNDARY_FIXES_FILE,
     CENSUS_FILE,
@@ -65,8 +67,6 @@ from ._sources import (
 from .settlements import name_stem
 
 log = logging.getLogger(__name__)
-
-EQUAL_AREA_CHINA = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +units=m +no_defs"
 
 # (old code or '', old name, parent code, [(new code, share or None)], reason)
 MANUAL: list[tuple[str, str, str, list[tuple[str, float | None]], str]] = [
@@ -93,7 +93,7 @@ def _is_core(code: str) -> bool:
 
 def _longest_border(code: str, counties: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame) -> str:
     """The candidate county sharing the longest border with ``code`` (equal-area metres)."""
-    proj = counties.to_crs(EQUAL_AREA_CHINA).set_index("code")
+    proj = counties.to_crs(CHINA_ALBERS_M).set_index("code")
     geom = proj.geometry[code]
     cand = proj.loc[candidates["code"]]
     touching = cand[cand.intersects(geom.buffer(50))]
@@ -188,8 +188,8 @@ def derive_crosswalk(census: pd.DataFrame, fixes: pd.DataFrame) -> pd.DataFrame:
             prov = counties[counties["code"].str[:4] == pref4]
             if prov.empty:
                 prov = counties[counties["code"].str[:2] == r.code[:2]]
-            point = gpd.GeoSeries.from_xy([pt["lon"]], [pt["lat"]], crs=counties.crs).to_crs(EQUAL_AREA_CHINA)
-            dist = prov.to_crs(EQUAL_AREA_CHINA).distance(point.iloc[0])
+            point = gpd.GeoSeries.from_xy([pt["lon"]], [pt["lat"]], crs=counties.crs).to_crs(CHINA_ALBERS_M)
+            dist = prov.to_crs(CHINA_ALBERS_M).distance(point.iloc[0])
             target = str(prov["code"].iloc[int(np.argmin(dist.to_numpy()))])
             add(r.code, r.name_zh, parent, [(target, 1.0)], "geonames_point",
                 f"GeoNames point '{pt['name']}' ({pt['lat']:.3f}, {pt['lon']:.3f}) lies in or nearest to "

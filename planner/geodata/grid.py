@@ -41,6 +41,8 @@ import shapely
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
+from planner.spatial import CHINA_ALBERS_M
+
 from ._sources import WGS84
 
 log = logging.getLogger(__name__)
@@ -63,9 +65,8 @@ KERNEL_CUTOFF = 2.5
 #: the settled-land search runs at most at this resolution (children are taken below it)
 _SETTLED_MAX_RES = 7
 
-#: Albers equal-area for China: metres for distances of a few tens of km
-EQUAL_AREA_CHINA = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +units=m +no_defs"
-_TO_METRES = Transformer.from_crs(WGS84, EQUAL_AREA_CHINA, always_xy=True)
+# Albers equal-area for China (planner.spatial): metres for distances of a few tens of km
+_TO_METRES = Transformer.from_crs(WGS84, CHINA_ALBERS_M, always_xy=True)
 
 
 def cells_to_str(cells: np.ndarray) -> np.ndarray:

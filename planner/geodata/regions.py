@@ -14,7 +14,9 @@ import pandas as pd
 
 from planner.errors import ConfigError
 
-__all__ = ["resolve_provinces"]
+from ._sources import read_provinces_table
+
+__all__ = ["province_names_en", "resolve_provinces"]
 
 _EXTRA = {"150000": ["inner mongolia"], "540000": ["tibet"], "450000": ["guangxi zhuang"], "640000": ["ningxia"],
           "650000": ["xinjiang"], "620000": ["gansu"]}
@@ -85,3 +87,12 @@ def resolve_provinces(requested: list[str], table: pd.DataFrame) -> list[str]:
             problems=problems,
         )
     return sorted(codes)
+
+
+def province_names_en() -> dict[str, str]:
+    """GB code → short English name of the 31 provinces (``440000`` → ``Guangdong``).
+
+    For labels drawn where no installed font has Chinese glyphs (report charts).
+    """
+    table = read_provinces_table()
+    return dict(zip(table["code"].astype(str), table["name_en_short"].astype(str), strict=True))

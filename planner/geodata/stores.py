@@ -21,9 +21,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-from fast_geocn.coord import gcj02_to_wgs84
 
 from planner.errors import DataError
+from planner.spatial import CHINA_ALBERS_M, gcj02_to_wgs84
 
 from ._sources import WGS84
 
@@ -232,8 +232,7 @@ def read_store_file(
         )
     lat, lon = _coords(df, cols, path, role, kind)
     if crs == "gcj02":
-        conv = np.array([gcj02_to_wgs84(float(x), float(y)) for x, y in zip(lon, lat, strict=True)])
-        lon, lat = conv[:, 0], conv[:, 1]
+        lon, lat = gcj02_to_wgs84(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
     fmt = (
         df[cols["format"]].astype(str).str.strip().replace({"": "standard", "nan": "standard", "None": "standard"})
         if "format" in cols
@@ -282,10 +281,9 @@ def tag_stores(stores: gpd.GeoDataFrame, counties: gpd.GeoDataFrame, *, path: st
     hit = hit[~hit.index.duplicated(keep="first")].sort_index()
     miss = hit["code"].isna().to_numpy()
     if miss.any():
-        from .grid import EQUAL_AREA_CHINA
 
         near = gpd.sjoin_nearest(
-            pts[miss].to_crs(EQUAL_AREA_CHINA), polys.to_crs(EQUAL_AREA_CHINA),
+            pts[miss].to_crs(CHINA_ALBERS_M), polys.to_crs(CHINA_ALBERS_M),
             how="left", max_distance=NEAREST_COUNTY_TOLERANCE_M,
         )
         near = near[~near.index.duplicated(keep="first")]

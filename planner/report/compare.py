@@ -10,154 +10,38 @@ KPI table, raw numbers), ``provinces.csv`` and ``cities.csv``. The page
 needs no network: CSS is inline and images are base64 PNGs drawn with
 matplotlib. Like every report it reads results and never solves. ``latest``
 links are resolved, so a report keeps pointing at the runs it compared even
-after newer runs move the link.
+after newer runs move the link. :func:`sweep_summary_html` is the page of a
+sweep (:mod:`planner.sweep`): its runs in one table beside their Pareto chart.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
 import html
-import io
 import json
 import logging
 import math
 import os
 import re
-import secrets
-import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from planner.atomic import unique_folder, write_text_atomic
 from planner.errors import DataError, OutputError
+from planner.report.figures import kpi_chart_png, province_chart_png, share_chart_png
+from planner.report.html import embed_png, html_page, html_table
+from planner.report.runs import RunFolder, as_number, expand_sweep, kpi_at, load_run
 
 __all__ = [
-    "RunFolder", "KPI_ROWS", "compare_runs", "load_run", "resolve_run_folder", "kpi_table",
-    "province_table", "city_table", "config_differences", "figure_png", "embed_png", "html_page", "html_table",
-    "unique_folder",
+    "KPI_ROWS", "compare_runs", "kpi_table", "province_table", "city_table", "config_differences",
+    "sweep_summary_html",
 ]
 
 log = logging.getLogger(__name__)
-
-
-# ------------------------------------------------------------------ reading runs
-@dataclass
-class RunFolder:
-    """One finished run as the comparison sees it."""
-
-    path: Path
-    label: str
-    kpis: dict[str, Any]
-    plan: pd.DataFrame | None = None
-    config: dict[str, Any] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def overview_png(self) -> Path | None:
-        p = self.path / "overview.png"
-        return p if p.is_file() else None
-
-    @property
-    def map_html(self) -> Path | None:
-        p = self.path / "map.html"
-        return p if p.is_file() else None
-
-
-def resolve_run_folder(path: str | os.PathLike[str]) -> Path:
-    """The real run folder behind ``path`` (following ``latest`` links and ``LATEST`` files).
-
-    Accepts a run folder, a ``latest`` symlink, or a scenario folder
-    (``results/<scenario>``), which stands for its latest run.
-
-    Raises
-    ------
-    DataError
-        When the folder does not exist or holds no ``kpis.json``.
-    """
-    p = Path(path).expanduser()
-    if not p.exists() and p.name == "latest" and (p.parent / "LATEST").is_file():
-        # file systems without symlinks: the pipeline writes a pointer file instead
-        p = p.parent / (p.parent / "LATEST").read_text(encoding="utf-8").strip()
-    if not p.exists():
-        hint = " (a broken `latest` link: its run was deleted)" if p.is_symlink() else ""
-        raise DataError(
-            f"{path}: run folder not found{hint}. Give a folder written by `planner run`, "
-            "e.g. results/<scenario>/latest."
-        )
-    p = p.resolve()
-    if p.is_dir() and not (p / "kpis.json").exists():
-        for pointer in (p / "latest",):
-            if pointer.exists():
-                return resolve_run_folder(pointer)
-        if (p / "LATEST").is_file():
-            return resolve_run_folder(p / "latest")
-    if not p.is_dir():
-        raise DataError(f"{path}: is a file, not a run folder. Give the folder that holds kpis.json.")
-    if not (p / "kpis.json").is_file():
-        raise DataError(
-            f"{path}: not a run folder (no kpis.json in {p}). Give a folder written by `planner run`, "
-            "e.g. results/<scenario>/latest; a run that failed or is still being written has none."
-        )
-    return p
-
-
-def load_run(path: str | os.PathLike[str], label: str | None = None) -> RunFolder:
-    """Read one run folder (``kpis.json`` required; the other files when present).
-
-    Raises
-    ------
-    DataError
-        When the folder is missing, is not a run folder, or a file in it cannot be read.
-    """
-    folder = resolve_run_folder(path)
-    kpis_path = folder / "kpis.json"
-    try:
-        kpis = json.loads(kpis_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{kpis_path}: cannot read the KPIs ({exc}). Re-run the scenario.") from None
-    if not isinstance(kpis, dict):
-        raise DataError(f"{kpis_path}: expected a JSON object of KPIs. Re-run the scenario.")
-    plan = None
-    if (folder / "plan.csv").is_file():
-        try:
-            plan = pd.read_csv(folder / "plan.csv", dtype={"province_code": str, "tier": str})
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
-            raise DataError(f"{folder / 'plan.csv'}: cannot read the plan ({exc}). Re-run the scenario.") from None
-    config: dict[str, Any] = {}
-    if (folder / "config.resolved.yaml").is_file():
-        try:
-            config = yaml.safe_load((folder / "config.resolved.yaml").read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            log.warning("%s: config.resolved.yaml unreadable (%s); scenario differences skipped", folder, exc)
-    info: dict[str, Any] = {}
-    if (folder / "run.json").is_file():
-        try:
-            info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            log.warning("%s: run.json unreadable (%s)", folder, exc)
-    name = label or kpis.get("scenario") or config.get("name") or folder.parent.name
-    return RunFolder(path=folder, label=str(name), kpis=kpis, plan=plan, config=config, info=info)
-
-
-def _expand_sweep(path: str | os.PathLike[str]) -> list[str | os.PathLike[str]]:
-    """A sweep folder (``summary.csv`` + ``sweep.json``) stands for its finished runs, in grid order."""
-    p = Path(path)
-    if not ((p / "summary.csv").is_file() and (p / "sweep.json").is_file() and not (p / "kpis.json").exists()):
-        return [path]
-    try:
-        table = pd.read_csv(p / "summary.csv")
-        runs = [str(r) for r in table.loc[table["status"] == "ok", "run"]]
-    except (OSError, KeyError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{p / 'summary.csv'}: cannot read the sweep summary ({exc}).") from None
-    if not runs:
-        raise DataError(f"{p}: a sweep with no finished runs; see its summary.csv for the errors.")
-    return list(runs)
 
 
 def _unique_labels(runs: Sequence[RunFolder]) -> None:
@@ -177,15 +61,7 @@ def _unique_labels(runs: Sequence[RunFolder]) -> None:
 
 # ------------------------------------------------------------------- KPI table
 def _get(path: str) -> Callable[[dict[str, Any]], Any]:
-    def getter(k: dict[str, Any]) -> Any:
-        node: Any = k
-        for part in path.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return None
-            node = node[part]
-        return node
-
-    return getter
+    return lambda kpis: kpi_at(kpis, path)
 
 
 @dataclass(frozen=True)
@@ -246,16 +122,10 @@ def _competitors(runs: Sequence[RunFolder]) -> list[str]:
     return brands
 
 
-def _num(x: Any) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        return None
-    return None if math.isnan(x) else float(x)
-
-
 def _fmt(x: Any, fmt: str) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
-    if fmt == "text" or _num(x) is None:
+    if fmt == "text" or as_number(x) is None:
         return str(x)
     v = float(x)
     if fmt == "int":
@@ -293,9 +163,9 @@ def kpi_table(runs: Sequence[RunFolder]) -> pd.DataFrame:
         values = [row.get(r.kpis) for r in runs]
         for r, v in zip(runs, values, strict=True):
             rec[r.label] = v
-        base = _num(values[0])
+        base = as_number(values[0])
         for r, v in zip(runs[1:], values[1:], strict=True):
-            nv = _num(v)
+            nv = as_number(v)
             rec[f"Δ {r.label}"] = None if base is None or nv is None else nv - base
         records.append(rec)
     df = pd.DataFrame.from_records(records)
@@ -425,97 +295,6 @@ def config_differences(runs: Sequence[RunFolder]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=["key", *[r.label for r in runs]])
 
 
-# --------------------------------------------------------- figures and HTML bits
-def figure_png(fig: Any) -> bytes:
-    """PNG bytes of a matplotlib ``Figure`` (drawn without pyplot, so no GUI backend is needed)."""
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        # a label in a script the installed fonts lack is drawn as boxes; not worth a warning each
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        fig.savefig(buf, format="png", dpi=100)
-    return buf.getvalue()
-
-
-_CJK_FONTS = ("Noto Sans CJK", "Noto Sans SC", "Source Han Sans", "WenQuanYi", "SimHei", "PingFang", "Microsoft YaHei")
-
-
-@functools.cache
-def _cjk_font() -> str | None:
-    """An installed font that can draw Chinese, if any (matplotlib ships none)."""
-    from matplotlib import font_manager
-
-    for f in font_manager.fontManager.ttflist:
-        if any(s in f.name for s in _CJK_FONTS):
-            return str(f.name)
-    return None
-
-
-@functools.cache
-def _english_province_names() -> dict[str, str]:
-    """GB code → short English province name (``data/province_population_2020.csv``)."""
-    path = Path(__file__).resolve().parents[2] / "data" / "province_population_2020.csv"
-    try:
-        df = pd.read_csv(path, dtype={"code": str})
-        return dict(zip(df["code"], df["name_en_short"], strict=True))
-    except (OSError, KeyError, ValueError):
-        return {}
-
-
-def _chart_name(name: Any, code: Any) -> str:
-    """A province label a chart can draw: the Chinese name with a CJK font, else English, else the code."""
-    if _cjk_font() or str(name).isascii():
-        return str(name)
-    return _english_province_names().get(str(code), str(code) if code == code else str(name))
-
-
-def embed_png(data: bytes, alt: str, *, css_class: str = "chart") -> str:
-    """An ``<img>`` carrying ``data`` as a base64 data URI."""
-    b64 = base64.b64encode(data).decode("ascii")
-    return f'<img class="{css_class}" alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;margin:1.5em auto;max-width:1400px;padding:0 1em;color:#222}
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;font-size:.88em;margin:.5em 0}th,td{border:1px solid #ddd;padding:.25em .55em}
-th{background:#f3f4f6;text-align:left;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.up{background:#e6f4ea;color:#135e2b}td.down{background:#fdecea;color:#8a1c12}td.same{color:#999}
-tr.unchanged td{color:#888}tr.failed td{background:#fdecea}.note{background:#fff8e1;border:1px solid #f0d98c;padding:.5em .8em;border-radius:4px}
-.err{background:#fdecea;border:1px solid #f3b4ad;padding:.5em .8em;border-radius:4px}
-.maps{display:flex;flex-wrap:wrap;gap:1em}.maps figure{margin:0;flex:1 1 400px;max-width:680px}
-.maps img{width:100%;border:1px solid #ddd}img.chart{max-width:100%}figcaption{font-size:.9em;margin:.3em 0}
-.small{font-size:.85em;color:#555}code{background:#f3f4f6;padding:0 .2em}
-"""
-
-
-def html_page(title: str, body: str) -> str:
-    """A complete, self-contained HTML page (inline CSS, no external resources)."""
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{html.escape(title)}</title>"
-        f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
-    )
-
-
-def html_table(
-    header: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    *,
-    classes: Sequence[Sequence[str]] | None = None,
-    row_classes: Sequence[str] | None = None,
-) -> str:
-    """An HTML table from already formatted (unescaped) cell strings; everything is escaped here."""
-    out = ["<table><thead><tr>", *(f"<th>{html.escape(h)}</th>" for h in header), "</tr></thead><tbody>"]
-    for i, row in enumerate(rows):
-        rc = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
-        out.append(f"<tr{rc}>")
-        for j, cell in enumerate(row):
-            c = classes[i][j] if classes else ""
-            out.append(f'<td class="{c}">{html.escape(cell)}</td>' if c else f"<td>{html.escape(cell)}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
-
 
 def _delta_class(d: float | None, better: int) -> str:
     if d is None or abs(d) < 1e-12:
@@ -524,95 +303,6 @@ def _delta_class(d: float | None, better: int) -> str:
         return "num"
     return "num up" if (d > 0) == (better > 0) else "num down"
 
-
-# ---------------------------------------------------------------------- charts
-def _kpi_chart(runs: Sequence[RunFolder]) -> bytes:
-    from matplotlib.figure import Figure
-
-    panels = [
-        ("stores", "stores", 1.0, ""), ("covered_share", "covered share", 100.0, "%"),
-        ("market_share.own", "own market share", 100.0, "%"), ("capex_cny", "capex", 1e-6, "M CNY"),
-        ("opex_cny_per_year", "opex / year", 1e-6, "M CNY"), ("mean_distance_km", "mean distance", 1.0, "km"),
-    ]
-    labels = [r.label for r in runs]
-    fig = Figure(figsize=(12, 6.2))
-    axes = fig.subplots(2, 3)
-    colours = [f"C{i % 10}" for i in range(len(runs))]
-    for ax, (key, title, scale, unit) in zip(axes.flat, panels, strict=True):
-        vals = [(_num(_get(key)(r.kpis)) or 0.0) * scale for r in runs]
-        bars = ax.bar(range(len(runs)), vals, color=colours)
-        ax.bar_label(bars, labels=[f"{v:,.1f}" if abs(v) < 1000 else f"{v:,.0f}" for v in vals], fontsize=8)
-        ax.set_title(f"{title}" + (f" ({unit})" if unit else ""), fontsize=10)
-        ax.set_xticks(range(len(runs)), [lb if len(lb) <= 18 else lb[:17] + "…" for lb in labels], rotation=20, ha="right", fontsize=8)
-        ax.margins(y=0.15)
-    fig.tight_layout()
-    return figure_png(fig)
-
-
-def _share_chart(runs: Sequence[RunFolder], brands: Sequence[str]) -> bytes:
-    from matplotlib.figure import Figure
-
-    keys = ["own", *brands]
-    fig = Figure(figsize=(8, 3.6))
-    ax = fig.subplots()
-    width = 0.8 / max(len(runs), 1)
-    for i, r in enumerate(runs):
-        vals = [100 * (_num((r.kpis.get("market_share") or {}).get(b)) or 0.0) for b in keys]
-        ax.bar([k + (i - (len(runs) - 1) / 2) * width for k in range(len(keys))], vals, width, label=r.label, color=f"C{i % 10}")
-    ax.set_xticks(range(len(keys)), keys)
-    ax.set_ylabel("share of modelled demand (%)")
-    ax.set_title("Market share (Huff) by brand", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return figure_png(fig)
-
-
-def _province_chart(prov: pd.DataFrame, runs: Sequence[RunFolder], *, top: int = 25) -> bytes | None:
-    from matplotlib.figure import Figure
-
-    if len(runs) < 2:
-        return None
-    changed = prov[prov["changed"]]
-    if changed.empty:
-        return None
-    others = runs[1:]
-    score = sum(changed[f"Δ stores | {r.label}"].abs() for r in others)
-    sub = changed.assign(_s=score).sort_values("_s", ascending=False).head(top).iloc[::-1]
-    fig = Figure(figsize=(12, max(2.4, 0.9 + 0.3 * len(sub))))
-    ax1, ax2 = fig.subplots(1, 2, sharey=True)
-    height = 0.8 / len(others)
-    y = range(len(sub))
-    for i, r in enumerate(others):
-        off = [k + (i - (len(others) - 1) / 2) * height for k in y]
-        ax1.barh(off, sub[f"Δ stores | {r.label}"], height, label=r.label, color=f"C{(i + 1) % 10}")
-        ax2.barh(off, 100 * sub[f"Δ covered_share | {r.label}"].fillna(0), height, label=r.label, color=f"C{(i + 1) % 10}")
-    ax1.set_yticks(list(y), [_chart_name(p, c) for p, c in zip(sub["province"], sub["province_code"], strict=True)], fontsize=8)
-    for ax in (ax1, ax2):
-        ax.axvline(0, color="#444", lw=0.8)
-    ax1.set_title(f"Δ stores vs {runs[0].label}", fontsize=10)
-    ax2.set_title(f"Δ covered share vs {runs[0].label} (pp)", fontsize=10)
-    ax1.legend(fontsize=8)
-    fig.tight_layout()
-    return figure_png(fig)
-
-
-# --------------------------------------------------------------------- output
-def unique_folder(parent: Path, stem: str) -> Path:
-    """Create and return ``parent/stem`` (or ``stem-2``, ``stem-3`` …): never an existing folder."""
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{parent}: cannot create the folder ({exc.strerror}). Choose a writable folder.") from None
-    for n in range(1, 1000):
-        p = parent / (stem if n == 1 else f"{stem}-{n}")
-        try:
-            p.mkdir()
-            return p
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise OutputError(f"{p}: cannot create the folder ({exc.strerror}). Choose a writable folder.") from None
-    return unique_folder(parent, f"{stem}-{secrets.token_hex(3)}")
 
 
 def _timestamp() -> str:
@@ -638,11 +328,11 @@ def _out_folder(out: str | os.PathLike[str] | None, runs: Sequence[RunFolder]) -
     return folder
 
 
+
+
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc}). Check disk space and permissions.") from None
 
@@ -652,6 +342,63 @@ def _relative_link(target: Path, folder: Path) -> str:
         return Path(os.path.relpath(target, folder)).as_posix()
     except ValueError:  # another drive on Windows
         return target.as_uri()
+
+
+# ------------------------------------------------------------------ a sweep's page
+def sweep_summary_html(
+    table: pd.DataFrame, grid_keys: Sequence[str], short: Mapping[str, str], folder: Path, png: bytes, title: str
+) -> str:
+    """The sweep's ``summary.html``: the Pareto chart and one row per combination, linked to its map.
+
+    ``table`` is the sweep summary (``summary.csv``); ``short`` names each grid key in
+    the header; ``folder`` is where the page goes (map links are relative to it).
+    """
+    header = ["#", *[short[k] for k in grid_keys], "status", "stores", "new", "covered %", "own share %",
+              "capex M CNY", "gap %", "wall s", "Pareto", "run", "error"]
+    rows, classes, row_cls = [], [], []
+
+    def num(x: Any, scale: float = 1.0, digits: int = 2) -> str:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            return "–"
+        return "–" if math.isnan(v) else f"{v * scale:,.{digits}f}"
+
+    links = []
+    for rec in table.to_dict("records"):
+        ok = rec["status"] == "ok"
+        run = rec.get("run")
+        rel = ""
+        if ok and isinstance(run, str) and run:
+            rel = Path(os.path.relpath(Path(run) / "map.html", folder)).as_posix()
+        links.append(rel)
+        rows.append([
+            str(rec["combo"]), *[json.dumps(rec[k], ensure_ascii=False, default=str) if not isinstance(rec[k], str) else rec[k] for k in grid_keys],
+            rec["status"], num(rec.get("stores"), digits=0), num(rec.get("new_stores"), digits=0),
+            num(rec.get("covered_share"), 100), num(rec.get("market_share_own"), 100),
+            num(rec.get("capex_cny"), 1e-6, 1), num(rec.get("gap"), 100), num(rec.get("wall_s"), digits=1),
+            " ".join(m for m, col in (("share", "pareto_share"), ("covered", "pareto_covered")) if rec.get(col) is True),
+            "map" if rel else "", str(rec.get("error") or ""),
+        ])
+        classes.append([""] * (1 + len(grid_keys)) + ["", *(["num"] * 7), "", "", ""])
+        row_cls.append("" if ok else "failed")
+    table_html = html_table(header, rows, classes=classes, row_classes=row_cls)
+    # turn the "map" cells into relative links (html_table escapes text, so patch after)
+    for rel in links:
+        if rel:
+            table_html = table_html.replace("<td>map</td>", f'<td><a href="{html.escape(rel)}">map</a></td>', 1)
+    n_failed = int((table["status"] != "ok").sum())
+    failed = (f'<p class="err">{n_failed} combination(s) failed; their errors are in the last column '
+              "and in summary.csv.</p>") if n_failed else ""
+    body = (f"<h1>{html.escape(title)}</h1>"
+            f'<p class="small">Written {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")} by planner sweep. '
+            'Table as CSV: <a href="summary.csv">summary.csv</a>. Compare all finished runs with '
+            f"<code>planner compare {html.escape(str(folder))}</code>, or any two with "
+            "<code>planner compare RUN_A RUN_B</code>. Pareto: not beaten on own market share (share) or "
+            "covered population (covered) by a run with no more stores.</p>" + failed
+            + embed_png(png, "Pareto chart")
+            + "<h2>Combinations</h2>" + table_html)
+    return html_page(title, body)
 
 
 # ----------------------------------------------------------------- the report
@@ -800,7 +547,7 @@ def compare_runs(
     """
     if isinstance(folders, str | os.PathLike):
         folders = [folders]
-    folders = [run for f in folders for run in _expand_sweep(f)]
+    folders = [run for f in folders for run in expand_sweep(f)]
     if not folders:
         raise DataError("compare: no run folders given. Pass one or more, e.g. results/a/latest results/b/latest.")
     if labels is not None and len(labels) != len(folders):
@@ -831,10 +578,10 @@ def compare_runs(
     parts.append(_config_section(runs, diff))
     parts.append(_maps_section(runs, folder))
     parts.append("<h2>Charts</h2>")
-    parts.append(embed_png(_kpi_chart(runs), "KPI bar charts"))
+    parts.append(embed_png(kpi_chart_png(runs), "KPI bar charts"))
     if brands or any("market_share" in r.kpis for r in runs):
-        parts.append(embed_png(_share_chart(runs, brands), "market share by brand"))
-    pchart = _province_chart(prov, runs)
+        parts.append(embed_png(share_chart_png(runs, brands), "market share by brand"))
+    pchart = province_chart_png(prov, runs)
     if pchart is not None:
         parts.append(embed_png(pchart, "per-province differences"))
     parts.append(_province_section(runs, prov))

@@ -1,25 +1,47 @@
-"""KPIs of a solved plan: per store, per province, per tier and for the nation.
+"""KPIs of a solved plan: per store, per cell, per admin unit, per tier and for the nation.
 
 Reads a solved instance (arrays + the site and cell tables) and never solves.
 Every figure is recomputed here from the open sites, so the numbers in
 ``plan.csv`` and ``kpis.json`` do not depend on what the optimiser reported.
+The Huff share has one kernel (:func:`huff_share`). The admin-level tables
+(:func:`admin_kpi_table`) and the H3 aggregation (:func:`aggregate_grid`) are the
+figures the map draws; they read the plan, the KPIs and the per-cell values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import geopandas as gpd
+import h3
 import numpy as np
 import pandas as pd
 
+from planner.geodata.layers import Layers
 from planner.instance import BuiltInstance
 from planner.optimise.check import objective_value, per_site_explain
-from planner.optimise.types import Instance, Solution
+from planner.optimise.types import Instance, ObjectiveKind, Solution
 from planner.spatial import nearest_km, pairs_within
 
-__all__ = ["huff_shares", "plan_table", "compute_kpis", "covered_mask", "nearest_store_km"]
+__all__ = [
+    "ADMIN_LEVELS", "KPI_LABELS", "admin_kpi_table", "admin_units", "aggregate_grid", "cell_values", "compute_kpis",
+    "covered_mask", "gb_codes", "h3_parents", "huff_share", "huff_shares", "nearest_store_km", "own_attraction",
+    "own_share_per_cell", "plan_table", "rollout_kpis",
+]
 
-OBJECTIVES = ("coverage", "distance", "market_share")
+OBJECTIVES: tuple[ObjectiveKind, ...] = ("coverage", "distance", "market_share")
+
+ADMIN_LEVELS: tuple[str, ...] = ("province", "city", "county")
+"""Admin levels with their own KPI tables (and map choropleths), coarse to fine."""
+
+KPI_LABELS: dict[str, tuple[str, str]] = {
+    "stores_per_million": ("Stores per million people", "stores / million people"),
+    "covered_share": ("Population covered", "% of population"),
+    "market_share": ("Own market share", "% of demand (Huff, vs competitors)"),
+    "new_stores": ("New stores", "stores"),
+}
+"""Label and unit of every admin-level KPI (the map's ``map.choropleth_kpi``)."""
 
 
 def covered_mask(inst: Instance, open_sites: np.ndarray) -> np.ndarray:
@@ -44,20 +66,44 @@ def own_attraction(inst: Instance, open_sites: np.ndarray) -> np.ndarray:
     )
 
 
+def huff_share(attraction: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Huff share of every cell: ``attraction / total`` where the cell has any pull, else 0.
+
+    The one Huff share of the report: the own brand's (``own_share_per_cell``),
+    each competitor's (``huff_shares``) and the map's captured share all use it.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, attraction / total, 0.0)
+
+
+def _own_and_total(built: BuiltInstance, open_sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """S_i (own attraction) and S_i + the competitors' pull, per cell."""
+    own = own_attraction(built.instance, open_sites)
+    return own, own + built.cells["competitor_pull"].to_numpy()
+
+
+def own_share_per_cell(built: BuiltInstance, open_sites: np.ndarray) -> np.ndarray:
+    """The own brand's Huff share of every cell's demand (0 where nothing pulls)."""
+    return huff_share(*_own_and_total(built, open_sites))
+
+
 def huff_shares(built: BuiltInstance, open_sites: np.ndarray) -> dict[str, float]:
     """Share of all modelled demand won by the own brand and by each competitor (Huff)."""
     inst, cells = built.instance, built.cells
-    own = own_attraction(inst, open_sites)
+    own, total = _own_and_total(built, open_sites)
     pull_cols = [c for c in cells.columns if c.startswith("pull_")]
-    total = own + cells["competitor_pull"].to_numpy()
     w = inst.weight
     denom = float(w.sum()) or 1.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = {"own": float(np.nansum(w * np.where(total > 0, own / total, 0.0)) / denom)}
-        for col in pull_cols:
-            p = cells[col].to_numpy()
-            out[col.removeprefix("pull_")] = float(np.nansum(w * np.where(total > 0, p / total, 0.0)) / denom)
+    out = {"own": float(np.nansum(w * huff_share(own, total)) / denom)}
+    for col in pull_cols:
+        out[col.removeprefix("pull_")] = float(np.nansum(w * huff_share(cells[col].to_numpy(), total)) / denom)
     return out
+
+
+def cell_values(built: BuiltInstance, sol: Solution) -> pd.DataFrame:
+    """Demand and the own brand's captured (Huff) share per cell, for the map's hexagons and shares."""
+    share = own_share_per_cell(built, np.asarray(sol.open_sites))
+    return pd.DataFrame({"h3": built.cells["h3"], "demand": built.cells["demand"], "captured_share": share})
 
 
 def nearest_store_km(built: BuiltInstance, open_sites: np.ndarray) -> np.ndarray:
@@ -183,10 +229,7 @@ def compute_kpis(
     kpis["per_tier"] = per_tier
     per_province = []
     prov_cells = cells["province_code"].astype(str).to_numpy()
-    own_s = own_attraction(inst, open_sites)
-    total_pull = own_s + cells["competitor_pull"].to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        own_share_cell = np.where(total_pull > 0, own_s / total_pull, 0.0)
+    own_share_cell = own_share_per_cell(built, open_sites)
     for row in layers.provinces.sort_values("code").itertuples(index=False):
         m = prov_cells == str(row.code)
         p_pop = float(pop[m].sum())
@@ -213,3 +256,221 @@ def compute_kpis(
         )
     kpis["per_province"] = per_province
     return kpis
+
+
+def rollout_kpis(result: Any, table: pd.DataFrame, quarter_labels: list[str] | None) -> dict[str, Any]:
+    """``kpis["rollout"]``: mode, quarters, openings per quarter, objective, bound, gap and status."""
+    return {
+        "mode": result.mode,
+        "quarters": quarter_labels,
+        "opened_per_quarter": table["opened"].astype(int).tolist(),
+        "objective": float(result.objective),
+        "bound": None if result.bound is None else float(result.bound),
+        "gap": None if result.gap is None else float(result.gap),
+        "status": result.status,
+    }
+
+
+# --------------------------------------------------------------------------- admin units and the grid
+def gb_codes(s: pd.Series) -> pd.Series:
+    """GB codes as strings ('440300'), whatever dtype a table gave them."""
+    out = s.astype("string").str.strip()
+    return out.str.replace(r"\.0$", "", regex=True)
+
+
+
+def admin_units(layers: Layers, level: str) -> gpd.GeoDataFrame:
+    """The unit table of one admin level (``province``, ``city`` or ``county``) of the layers."""
+    return {"province": layers.provinces, "city": layers.cities, "county": layers.counties}[level]
+
+
+def _cell_shares(
+    cell_values: pd.DataFrame | None, cells: gpd.GeoDataFrame, kpi: str, objective_kind: str
+) -> pd.DataFrame | None:
+    """Per-cell share for ``covered_share`` / ``market_share`` with its weight, or None.
+
+    An explicit column of that name in ``cell_values`` wins; otherwise
+    ``captured_share`` stands for the KPI the objective optimised (coverage →
+    covered share, market_share → own market share).
+    """
+    if cell_values is None or cell_values.empty or "h3" not in cell_values:
+        return None
+    if kpi in cell_values:
+        col = kpi
+    elif "captured_share" in cell_values and (
+        (kpi == "covered_share" and objective_kind == "coverage")
+        or (kpi == "market_share" and objective_kind == "market_share")
+    ):
+        col = "captured_share"
+    else:
+        return None
+    cv = cell_values[["h3", col] + (["demand"] if "demand" in cell_values else [])].copy()
+    cv["h3"] = cv["h3"].astype(str)
+    c = pd.DataFrame(
+        {
+            "h3": cells["h3"].astype(str).to_numpy(),
+            "population": cells["population"].to_numpy(dtype=float),
+            "province_code": gb_codes(cells["province_code"]).to_numpy(),
+            "city_code": gb_codes(cells["city_code"]).to_numpy(),
+            "county_code": gb_codes(cells["county_code"]).to_numpy(),
+        }
+    )
+    m = c.merge(cv, on="h3", how="inner")
+    if kpi == "market_share" and "demand" in m:
+        m["weight"] = m["demand"].astype(float)
+    else:
+        m["weight"] = m["population"]
+    m["share"] = m[col].astype(float)
+    return m
+
+
+def admin_kpi_table(
+    level: str,
+    *,
+    layers: Layers,
+    plan: pd.DataFrame,
+    kpis: Mapping[str, Any],
+    kpi: str,
+    cell_values: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The choropleth KPI of every unit of one admin level, computed from the plan.
+
+    Parameters
+    ----------
+    level : {'province', 'city', 'county'}
+        Admin level.
+    layers : Layers
+        Geodata layers (the unit table gives code, name, population).
+    plan : pandas.DataFrame
+        The plan table (``plan.csv``), one row per open store.
+    kpis : mapping
+        ``kpis.json``; its ``per_province`` figures are used for shares at province level.
+    kpi : str
+        One of :data:`KPI_LABELS`.
+    cell_values : pandas.DataFrame, optional
+        Per-cell ``h3``, ``demand``, ``captured_share`` (and optionally
+        ``covered_share`` / ``market_share``); shares below province level come from here.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by code, columns ``name``, ``population``, ``stores``, ``new_stores``,
+        ``value`` (the KPI; NaN where unknown; shares are fractions 0–1).
+    """
+    if level not in ADMIN_LEVELS:
+        raise ValueError(f"unknown admin level {level!r}; expected one of {ADMIN_LEVELS}")
+    if kpi not in KPI_LABELS:
+        raise ValueError(f"unknown choropleth KPI {kpi!r}; expected one of {sorted(KPI_LABELS)}")
+    units = admin_units(layers, level)
+    out = pd.DataFrame(
+        {
+            "name": units["name"].astype(str).to_numpy(),
+            "population": pd.to_numeric(units["population"], errors="coerce").to_numpy(dtype=float),
+        },
+        index=pd.Index(gb_codes(units["code"]).to_numpy(), name="code"),
+    )
+    code_col = f"{level}_code"
+    if len(plan) and code_col in plan:
+        codes = gb_codes(plan[code_col])
+        out["stores"] = codes.value_counts().reindex(out.index, fill_value=0).to_numpy()
+        new = codes[plan["status"].astype(str).to_numpy() == "new"]
+        out["new_stores"] = new.value_counts().reindex(out.index, fill_value=0).to_numpy()
+    else:
+        out["stores"] = 0
+        out["new_stores"] = 0
+    if kpi == "stores_per_million":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["value"] = np.where(out["population"] > 0, out["stores"] / out["population"] * 1e6, np.nan)
+    elif kpi == "new_stores":
+        out["value"] = out["new_stores"].astype(float)
+    else:
+        out["value"] = np.nan
+        per_prov = {str(p.get("province_code")): p.get(kpi) for p in kpis.get("per_province") or []}
+        if level == "province" and any(v is not None for v in per_prov.values()):
+            out["value"] = [float(per_prov[c]) if per_prov.get(c) is not None else np.nan for c in out.index]
+        else:
+            shares = _cell_shares(cell_values, layers.cells, kpi, str(kpis.get("objective_kind", "")))
+            if shares is not None and len(shares):
+                shares["ws"] = shares["weight"] * shares["share"]
+                g = shares.groupby(code_col)[["ws", "weight"]].sum()
+                val = (g["ws"] / g["weight"].where(g["weight"] > 0)).reindex(out.index)
+                out["value"] = val.to_numpy(dtype=float)
+    return out
+
+
+
+def h3_parents(ids: np.ndarray, res: int) -> np.ndarray:
+    """Vectorised ``h3.cell_to_parent`` on 64-bit cell ids (same resolution, coarser ``res``).
+
+    An H3 cell id keeps its resolution in bits 52–55 and one 3-bit digit per
+    resolution 1–15 below bit 45; the parent has the coarser resolution and the
+    digits past it set to 7 (unused).
+    """
+    out = ids & ~np.uint64(0xF << 52) | np.uint64(res << 52)
+    unused = 0
+    for r in range(res + 1, 16):
+        unused |= 0b111 << ((15 - r) * 3)
+    return out | np.uint64(unused)
+
+
+def aggregate_grid(
+    cells: pd.DataFrame, cell_values: pd.DataFrame | None, *, max_cells: int, min_resolution: int = 3
+) -> pd.DataFrame:
+    """H3 hexagons to draw: per-cell population, demand and captured share, aggregated.
+
+    Cells are merged into their H3 parents, one resolution at a time, until at most
+    ``max_cells`` remain (or ``min_resolution`` is reached); if still too many, the
+    most populous ``max_cells`` are kept.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        ``layers.cells`` (``h3``, ``population``).
+    cell_values : pandas.DataFrame, optional
+        ``h3``, ``demand``, ``captured_share`` from the run.
+    max_cells : int
+        Most hexagons drawn (``map.max_grid_cells``); 0 means none.
+    min_resolution : int
+        Coarsest H3 resolution aggregation may reach.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``h3``, ``resolution``, ``population``, ``demand`` (NaN without cell values),
+        ``captured_share`` (demand-weighted mean, NaN without cell values), ``cells``
+        (grid cells merged into this hexagon).
+    """
+    cols = ["h3", "resolution", "population", "demand", "captured_share", "cells"]
+    if max_cells <= 0 or cells is None or len(cells) == 0:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(
+        {"h3": cells["h3"].astype(str).to_numpy(), "population": cells["population"].to_numpy(dtype=float)}
+    )
+    if cell_values is not None and len(cell_values) and "h3" in cell_values:
+        cv = cell_values.copy()
+        cv["h3"] = cv["h3"].astype(str)
+        keep = [c for c in ("demand", "captured_share") if c in cv]
+        df = df.merge(cv[["h3", *keep]], on="h3", how="left")
+    for c in ("demand", "captured_share"):
+        if c not in df:
+            df[c] = np.nan
+    df["captured"] = df["demand"] * df["captured_share"]
+    df["cells"] = 1
+    res = h3.get_resolution(df["h3"].iloc[0])
+    if len(df) > max_cells and res > min_resolution:
+        ids = np.array([int(c, 16) for c in df["h3"]], dtype=np.uint64)
+        while len(df) > max_cells and res > min_resolution:
+            res -= 1
+            df["h3"] = h3_parents(ids, res)
+            df = df.groupby("h3", as_index=False, sort=False)[["population", "demand", "captured", "cells"]].sum(
+                min_count=1
+            )
+            ids = df["h3"].to_numpy(dtype=np.uint64)
+        df["h3"] = [format(int(i), "x") for i in ids]
+    if len(df) > max_cells:
+        df = df.nlargest(max_cells, "population")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["captured_share"] = np.where(df["demand"] > 0, df["captured"] / df["demand"], np.nan)
+    df["resolution"] = res
+    return df[cols].reset_index(drop=True)
+

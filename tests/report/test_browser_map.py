@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from planner.report._browser import (
+from planner.report.browser import (
     browser_unavailable_reason,
     console_errors,
     headless_chromium,

@@ -18,9 +18,9 @@ from planner.report.compare import (
     compare_runs,
     config_differences,
     kpi_table,
-    load_run,
     province_table,
 )
+from planner.report.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[2]
 

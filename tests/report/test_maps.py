@@ -17,17 +17,10 @@ import pytest
 from conftest import XSS_IMG, XSS_NAME
 
 from planner.config.models import MapConfig, Scenario
-from planner.report import maps
-from planner.report.maps import (
-    admin_kpi_table,
-    aggregate_grid,
-    build_map,
-    decode_ring,
-    encode_rings,
-    render_map,
-    to_gcj02,
-    write_map,
-)
+from planner.report.kpis import KPI_LABELS
+from planner.report.leaflet import decode_ring, encode_rings, render_map
+from planner.report.maps import build_map, write_map
+from planner.spatial import wgs84_to_gcj02
 
 
 def _blobs(page: str, prefix: str) -> list[Any]:
@@ -197,7 +190,7 @@ def test_amap_converts_every_geometry_to_gcj02(write_micro_map: Any, micro_input
     gcj = Path(write_micro_map(tiles="amap")).read_text(encoding="utf-8")
     plan = micro_inputs["plan"]
     rows = _stores(gcj)["rows"]
-    exp_lon, exp_lat = to_gcj02(plan["lon"].to_numpy(), plan["lat"].to_numpy())
+    exp_lon, exp_lat = wgs84_to_gcj02(plan["lon"].to_numpy(), plan["lat"].to_numpy())
     np.testing.assert_allclose([r[1] for r in rows], exp_lon, atol=1.1e-5)
     np.testing.assert_allclose([r[0] for r in rows], exp_lat, atol=1.1e-5)
     shift_m = np.hypot((exp_lon - plan["lon"]) * 96_000, (exp_lat - plan["lat"]) * 111_000)
@@ -232,52 +225,12 @@ def test_offline_page_has_no_remote_script_or_style(page: str, write_micro_map: 
     assert len(online) < len(page)
 
 
-def test_admin_kpi_table_by_hand(micro_inputs: dict[str, Any], micro_layers: Any) -> None:
-    plan, kpis = micro_inputs["plan"], micro_inputs["kpis"]
-    t = admin_kpi_table("province", layers=micro_layers, plan=plan, kpis=kpis, kpi="stores_per_million")
-    for code, row in t.iterrows():
-        n = int((plan["province_code"] == code).sum())
-        assert row["stores"] == n
-        assert row["value"] == pytest.approx(n / row["population"] * 1e6)
-    t = admin_kpi_table("county", layers=micro_layers, plan=plan, kpis=kpis, kpi="new_stores")
-    assert t["value"].sum() == 8 and t["stores"].sum() == 12
-    t = admin_kpi_table("province", layers=micro_layers, plan=plan, kpis=kpis, kpi="covered_share")
-    assert t["value"].tolist() == [p["covered_share"] for p in kpis["per_province"]]
-    cv = micro_inputs["cell_values"]
-    t = admin_kpi_table("city", layers=micro_layers, plan=plan, kpis=kpis, kpi="covered_share", cell_values=cv)
-    cells = micro_layers.cells.merge(cv, on="h3")
-    for code, row in t.iterrows():
-        sub = cells[cells["city_code"] == code]
-        expected = (sub["population"] * sub["captured_share"]).sum() / sub["population"].sum()
-        assert row["value"] == pytest.approx(expected)
-    # Without cell values a city-level share is unknown, not invented.
-    t = admin_kpi_table("city", layers=micro_layers, plan=plan, kpis=kpis, kpi="market_share")
-    assert t["value"].isna().all()
-    with pytest.raises(ValueError, match="choropleth KPI"):
-        admin_kpi_table("city", layers=micro_layers, plan=plan, kpis=kpis, kpi="bogus")
-
-
-@pytest.mark.parametrize("kpi", sorted(maps.KPI_LABELS))
+@pytest.mark.parametrize("kpi", sorted(KPI_LABELS))
 def test_every_choropleth_kpi_renders(kpi: str, micro_inputs: dict[str, Any]) -> None:
     sc = Scenario(name="x", map=MapConfig(offline=False, choropleth_kpi=kpi))
     page = render_map(build_map(scenario=sc, **micro_inputs), offline=False)
-    label, unit = maps.KPI_LABELS[kpi]
+    label, unit = KPI_LABELS[kpi]
     assert label in page and unit in page
-
-
-def test_aggregate_grid_caps_and_keeps_population(micro_layers: Any, micro_inputs: dict[str, Any]) -> None:
-    cells = micro_layers.cells
-    full = aggregate_grid(cells, micro_inputs["cell_values"], max_cells=10_000)
-    assert len(full) == len(cells) and (full["resolution"] == 6).all()
-    small = aggregate_grid(cells, micro_inputs["cell_values"], max_cells=20)
-    assert len(small) <= 20 and small["resolution"].iloc[0] < 6
-    if small["cells"].sum() == len(cells):
-        assert small["population"].sum() == pytest.approx(cells["population"].sum())
-    dem = small["demand"].to_numpy()
-    assert np.nanmin(small["captured_share"]) >= 0 and np.nanmax(small["captured_share"]) <= 1 and dem.sum() > 0
-    assert aggregate_grid(cells, None, max_cells=0).empty
-    pop_only = aggregate_grid(cells, None, max_cells=10_000)
-    assert pop_only["captured_share"].isna().all()
 
 
 def test_grid_cap_is_honoured_in_the_page(micro_inputs: dict[str, Any]) -> None:
@@ -287,18 +240,6 @@ def test_grid_cap_is_honoured_in_the_page(micro_inputs: dict[str, Any]) -> None:
     assert len(polys) == 4 and len(polys[3]["f"]) <= 5
     sc = Scenario(name="x", map=MapConfig(offline=False, max_grid_cells=0))
     assert len(_polygons(render_map(build_map(scenario=sc, **micro_inputs), offline=False))) == 3
-
-
-def test_to_gcj02_matches_the_reference_and_leaves_abroad_alone() -> None:
-    from fast_geocn.coord import wgs84_to_gcj02
-
-    lon = np.array([116.397, 121.4737, 113.2644, 2.35])
-    lat = np.array([39.909, 31.2304, 23.1291, 48.85])
-    glon, glat = to_gcj02(lon, lat)
-    for i in range(len(lon)):
-        assert (glon[i], glat[i]) == pytest.approx(wgs84_to_gcj02(lon[i], lat[i]))
-    assert glon[3] == lon[3] and glat[3] == lat[3]  # Paris: outside China, unchanged
-    assert to_gcj02(np.array([]), np.array([]))[0].size == 0
 
 
 def test_simplification_reduces_vertices(micro_inputs: dict[str, Any], micro_layers: Any) -> None:
@@ -340,30 +281,9 @@ def test_overview_png_is_written_and_not_blank(tmp_path: Path, micro_inputs: dic
     assert img.shape[0] > 300 and img.std() > 20
 
 
-def test_vectorised_h3_parents_match_h3() -> None:
-    import h3
-
-    from planner.report.maps import _h3_parents
-
-    cells = [h3.latlng_to_cell(30 + 0.37 * i, 100 + 0.53 * i, 8) for i in range(40)]
-    ids = np.array([int(c, 16) for c in cells], dtype=np.uint64)
-    for res in (7, 5, 3, 0):
-        got = [format(int(i), "x") for i in _h3_parents(ids, res)]
-        assert got == [h3.cell_to_parent(c, res) for c in cells]
-
-
 def test_plan_without_coordinates_is_a_clear_data_error(micro_inputs: dict[str, Any], tmp_path: Path) -> None:
     from planner.errors import DataError
 
     plan = micro_inputs["plan"].drop(columns=["lat"])
     with pytest.raises(DataError, match=r"lacks column\(s\) \['lat'\]"):
         write_map(tmp_path / "m.html", scenario=Scenario(name="x"), **{**micro_inputs, "plan": plan})
-
-
-def test_codes_read_back_from_csv_still_match(micro_inputs: dict[str, Any], micro_layers: Any) -> None:
-    plan = micro_inputs["plan"].copy()
-    plan["province_code"] = plan["province_code"].astype(int)  # as pandas reads plan.csv back
-    plan.loc[0, "county_code"] = np.nan
-    t = admin_kpi_table("province", layers=micro_layers, plan=plan, kpis=micro_inputs["kpis"],
-                        kpi="stores_per_million")
-    assert t["stores"].sum() == 12
