@@ -21,7 +21,7 @@ import pandas as pd
 from planner.geodata.layers import Layers
 from planner.instance import BuiltInstance
 from planner.optimise.check import objective_value, per_site_explain
-from planner.optimise.types import Instance, ObjectiveKind, Solution
+from planner.optimise.types import Instance, ObjectiveKind, Solution, attraction
 from planner.spatial import nearest_km, pairs_within
 
 __all__ = [
@@ -61,7 +61,7 @@ def own_attraction(inst: Instance, open_sites: np.ndarray) -> np.ndarray:
     m = is_open[inst.pair_site]
     attr = inst.site_attr if inst.site_attr is not None else np.ones(inst.n_sites)
     return np.bincount(
-        inst.pair_cell[m], weights=attr[inst.pair_site[m]] * (1.0 + inst.pair_km[m]) ** (-inst.beta),
+        inst.pair_cell[m], weights=attraction(attr[inst.pair_site[m]], inst.pair_km[m], inst.beta),
         minlength=inst.n_cells,
     )
 
