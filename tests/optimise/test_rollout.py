@@ -10,19 +10,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.config.models import RolloutConfig
+from dataclasses import replace
+
 from planner.errors import InfeasibleError
 from planner.optimise.rollout import (
     TABLE_COLUMNS,
     RolloutInstance,
+    RolloutParams,
     check_rollout,
-    greedy_selection,
     plan_joint,
     plan_rollout,
     schedule,
-    synthetic_rollout_instance,
 )
 from planner.optimise.types import GroupLimit, Instance, Solution
+from planner.synthetic import greedy_selection, synthetic_rollout_instance
 
 
 def micro(
@@ -60,14 +61,14 @@ def micro(
     )
 
 
-def cfg(**kw: object) -> RolloutConfig:
+def cfg(**kw: object) -> RolloutParams:
     base = dict(
         quarters=3, initial_managers=100, cadres_per_store=0.0, training_quarters=0, attrition_pct=0.0,
         external_hires_per_quarter=0, external_hire_cost_cny=0.0, capex_budget_per_quarter_cny=None,
         carry_over=False, city_stores_before_county=0, max_openings_per_province_per_quarter=None,
     )
     base.update(kw)
-    return RolloutConfig(**base)  # type: ignore[arg-type]
+    return RolloutParams(**base)  # type: ignore[arg-type]
 
 
 def all_open(ri: RolloutInstance) -> Solution:
@@ -159,7 +160,7 @@ def test_joint_picks_sites_and_quarters() -> None:
     assert plan_joint(ri3, c, time_limit_s=10).objective == pytest.approx(5 + 6)
     ri4 = micro([10.0, 5.0, 1.0], stores=2, groups=[GroupLimit("g", np.array([2]), min_open=1)])
     assert plan_joint(ri4, c, time_limit_s=10).objective == pytest.approx(10 + 11)
-    sol = plan_rollout(ri, c.model_copy(update={"mode": "joint"}), time_limit_s=10).to_solution()
+    sol = plan_rollout(ri, replace(c, mode="joint"), time_limit_s=10).to_solution()
     assert sol.open_sites.tolist() == [0, 1] and sol.quarter.tolist() == [0, 1]
 
 
@@ -168,8 +169,8 @@ def test_distance_and_market_share_objectives() -> None:
         ri = synthetic_rollout_instance(n_cells=800, n_sites=120, n_existing=8, n_provinces=3, stores=40,
                                         kind=kind, seed=3)  # type: ignore[arg-type]
         sol = greedy_selection(ri)
-        res = schedule(ri, sol, RolloutConfig(quarters=4, initial_managers=12), time_limit_s=10)
-        assert check_rollout(ri, res, RolloutConfig(quarters=4, initial_managers=12)) == []
+        res = schedule(ri, sol, RolloutParams(quarters=4, initial_managers=12), time_limit_s=10)
+        assert check_rollout(ri, res, RolloutParams(quarters=4, initial_managers=12)) == []
         assert res.bound is not None
         if kind == "distance":
             assert res.bound <= res.objective * (1 + 1e-9)
@@ -211,7 +212,7 @@ def test_infeasible_interplay_is_diagnosed() -> None:
 
 
 # ------------------------------------------------------------------- checker
-def _valid() -> tuple[RolloutInstance, object, RolloutConfig]:
+def _valid() -> tuple[RolloutInstance, object, RolloutParams]:
     ri = micro([10.0, 2.0, 1.0, 4.0], existing=[0.0], county=[True, False, False, False],
                capex=[1.0, 1.0, 1.0, 1.0], province=[0, 0, 0, 0])
     c = cfg(quarters=3, initial_managers=2, external_hires_per_quarter=1, external_hire_cost_cny=0.5,
@@ -240,7 +241,7 @@ def test_checker_rejects_broken_schedules() -> None:
         qq = np.array([new.get(j, q[j]) for j in sites.tolist()])
         return _broken(res, quarter=qq)
 
-    def msgs(r: object, cc: RolloutConfig = c) -> str:
+    def msgs(r: object, cc: RolloutParams = c) -> str:
         return "\n".join(check_rollout(ri, r, cc))  # type: ignore[arg-type]
 
     # county store before the chain of command allows it
