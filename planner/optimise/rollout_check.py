@@ -107,13 +107,15 @@ def _pair_credit(inst: Instance, kind: ObjectiveKind) -> np.ndarray:
     if kind == "coverage":
         r = np.broadcast_to(np.asarray(inst.radius_km, dtype=float), (inst.n_sites,))[site]
         if inst.decay == "step":
-            return (km <= r).astype(float)
-        if inst.decay == "linear":
-            return np.maximum(1.0 - km / r, 0.0)
-        return np.exp(-km / r) * (km <= 3.0 * r)
+            credit = (km <= r).astype(float)
+        elif inst.decay == "linear":
+            credit = np.maximum(1.0 - km / r, 0.0)
+        else:
+            credit = np.exp(-km / r) * (km <= 3.0 * r)
+        return np.asarray(credit, dtype=float)
     if kind == "distance":
         u = float(inst.unreachable_km)
-        return u - np.minimum(km, u)
+        return np.asarray(u - np.minimum(km, u), dtype=float)
     attr = np.ones(inst.n_sites) if inst.site_attr is None else np.asarray(inst.site_attr, dtype=float)
     return attr[site] * (1.0 + km) ** (-float(inst.beta))
 

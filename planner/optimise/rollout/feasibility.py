@@ -13,7 +13,7 @@ proofs into sentences naming the scenario keys, before any search runs.
 from __future__ import annotations
 
 import numpy as np
-from ortools.linear_solver import pywraplp
+from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 
 from planner.optimise.rollout.chain import county_stores_unlocked, provinces_short_of_city_stores
 from planner.optimise.rollout.context import Context

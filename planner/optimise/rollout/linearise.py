@@ -89,7 +89,7 @@ def linearise(ctx: Context, *, max_terms: int, seed: int) -> Linear:
         with np.errstate(over="ignore"):
             cs = np.cumsum(keys[loc], dtype=np.uint64)
             before = np.r_[np.uint64(0), cs][gstart]
-            return cs - before[gid]
+            return np.asarray(cs - before[gid])
 
     if vm.max_family:
         nxt = np.r_[f[1:], 0.0]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from ortools.linear_solver import pywraplp
+from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 
 from planner.optimise.rollout.chain import county_stores_unlocked
 from planner.optimise.rollout.context import NEVER, Context

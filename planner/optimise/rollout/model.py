@@ -100,9 +100,9 @@ class NetworkValue:
         """Value per cell of state ``x`` (weighted)."""
         w = self.w[cells]
         if self.max_family:
-            return w * x
+            return np.asarray(w * x)
         # C = 0 cells count fully once reached (0/0 counts 0)
-        return w * huff(x, self.pull[cells])
+        return np.asarray(w * huff(x, self.pull[cells]))
 
     def total(self, state: np.ndarray) -> float:
         """Value of the network in ``state``."""
