@@ -40,7 +40,7 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check planner tests benchmarks
 	$(BIN)/mypy planner
-	$(BIN)/mypy --strict planner/optimise
+	$(BIN)/mypy --strict --follow-imports=silent planner/optimise
 
 bench: install-dev
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

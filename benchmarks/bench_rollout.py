@@ -9,10 +9,10 @@ Usage::
 Prints a markdown table: objective (sum over quarters of the quarterly coverage),
 proven bound, gap, seconds of the rollout alone, and which methods produced the
 plan and the bound. The site selection feeding the two-stage mode is a plain
-lazy greedy (:func:`planner.optimise.rollout.greedy_selection`) until
+lazy greedy (:func:`planner.synthetic.greedy_selection`) until
 ``planner.optimise.solve`` is used instead; its time is not counted.
 Instances are the clustered national-like generator
-:func:`planner.optimise.rollout.synthetic_rollout_instance` (illustrative data).
+:func:`planner.synthetic.synthetic_rollout_instance` (illustrative data).
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ import os
 import time
 from dataclasses import dataclass
 
-from planner.config.models import RolloutConfig
 from planner.optimise.rollout import (
+    RolloutParams,
     RolloutResult,
     check_rollout,
-    greedy_selection,
     plan_joint,
     schedule,
-    synthetic_rollout_instance,
 )
+from planner.synthetic import greedy_selection, synthetic_rollout_instance
 
 logger = logging.getLogger("bench_rollout")
 
@@ -45,26 +44,26 @@ class Case:
     stores: int
     n_provinces: int
     kind: str
-    cfg: RolloutConfig
+    cfg: RolloutParams
     time_limit_s: float
 
 
 def cases(quick: bool, time_limit_s: float) -> list[Case]:
-    medium_cfg = RolloutConfig(quarters=10, initial_managers=20, capex_budget_per_quarter_cny=120e6,
+    medium_cfg = RolloutParams(quarters=10, initial_managers=20, capex_budget_per_quarter_cny=120e6,
                                max_openings_per_province_per_quarter=10)
     out = [
         Case("small coverage (40 openings)", 3_000, 300, 20, 60, 6, "coverage",
-             RolloutConfig(quarters=6, initial_managers=8, capex_budget_per_quarter_cny=30e6,
+             RolloutParams(quarters=6, initial_managers=8, capex_budget_per_quarter_cny=30e6,
                            max_openings_per_province_per_quarter=5), 30.0),
         Case("small market share (40 openings)", 3_000, 300, 20, 60, 6, "market_share",
-             RolloutConfig(quarters=6, initial_managers=8, capex_budget_per_quarter_cny=30e6,
+             RolloutParams(quarters=6, initial_managers=8, capex_budget_per_quarter_cny=30e6,
                            max_openings_per_province_per_quarter=5), 30.0),
     ]
     if not quick:
         out += [
             Case("medium coverage (340 openings)", 30_000, 2_000, 60, 400, 12, "coverage", medium_cfg, 60.0),
             Case("national coverage (850 openings)", 100_000, 10_000, 150, 1_000, 31, "coverage",
-                 RolloutConfig(quarters=10, initial_managers=60, capex_budget_per_quarter_cny=400e6),
+                 RolloutParams(quarters=10, initial_managers=60, capex_budget_per_quarter_cny=400e6),
                  time_limit_s),
         ]
     return out

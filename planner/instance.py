@@ -13,18 +13,20 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
-from planner.config.models import Quota, Scenario
+from planner.config.models import Quota, RolloutConfig, Scenario
 from planner.errors import ConfigError, DataError
 from planner.geodata.layers import Layers
+from planner.optimise.rollout.chain import implies_city_minimum
+from planner.optimise.rollout.types import RolloutParams
 from planner.optimise.types import ConstraintKeys, GroupLimit, Instance
 from planner.spatial import pairs_within
 
-__all__ = ["BuiltInstance", "build_instance", "is_county_unit", "UnitNames"]
+__all__ = ["BuiltInstance", "build_instance", "is_county_unit", "rollout_params", "UnitNames"]
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +236,7 @@ def _chain_of_command_groups(sites: pd.DataFrame, scenario: Scenario, names: Uni
     }
     groups = []
     for code in sorted(names.table["code"].astype(str)):
-        if explicit.get(code, quota.default_min) >= need:
+        if implies_city_minimum(explicit.get(code, quota.default_min), need):
             groups.append(
                 GroupLimit(
                     name=f"city stores before county stores, province {code}",
@@ -244,6 +246,16 @@ def _chain_of_command_groups(sites: pd.DataFrame, scenario: Scenario, names: Uni
                 )
             )
     return groups
+
+
+def rollout_params(config: RolloutConfig) -> RolloutParams:
+    """The rollout's plain-number parameters from the validated ``rollout`` section.
+
+    Every field of :class:`~planner.optimise.rollout.types.RolloutParams` has the
+    name of its scenario key; ``enabled`` stays with the pipeline, which decides
+    whether to schedule at all.
+    """
+    return RolloutParams(**{f.name: getattr(config, f.name) for f in fields(RolloutParams)})
 
 
 def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> BuiltInstance:

@@ -31,10 +31,11 @@ from planner.config.models import Scenario
 from planner.demand import compute_demand
 from planner.errors import InfeasibleError, OutputError
 from planner.geodata.layers import Layers
-from planner.instance import BuiltInstance, build_instance
+from planner.instance import BuiltInstance, build_instance, rollout_params
 from planner.optimise.check import check_solution
 from planner.optimise.feasibility import precheck
-from planner.optimise.rollout_check import quarter_labels
+from planner.optimise.rollout.chain import provinces_short_of_city_stores
+from planner.optimise.rollout.types import quarter_labels
 from planner.optimise.solve import solve
 from planner.optimise.types import Instance, Solution
 from planner.report.kpis import cell_values, compute_kpis, plan_table, rollout_kpis
@@ -298,9 +299,12 @@ def chain_of_command_violations(prep: Prepared, open_sites: np.ndarray) -> list[
     if not prep.scenario.rollout.enabled or need == 0:
         return []
     s = prep.built.sites.iloc[np.asarray(open_sites, dtype=np.int64)]
-    city = s[~s["is_county"]].groupby("province_code").size()
-    county_new = s[s["is_county"] & ~s["existing"]].groupby("province_code").size()
-    return sorted(p for p in county_new.index if city.get(p, 0) < need)
+    province, codes = pd.factorize(s["province_code"], sort=True)
+    short = provinces_short_of_city_stores(
+        province, s["is_county"].to_numpy(dtype=bool), ~s["existing"].to_numpy(dtype=bool), need,
+        n_provinces=len(codes),
+    )
+    return sorted(codes[short.province].tolist())
 
 
 def _select_sites(prep: Prepared, progress: Progress | None) -> tuple[Solution, Instance]:
@@ -376,7 +380,7 @@ def _schedule(prep: Prepared, sol: Solution) -> tuple[Solution, Any]:
 
     sc = prep.scenario
     result = plan_rollout(
-        rollout_instance(prep), sc.rollout, sol, time_limit_s=sc.solver.time_limit_s, seed=sc.seed,
+        rollout_instance(prep), rollout_params(sc.rollout), sol, time_limit_s=sc.solver.time_limit_s, seed=sc.seed,
         gap_target_pct=sc.solver.gap_target_pct, threads=sc.solver.threads,
     )
     out = result.to_solution(base=sol if sc.rollout.mode == "two_stage" else None)

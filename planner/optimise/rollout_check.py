@@ -4,10 +4,13 @@ A rollout says in which quarter each new store opens (and how many external
 managers are hired per quarter). This module recomputes everything that follows
 from that schedule alone -- the store-manager pool quarter by quarter, the
 network's value in every quarter, capex, opex, covered population, market share
--- and :func:`check_rollout` compares it with every rollout constraint and with
-the figures the solver reported. The solvers in :mod:`planner.optimise.rollout`
-use the same functions (:func:`manager_pool`, :class:`NetworkValue`) so there is
-one definition of the pool dynamics and of the objective, not two.
+-- and :func:`check_rollout` compares it with every rollout constraint (managers,
+budget, province capacity, chain of command) and with the figures the solver
+reported. It shares no code with the solvers in :mod:`planner.optimise.rollout`:
+it reads only the data types, so a bug in the solvers' value model or manager
+pool is caught here rather than passed on. (The joint mode's final network is
+handed to :func:`planner.optimise.check.check_solution`, the site selection's own
+solver-independent checker, so the selection contract has one arbiter.)
 
 Manager pool (quarters ``t = 0..T-1``; ``E`` stores open before quarter 0):
 
@@ -25,85 +28,42 @@ Trainees and managers are expected values (fractional); openings are integers,
 so ``opened[t] <= ready[t]`` means ``opened[t] <= floor(ready[t])``.
 """
 
-# The model notation (T quarters, B budget, L training lag, E existing stores, Y[j, t])
-# is kept in code so it reads like the docstrings.
-# ruff: noqa: N802, N806
+# The model notation (T quarters, L training lag, E existing stores) is kept in code
+# so it reads like the docstrings.
+# ruff: noqa: N806
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from planner.optimise.check import check_solution
+from planner.optimise.rollout.types import (
+    TABLE_COLUMNS,
+    TOL,
+    ManagerPool,
+    RolloutInstance,
+    RolloutParams,
+    RolloutResult,
+    quarter_labels,
+)
 from planner.optimise.types import Instance, ObjectiveKind
 
-if TYPE_CHECKING:  # pragma: no cover
-    from planner.config.models import RolloutConfig
-    from planner.optimise.rollout import RolloutInstance, RolloutResult
-
-__all__ = [
-    "TOL",
-    "NetworkValue",
-    "ManagerPool",
-    "manager_pool",
-    "quarter_labels",
-    "quarterly_metrics",
-    "check_rollout",
-    "TABLE_COLUMNS",
-]
-
-#: Absolute tolerance on managers and money (fractional pool, float sums).
-TOL = 1e-6
-
-#: Columns of the per-quarter table, in order (``rollout.csv``).
-TABLE_COLUMNS: tuple[str, ...] = (
-    "quarter",
-    "opened",
-    "open_total",
-    "managers_ready",
-    "trainees",
-    "capex_cny",
-    "opex_cny",
-    "objective",
-    "covered_population",
-    "market_share",
-)
-
-
-def quarter_labels(start_quarter: str, quarters: int) -> list[str]:
-    """Labels ``YYYYQn`` of ``quarters`` consecutive quarters from ``start_quarter``.
-
-    >>> quarter_labels("2027Q3", 3)
-    ['2027Q3', '2027Q4', '2028Q1']
-    """
-    year, q = int(start_quarter[:4]), int(start_quarter[5]) - 1
-    return [f"{year + (q + t) // 4}Q{(q + t) % 4 + 1}" for t in range(quarters)]
+__all__ = ["manager_pool", "quarter_values", "quarterly_metrics", "check_rollout"]
 
 
 # ------------------------------------------------------------------ manager pool
-@dataclass
-class ManagerPool:
-    """The manager pool over the horizon (float[T] each, expected head counts)."""
-
-    ready: np.ndarray  # available in quarter t, before openings
-    started: np.ndarray  # trainees started in quarter t
-    graduated: np.ndarray  # trainees who became ready at the start of t
-    trainees: np.ndarray  # trainees in training during quarter t (started, not graduated)
-    carried: np.ndarray  # ready managers carried into t (after attrition)
-
-
 def manager_pool(
-    cfg: RolloutConfig, n_existing: int, opened: np.ndarray, hires: np.ndarray
+    params: RolloutParams, n_existing: int, opened: np.ndarray, hires: np.ndarray
 ) -> ManagerPool:
-    """Recompute the manager pool from openings and hires per quarter.
+    """The manager pool recomputed from openings and hires per quarter (dynamics above).
 
     Parameters
     ----------
-    cfg
-        The rollout section (``initial_managers``, ``cadres_per_store``,
-        ``training_quarters``, ``attrition_pct``).
+    params
+        The rollout parameters.
     n_existing
         Stores open before the first quarter (they train cadres too).
     opened, hires
@@ -114,169 +74,98 @@ def manager_pool(
     ManagerPool
         ``ready[t]`` is what bounds ``opened[t]``.
     """
-    T = len(opened)
-    keep = 1.0 - cfg.attrition_pct / 100.0
-    L = int(cfg.training_quarters)
-    ready = np.zeros(T)
-    started = np.zeros(T)
+    # the checker's own copy of the dynamics, on purpose (the solvers use rollout.model.manager_pool)
+    opened_f = np.asarray(opened, dtype=float)
+    hires_f = np.asarray(hires, dtype=float)
+    T = opened_f.size
+    L = int(params.training_quarters)
+    keep = 1.0 - params.attrition_pct / 100.0
+    open_before = float(n_existing) + np.r_[0.0, np.cumsum(opened_f)[:-1]]  # N[t-1]
+    started = params.cadres_per_store * open_before
     graduated = np.zeros(T)
+    if L < T:
+        graduated[L:] = started[: T - L]
     trainees = np.zeros(T)
-    carried = np.zeros(T)
-    k = float(cfg.initial_managers)
-    n_prev = float(n_existing)
     for t in range(T):
-        started[t] = cfg.cadres_per_store * n_prev
-        graduated[t] = started[t - L] if t >= L else 0.0
-        carried[t] = k
-        ready[t] = k + graduated[t] + float(hires[t])
-        trainees[t] = started[max(0, t - L + 1) : t + 1].sum() if L > 0 else 0.0
-        k = keep * (ready[t] - float(opened[t]))
-        n_prev += float(opened[t])
-    return ManagerPool(ready, started, graduated, trainees, carried)
+        if L > 0:
+            trainees[t] = started[max(0, t - L + 1) : t + 1].sum()
+    carried = np.zeros(T)
+    ready = np.zeros(T)
+    left = float(params.initial_managers)
+    for t in range(T):
+        carried[t] = left
+        ready[t] = carried[t] + graduated[t] + hires_f[t]
+        left = keep * (ready[t] - opened_f[t])
+    return ManagerPool(ready=ready, started=started, graduated=graduated, trainees=trainees, carried=carried)
 
 
 # ----------------------------------------------------------------- network value
-class NetworkValue:
-    """The value of an open network and of adding one site to it, cell by cell.
+def _pair_credit(inst: Instance, kind: ObjectiveKind) -> np.ndarray:
+    """Per pair: coverage credit, distance saved (km) or Huff strength."""
+    km = np.asarray(inst.pair_km, dtype=float)
+    site = np.asarray(inst.pair_site, dtype=np.int64)
+    if kind == "coverage":
+        r = np.broadcast_to(np.asarray(inst.radius_km, dtype=float), (inst.n_sites,))[site]
+        if inst.decay == "step":
+            credit = (km <= r).astype(float)
+        elif inst.decay == "linear":
+            credit = np.maximum(1.0 - km / r, 0.0)
+        else:
+            credit = np.exp(-km / r) * (km <= 3.0 * r)
+        return np.asarray(credit, dtype=float)
+    if kind == "distance":
+        u = float(inst.unreachable_km)
+        return np.asarray(u - np.minimum(km, u), dtype=float)
+    attr = np.ones(inst.n_sites) if inst.site_attr is None else np.asarray(inst.site_attr, dtype=float)
+    return attr[site] * (1.0 + km) ** (-float(inst.beta))
 
-    Every objective is turned into a *value to maximise* that is monotone and
-    submodular in the open set:
 
-    - ``coverage``: ``sum_i w_i * max_open_j f_ij`` (decay ``f`` as in
-      :class:`~planner.optimise.types.Instance`); state = best ``f`` per cell;
-    - ``distance``: savings ``sum_i w_i * max_open_j (U - min(U, d_ij))``, so the
-      distance objective is ``U * sum(w) - value``; state = best saving per cell;
-    - ``market_share``: ``sum_i w_i * S_i / (S_i + C_i)``, ``S_i = sum_open a_ij``
-      (``a_ij = attr_j (1 + d_ij)^-beta``); state = ``S_i``.
+def quarter_values(inst: Instance, kind: ObjectiveKind, site_quarter: np.ndarray, quarters: int) -> np.ndarray:
+    """Value to maximise of the network open at the end of each quarter (float[quarters]).
 
     Parameters
     ----------
     inst
         The site-selection instance.
     kind
-        Which objective.
+        The objective: coverage (weighted best credit), distance (weighted best
+        saving ``U - min(U, km)``) or market share (weighted Huff share).
+    site_quarter
+        int[M] opening quarter of each site: -1 = open before the horizon,
+        ``quarters`` or more = never.
+    quarters
+        The horizon.
     """
-
-    def __init__(self, inst: Instance, kind: ObjectiveKind) -> None:
-        self.inst = inst
-        self.kind = kind
-        self.max_family = kind in ("coverage", "distance")
-        order = np.lexsort((inst.pair_cell, inst.pair_site))
-        self.pcell = np.asarray(inst.pair_cell, dtype=np.int64)[order]
-        self.psite = np.asarray(inst.pair_site, dtype=np.int64)[order]
-        d = np.asarray(inst.pair_km, dtype=float)[order]
-        self.w = np.asarray(inst.weight, dtype=float)
-        self.indptr = np.searchsorted(self.psite, np.arange(inst.n_sites + 1))
-        if kind == "coverage":
-            r = np.asarray(inst.radius_km, dtype=float)
-            r = np.broadcast_to(r, (inst.n_sites,))[self.psite]
-            if inst.decay == "step":
-                f = (d <= r).astype(float)
-            elif inst.decay == "linear":
-                f = np.maximum(0.0, 1.0 - d / r)
-            else:
-                f = np.exp(-d / r) * (d <= 3.0 * r)
-        elif kind == "distance":
-            u = float(inst.unreachable_km)
-            f = u - np.minimum(u, d)
+    # the checker's own Huff/coverage kernel, on purpose (the solvers use rollout.model.NetworkValue)
+    credit = _pair_credit(inst, kind)
+    cell = np.asarray(inst.pair_cell, dtype=np.int64)
+    pair_q = np.asarray(site_quarter, dtype=np.int64)[np.asarray(inst.pair_site, dtype=np.int64)]
+    w = np.asarray(inst.weight, dtype=float)
+    pull = np.zeros(inst.n_cells) if inst.competitor_pull is None else np.asarray(inst.competitor_pull, float)
+    best = kind in ("coverage", "distance")
+    state = np.zeros(inst.n_cells)  # best credit per cell, or the own brand's Huff strength
+    out = np.zeros(quarters)
+    for t in range(-1, quarters):
+        now = pair_q == t
+        if best:
+            np.maximum.at(state, cell[now], credit[now])
         else:
-            attr = np.ones(inst.n_sites) if inst.site_attr is None else np.asarray(inst.site_attr, float)
-            f = attr[self.psite] * (1.0 + d) ** (-float(inst.beta))
-        self.f = f
-        pull = inst.competitor_pull
-        self.pull = np.zeros(inst.n_cells) if pull is None else np.asarray(pull, dtype=float)
-
-    # -- state ----------------------------------------------------------------
-    def empty_state(self) -> np.ndarray:
-        """Per-cell state of an empty network."""
-        return np.zeros(self.inst.n_cells)
-
-    def add(self, state: np.ndarray, sites: np.ndarray | list[int] | int) -> None:
-        """Open ``sites`` in ``state`` (in place)."""
-        sl = self._pair_index(np.atleast_1d(np.asarray(sites, dtype=np.int64)))
-        if self.max_family:
-            np.maximum.at(state, self.pcell[sl], self.f[sl])
+            np.add.at(state, cell[now], credit[now])
+        if t < 0:
+            continue
+        if best:
+            out[t] = float(np.sum(w * state))
         else:
-            np.add.at(state, self.pcell[sl], self.f[sl])
-
-    def state_of(self, sites: np.ndarray) -> np.ndarray:
-        """State of the network ``sites``."""
-        s = self.empty_state()
-        self.add(s, sites)
-        return s
-
-    def phi(self, x: np.ndarray, cells: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """Value per cell of state ``x`` (weighted)."""
-        w = self.w[cells]
-        if self.max_family:
-            return w * x
-        c = self.pull[cells]
-        den = x + c
-        # C = 0 cells count fully once reached (0/0 counts 0)
-        return w * np.divide(x, den, out=np.zeros_like(x, dtype=float), where=den > 0)
-
-    def total(self, state: np.ndarray) -> float:
-        """Value of the network in ``state``."""
-        return float(self.phi(state).sum())
-
-    def objective(self, value: float) -> float:
-        """The instance objective (as the scenario reports it) for a value."""
-        if self.kind == "distance":
-            return float(self.inst.unreachable_km) * float(self.w.sum()) - value
-        return value
-
-    # -- marginal values --------------------------------------------------------
-    def _pair_index(self, sites: np.ndarray) -> np.ndarray:
-        if sites.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        starts, ends = self.indptr[sites], self.indptr[sites + 1]
-        lens = ends - starts
-        if lens.sum() == 0:
-            return np.zeros(0, dtype=np.int64)
-        offs = np.repeat(starts - np.cumsum(lens) + lens, lens)
-        return offs + np.arange(lens.sum())
-
-    def gains(self, state: np.ndarray, sites: np.ndarray) -> np.ndarray:
-        """Marginal value of adding each of ``sites`` alone to ``state`` (float[len(sites)])."""
-        sites = np.asarray(sites, dtype=np.int64)
-        sl = self._pair_index(sites)
-        cells = self.pcell[sl]
-        cur = state[cells]
-        if self.max_family:
-            g = self.w[cells] * np.maximum(0.0, self.f[sl] - cur)
-        else:
-            g = self.phi(cur + self.f[sl], cells) - self.phi(cur, cells)
-        owner = np.repeat(np.arange(sites.size), self.indptr[sites + 1] - self.indptr[sites])
-        return np.bincount(owner, weights=g, minlength=sites.size)
-
-    def gain(self, state: np.ndarray, j: int) -> float:
-        """Marginal value of adding site ``j`` to ``state``."""
-        a, b = self.indptr[j], self.indptr[j + 1]
-        cells = self.pcell[a:b]
-        cur = state[cells]
-        if self.max_family:
-            return float((self.w[cells] * np.maximum(0.0, self.f[a:b] - cur)).sum())
-        return float((self.phi(cur + self.f[a:b], cells) - self.phi(cur, cells)).sum())
-
-    def quarter_values(
-        self, base: np.ndarray, sites: np.ndarray, quarter: np.ndarray, quarters: int
-    ) -> np.ndarray:
-        """Value of the network open at the end of each quarter (float[quarters]).
-
-        ``base`` are the sites open before quarter 0, ``sites[k]`` opens in
-        ``quarter[k]`` (values outside ``0..quarters-1`` never open).
-        """
-        state = self.state_of(base)
-        out = np.zeros(quarters)
-        for t in range(quarters):
-            self.add(state, sites[quarter == t])
-            out[t] = self.total(state)
-        return out
+            total = state + pull
+            share = np.zeros(inst.n_cells)
+            np.divide(state, total, out=share, where=total > 0)
+            out[t] = float(np.sum(w * share))
+    return out
 
 
 # ---------------------------------------------------------------- quarter table
 def quarterly_metrics(
-    rinst: RolloutInstance, cfg: RolloutConfig, open_sites: np.ndarray, quarter: np.ndarray, hires: np.ndarray
+    rinst: RolloutInstance, params: RolloutParams, open_sites: np.ndarray, quarter: np.ndarray, hires: np.ndarray
 ) -> dict[str, Any]:
     """Recompute every per-quarter figure of a schedule.
 
@@ -284,8 +173,8 @@ def quarterly_metrics(
     ----------
     rinst
         The rollout instance.
-    cfg
-        The rollout section.
+    params
+        The rollout parameters.
     open_sites, quarter
         Open sites and their opening quarter (-1 = open before the horizon).
     hires
@@ -294,53 +183,53 @@ def quarterly_metrics(
     Returns
     -------
     dict
-        ``columns`` (dict of arrays, :data:`TABLE_COLUMNS`), ``pool``
-        (:class:`ManagerPool`), ``spend_cny`` (capex + hiring per quarter),
-        ``value`` (float[T] value to maximise) and ``objective_total``.
+        ``columns`` (dict of arrays, :data:`~planner.optimise.rollout.types.TABLE_COLUMNS`),
+        ``pool`` (:class:`~planner.optimise.rollout.types.ManagerPool`), ``spend_cny``
+        (capex + hiring per quarter), ``value`` (float[T] value to maximise) and
+        ``objective_total``.
     """
     inst = rinst.instance
-    T = int(cfg.quarters)
+    T = int(params.quarters)
     open_sites = np.asarray(open_sites, dtype=np.int64)
     quarter = np.asarray(quarter, dtype=np.int64)
-    existing = open_sites[quarter < 0]
-    new = open_sites[quarter >= 0]
-    qn = quarter[quarter >= 0]
-    opened = np.bincount(qn, minlength=T)[:T]
-    pool = manager_pool(cfg, len(existing), opened, hires)
-    capex = rinst.site_capex()[new]
+    hires = np.asarray(hires)
+    site_q = np.full(inst.n_sites, T, dtype=np.int64)  # T = not open within the horizon
+    site_q[open_sites] = np.where(quarter < 0, -1, quarter)
+    n_existing = int(np.sum(quarter < 0))
+    opened = np.array([int(np.sum(quarter == t)) for t in range(T)], dtype=np.int64)
+    pool = manager_pool(params, n_existing, opened, hires)
+    capex = rinst.site_capex()
     opex = rinst.site_opex()
-    capex_q = np.bincount(qn, weights=capex, minlength=T)[:T]
-    spend = capex_q + np.asarray(hires, float) * cfg.external_hire_cost_cny
-    open_total = len(existing) + np.cumsum(opened)
-    opex_q = np.array(
-        [opex[existing].sum() + opex[new[qn <= t]].sum() for t in range(T)]
-    ) / 4.0
-    value_model = rinst.value_model()
-    value = value_model.quarter_values(existing, new, qn, T)
-    objective = np.array([value_model.objective(v) for v in value])
-    # covered population: step coverage within each site's radius, whatever the objective
+    spend = np.array(
+        [capex[open_sites[quarter == t]].sum() + float(hires[t]) * params.external_hire_cost_cny for t in range(T)]
+    )
+    opex_q = np.array([opex[open_sites[quarter <= t]].sum() / 4.0 for t in range(T)])
+    kind = rinst.objective_kind
+    value = quarter_values(inst, kind, site_q, T)
+    if kind == "distance":
+        objective = float(inst.unreachable_km) * float(np.sum(inst.weight)) - value
+    else:
+        objective = value.copy()
+    # covered population: a cell within some open site's radius (step), whatever the objective
     pop = rinst.population()
-    r = np.broadcast_to(np.asarray(inst.radius_km, dtype=float), (inst.n_sites,))
-    site_q = np.full(inst.n_sites, T, dtype=np.int64)
-    site_q[existing] = -1
-    site_q[new] = qn
-    within = np.asarray(inst.pair_km) <= r[inst.pair_site]
-    pq = site_q[inst.pair_site]
-    first = np.full(inst.n_cells, T, dtype=np.int64)
-    np.minimum.at(first, np.asarray(inst.pair_cell)[within], pq[within])
-    covered = np.array([pop[first <= t].sum() for t in range(T)])
-    if inst.competitor_pull is not None and np.any(np.asarray(inst.competitor_pull) > 0):
-        share_model = value_model if value_model.kind == "market_share" else rinst.value_model("market_share")
-        share_val = (
-            value if share_model is value_model else share_model.quarter_values(existing, new, qn, T)
-        )
-        share = share_val / max(float(share_model.w.sum()), 1e-300)
+    radius = np.broadcast_to(np.asarray(inst.radius_km, dtype=float), (inst.n_sites,))
+    pair_site = np.asarray(inst.pair_site, dtype=np.int64)
+    pair_cell = np.asarray(inst.pair_cell, dtype=np.int64)
+    in_reach = np.asarray(inst.pair_km, dtype=float) <= radius[pair_site]
+    covered = np.zeros(T)
+    for t in range(T):
+        cells = np.unique(pair_cell[in_reach & (site_q[pair_site] <= t)])
+        covered[t] = pop[cells].sum()
+    pull = inst.competitor_pull
+    if pull is not None and np.any(np.asarray(pull) > 0):
+        ms = value if kind == "market_share" else quarter_values(inst, "market_share", site_q, T)
+        share = ms / max(float(np.sum(inst.weight)), 1e-300)
     else:
         share = np.full(T, np.nan)
     columns = {
-        "quarter": np.array(quarter_labels(cfg.start_quarter, T)),
-        "opened": opened.astype(np.int64),
-        "open_total": open_total.astype(np.int64),
+        "quarter": np.array(quarter_labels(params.start_quarter, T)),
+        "opened": opened,
+        "open_total": (n_existing + np.cumsum(opened)).astype(np.int64),
         "managers_ready": pool.ready,
         "trainees": pool.trainees,
         "capex_cny": spend,
@@ -359,7 +248,7 @@ def quarterly_metrics(
 
 
 # ---------------------------------------------------------------------- checker
-def check_rollout(rinst: RolloutInstance, result: RolloutResult, cfg: RolloutConfig) -> list[str]:
+def check_rollout(rinst: RolloutInstance, result: RolloutResult, params: RolloutParams) -> list[str]:
     """Every rollout constraint, verified quarter by quarter from the result alone.
 
     Parameters
@@ -368,8 +257,8 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, cfg: RolloutCon
         The rollout instance.
     result
         A schedule (``open_sites``, ``quarter``, ``hires``, ``table``, ``objective``).
-    cfg
-        The rollout section the schedule was made for.
+    params
+        The rollout parameters the schedule was made for.
 
     Returns
     -------
@@ -378,7 +267,7 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, cfg: RolloutCon
     """
     out: list[str] = []
     inst = rinst.instance
-    T = int(cfg.quarters)
+    T = int(params.quarters)
     sites = np.asarray(result.open_sites, dtype=np.int64)
     q = np.asarray(result.quarter, dtype=np.int64)
     hires = np.asarray(result.hires, dtype=np.int64)
@@ -400,12 +289,12 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, cfg: RolloutCon
         out.append(f"{int((is_pre & (q >= 0)).sum())} existing stores are given an opening quarter")
     if np.any(~is_pre & (q < 0)):
         out.append(f"{int((~is_pre & (q < 0)).sum())} new stores are marked as already open (-1)")
-    if np.any((hires < 0) | (hires > cfg.external_hires_per_quarter)):
+    if np.any((hires < 0) | (hires > params.external_hires_per_quarter)):
         out.append(
             f"external hires {hires.tolist()} outside 0..rollout.external_hires_per_quarter="
-            f"{cfg.external_hires_per_quarter}"
+            f"{params.external_hires_per_quarter}"
         )
-    m = quarterly_metrics(rinst, cfg, sites, q, hires)
+    m = quarterly_metrics(rinst, params, sites, q, hires)
     cols, pool = m["columns"], m["pool"]
     labels = cols["quarter"]
     opened = cols["opened"]
@@ -414,10 +303,10 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, cfg: RolloutCon
             out.append(
                 f"{labels[t]}: {opened[t]} openings but only {pool.ready[t]:.3f} ready managers"
             )
-    budget = cfg.capex_budget_per_quarter_cny
+    budget = params.capex_budget_per_quarter_cny
     if budget is not None:
         spend = m["spend_cny"]
-        if cfg.carry_over:
+        if params.carry_over:
             cum = np.cumsum(spend) - budget * np.arange(1, T + 1)
             for t in np.flatnonzero(cum > TOL * max(1.0, budget)).tolist():
                 out.append(
@@ -430,7 +319,7 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, cfg: RolloutCon
     new_mask = q >= 0
     prov = np.asarray(rinst.site_province, dtype=np.int64)
     county = np.asarray(rinst.site_is_county, dtype=bool)
-    cap = cfg.max_openings_per_province_per_quarter
+    cap = params.max_openings_per_province_per_quarter
     if cap is not None and new_mask.any():
         n_prov = int(prov.max()) + 1
         per = np.zeros((n_prov, T), dtype=np.int64)
@@ -440,7 +329,8 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, cfg: RolloutCon
                 f"{labels[t]}: province {rinst.province_label(p)} opens {per[p, t]} stores "
                 f"> rollout.max_openings_per_province_per_quarter={cap}"
             )
-    need = cfg.city_stores_before_county
+    # the chain of command, verified here with the checker's own code (not rollout.chain) by design
+    need = params.city_stores_before_county
     if need > 0 and new_mask.any():
         n_prov = int(prov.max()) + 1
         city_before = np.zeros((n_prov, T + 1), dtype=np.int64)  # city stores open before quarter t
@@ -457,10 +347,8 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, cfg: RolloutCon
                     f"{city_before[p, t]} city stores open before the quarter "
                     f"< rollout.city_stores_before_county={need}"
                 )
-    if getattr(result, "mode", "") == "joint":
+    if result.mode == "joint":
         # the final network of a joint plan must also be a valid site selection
-        from planner.optimise.check import check_solution
-
         out += [f"final network: {v}" for v in check_solution(inst, result.to_solution()).violations]
     # the reported figures must be the recomputed ones
     table = result.table

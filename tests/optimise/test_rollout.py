@@ -7,77 +7,24 @@ schedule can be worked out by hand.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from rollout_micro import all_open, cfg, micro, quarters_of
 
-from planner.config.models import RolloutConfig
 from planner.errors import InfeasibleError
 from planner.optimise.rollout import (
     TABLE_COLUMNS,
     RolloutInstance,
+    RolloutParams,
     check_rollout,
-    greedy_selection,
     plan_joint,
     plan_rollout,
     schedule,
-    synthetic_rollout_instance,
 )
-from planner.optimise.types import GroupLimit, Instance, Solution
-
-
-def micro(
-    values: list[float],
-    *,
-    existing: list[float] = (),  # type: ignore[assignment]
-    province: list[int] | None = None,
-    county: list[bool] | None = None,
-    capex: list[float] | None = None,
-    stores: int | None = None,
-    **inst_kw: object,
-) -> RolloutInstance:
-    """Existing stores first (values ``existing``), then new sites (values ``values``)."""
-    vals = list(existing) + list(values)
-    m = len(vals)
-    e = len(existing)
-    inst = Instance(
-        weight=np.asarray(vals, dtype=float),
-        pair_cell=np.arange(m, dtype=np.int32),
-        pair_site=np.arange(m, dtype=np.int32),
-        pair_km=np.zeros(m),
-        n_sites=m,
-        stores=m if stores is None else stores,
-        radius_km=np.ones(m),
-        fixed=np.arange(e, dtype=np.int64),
-        **inst_kw,  # type: ignore[arg-type]
-    )
-    pad = lambda x, d: (list(x) if x is not None else [d] * len(values))  # noqa: E731
-    return RolloutInstance(
-        instance=inst,
-        site_province=np.asarray([0] * e + pad(province, 0)),
-        site_is_county=np.asarray([False] * e + pad(county, False)),
-        capex_cny=np.asarray([0.0] * e + pad(capex, 0.0)),
-        opex_cny=np.full(m, 4.0),
-    )
-
-
-def cfg(**kw: object) -> RolloutConfig:
-    base = dict(
-        quarters=3, initial_managers=100, cadres_per_store=0.0, training_quarters=0, attrition_pct=0.0,
-        external_hires_per_quarter=0, external_hire_cost_cny=0.0, capex_budget_per_quarter_cny=None,
-        carry_over=False, city_stores_before_county=0, max_openings_per_province_per_quarter=None,
-    )
-    base.update(kw)
-    return RolloutConfig(**base)  # type: ignore[arg-type]
-
-
-def all_open(ri: RolloutInstance) -> Solution:
-    return Solution(open_sites=np.arange(ri.instance.n_sites), objective=0.0, objective_kind="coverage")
-
-
-def quarters_of(res, sites: list[int]) -> list[int]:  # type: ignore[no-untyped-def]
-    q = dict(zip(res.open_sites.tolist(), res.quarter.tolist(), strict=True))
-    return [q.get(j, None) for j in sites]
-
+from planner.optimise.types import GroupLimit
+from planner.synthetic import greedy_selection, synthetic_rollout_instance
 
 # --------------------------------------------------------------- known optima
 
@@ -159,7 +106,7 @@ def test_joint_picks_sites_and_quarters() -> None:
     assert plan_joint(ri3, c, time_limit_s=10).objective == pytest.approx(5 + 6)
     ri4 = micro([10.0, 5.0, 1.0], stores=2, groups=[GroupLimit("g", np.array([2]), min_open=1)])
     assert plan_joint(ri4, c, time_limit_s=10).objective == pytest.approx(10 + 11)
-    sol = plan_rollout(ri, c.model_copy(update={"mode": "joint"}), time_limit_s=10).to_solution()
+    sol = plan_rollout(ri, replace(c, mode="joint"), time_limit_s=10).to_solution()
     assert sol.open_sites.tolist() == [0, 1] and sol.quarter.tolist() == [0, 1]
 
 
@@ -168,8 +115,8 @@ def test_distance_and_market_share_objectives() -> None:
         ri = synthetic_rollout_instance(n_cells=800, n_sites=120, n_existing=8, n_provinces=3, stores=40,
                                         kind=kind, seed=3)  # type: ignore[arg-type]
         sol = greedy_selection(ri)
-        res = schedule(ri, sol, RolloutConfig(quarters=4, initial_managers=12), time_limit_s=10)
-        assert check_rollout(ri, res, RolloutConfig(quarters=4, initial_managers=12)) == []
+        res = schedule(ri, sol, RolloutParams(quarters=4, initial_managers=12), time_limit_s=10)
+        assert check_rollout(ri, res, RolloutParams(quarters=4, initial_managers=12)) == []
         assert res.bound is not None
         if kind == "distance":
             assert res.bound <= res.objective * (1 + 1e-9)
@@ -211,7 +158,7 @@ def test_infeasible_interplay_is_diagnosed() -> None:
 
 
 # ------------------------------------------------------------------- checker
-def _valid() -> tuple[RolloutInstance, object, RolloutConfig]:
+def _valid() -> tuple[RolloutInstance, object, RolloutParams]:
     ri = micro([10.0, 2.0, 1.0, 4.0], existing=[0.0], county=[True, False, False, False],
                capex=[1.0, 1.0, 1.0, 1.0], province=[0, 0, 0, 0])
     c = cfg(quarters=3, initial_managers=2, external_hires_per_quarter=1, external_hire_cost_cny=0.5,
@@ -240,7 +187,7 @@ def test_checker_rejects_broken_schedules() -> None:
         qq = np.array([new.get(j, q[j]) for j in sites.tolist()])
         return _broken(res, quarter=qq)
 
-    def msgs(r: object, cc: RolloutConfig = c) -> str:
+    def msgs(r: object, cc: RolloutParams = c) -> str:
         return "\n".join(check_rollout(ri, r, cc))  # type: ignore[arg-type]
 
     # county store before the chain of command allows it

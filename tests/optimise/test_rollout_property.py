@@ -7,16 +7,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.config.models import RolloutConfig
 from planner.errors import InfeasibleError
 from planner.optimise.rollout import (
     RolloutInstance,
+    RolloutParams,
     check_rollout,
-    greedy_selection,
     plan_joint,
     schedule,
-    synthetic_rollout_instance,
 )
+from planner.synthetic import greedy_selection, synthetic_rollout_instance
 
 _CACHE: dict[tuple[str, int], RolloutInstance] = {}
 
@@ -31,7 +30,7 @@ def _inst(kind: str, seed: int) -> RolloutInstance:
 
 
 configs = st.builds(
-    RolloutConfig,
+    RolloutParams,
     quarters=st.integers(1, 6),
     initial_managers=st.sampled_from([0, 4, 12, 20, 30]),
     cadres_per_store=st.sampled_from([0.0, 0.25, 0.5, 1.0]),
@@ -55,7 +54,7 @@ configs = st.builds(
     use_mip=st.booleans(),
 )
 def test_checker_accepts_what_the_rollout_returns(
-    cfg: RolloutConfig, kind: str, seed: int, joint: bool, use_mip: bool
+    cfg: RolloutParams, kind: str, seed: int, joint: bool, use_mip: bool
 ) -> None:
     ri = _inst(kind, seed)
     try:
@@ -78,14 +77,15 @@ def test_checker_accepts_what_the_rollout_returns(
         assert len(res.open_sites) == ri.instance.stores
 
 
-def _brute_force(ri: RolloutInstance, cfg: RolloutConfig, open_sites: np.ndarray) -> float | None:
+def _brute_force(ri: RolloutInstance, cfg: RolloutParams, open_sites: np.ndarray) -> float | None:
     """Best two-stage objective over every assignment of quarters (tiny instances only)."""
     import itertools
 
     import pandas as pd
 
     from planner.optimise.rollout import RolloutResult
-    from planner.optimise.rollout_check import TABLE_COLUMNS, quarterly_metrics
+    from planner.optimise.rollout.types import TABLE_COLUMNS
+    from planner.optimise.rollout_check import quarterly_metrics
 
     pre = ri.preopen_mask()
     open_sites = np.asarray(open_sites, dtype=np.int64)
@@ -124,7 +124,7 @@ def test_two_stage_coverage_matches_brute_force(
     """On overlapping coverage (not modular) the MIP's schedule is the true optimum."""
     ri = synthetic_rollout_instance(n_cells=300, n_sites=12, n_existing=1, n_provinces=1, cities_per_province=1,
                                     stores=4, radius_km=25.0, seed=seed)
-    cfg = RolloutConfig(quarters=quarters, initial_managers=managers, external_hires_per_quarter=hires,
+    cfg = RolloutParams(quarters=quarters, initial_managers=managers, external_hires_per_quarter=hires,
                         external_hire_cost_cny=1e6, capex_budget_per_quarter_cny=budget, carry_over=True,
                         city_stores_before_county=chain, cadres_per_store=0.5, training_quarters=1)
     sol = greedy_selection(ri)

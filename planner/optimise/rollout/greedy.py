@@ -1,0 +1,185 @@
+"""The quarter greedy: open stores quarter by quarter, most valuable first, as far as the pools allow.
+
+This is not the lazy greedy of :mod:`planner.optimise.greedy` run per quarter: each
+quarter has its own capacity (ready managers plus hires, money, province caps,
+which county stores the chain of command has unlocked), priorities are ordered
+by a (bonus, key) pair so city stores that unlock pending county stores go
+first, provinces that would run out of quarters are served before the rest,
+and a hire is made only when a store would otherwise lack a manager. What it
+shares with the selection greedy is the lazy re-evaluation of stale gains
+(Minoux), which is a few lines on a heap, not a function worth sharing.
+"""
+
+# The model notation (T quarters, B budget, H hires) is kept in code so it reads like the docstrings.
+# ruff: noqa: N806
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from planner.optimise.rollout.chain import county_stores_unlocked
+from planner.optimise.rollout.context import NEVER, Context, Selection
+from planner.optimise.rollout.model import manager_pool
+from planner.optimise.rollout.types import TOL
+
+__all__ = ["quarter_greedy", "trim_hires"]
+
+
+@dataclass
+class _Quarter:
+    """The greedy's state within one quarter (``m`` indexes ``idx``, the eligible candidates)."""
+
+    t: int
+    idx: np.ndarray  # eligible local candidates
+    bonus: np.ndarray  # 1 = city store unlocking pending county stores (two-stage)
+    key: np.ndarray  # priority (gain or gain per CNY), an upper bound until refreshed
+    gains: np.ndarray
+    ver: np.ndarray  # number of openings when gains[m] was computed
+    per_prov_t: np.ndarray
+    ready: float
+    money: float
+    n_t: int = 0
+    h_t: int = 0
+    added: int = 0
+
+
+def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") -> tuple[np.ndarray, np.ndarray] | None:
+    """Open stores quarter by quarter, most valuable (or best value per CNY) first.
+
+    Each quarter opens as many stores as managers (hiring when short), money,
+    province caps and the chain of command allow. Two-stage: provinces that would
+    otherwise run out of quarters go first, and city stores that unlock pending
+    county stores are preferred. Returns local quarters (``NEVER`` = not opened)
+    and hires, or None when it fails to open what must open.
+    """
+    params, T, n = ctx.params, ctx.T, ctx.n
+    vm = ctx.vm
+    sel = ctx.sel
+    if sel is not None:
+        sel_state = sel.copy_state()
+    state = ctx.base_state.copy()
+    q = np.full(n, NEVER, dtype=np.int64)
+    hires = np.zeros(T, dtype=np.int64)
+    opened = np.zeros(T, dtype=np.int64)
+    city_open = ctx.city_base.copy()
+    B = params.capex_budget_per_quarter_cny
+    cap = params.max_openings_per_province_per_quarter
+    H = params.external_hires_per_quarter
+    hire_cost = params.external_hire_cost_cny
+    spent = 0.0
+    need_city = params.city_stores_before_county
+    cand_ids = ctx.cand
+
+    def run(qs: _Quarter, members: np.ndarray, limit: np.ndarray | None) -> None:
+        heap = [(-qs.bonus[m], -qs.key[m], int(m)) for m in members]
+        heapq.heapify(heap)
+        while heap:
+            _, _, m = heapq.heappop(heap)
+            j = int(qs.idx[m])
+            if q[j] != NEVER:
+                continue
+            if qs.ver[m] != qs.added:
+                qs.gains[m] = vm.gain(state, int(cand_ids[j]))
+                qs.key[m] = qs.gains[m] / max(ctx.capex[j], 1.0) if score == "ratio" else qs.gains[m]
+                qs.ver[m] = qs.added
+                heapq.heappush(heap, (-qs.bonus[m], -qs.key[m], m))
+                continue
+            p = ctx.prov[j]
+            if cap is not None and qs.per_prov_t[p] >= cap:
+                continue
+            if limit is not None and limit[p] <= 0:
+                continue
+            if sel is not None and not sel.ok(j):
+                continue
+            hire = qs.n_t + 1 > qs.ready + qs.h_t + TOL
+            if hire and qs.h_t >= H:
+                return
+            cost = ctx.capex[j] + (hire_cost if hire else 0.0)
+            if cost > qs.money + TOL * max(1.0, qs.money if math.isfinite(qs.money) else 1.0):
+                continue
+            q[j] = qs.t
+            vm.add(state, int(cand_ids[j]))
+            qs.added += 1
+            qs.n_t += 1
+            qs.h_t += int(hire)
+            qs.money -= cost
+            qs.per_prov_t[p] += 1
+            if limit is not None:
+                limit[p] -= 1
+            if sel is not None:
+                sel.add(j)
+
+
+    for t in range(T):
+        pool = manager_pool(params, ctx.base.size, opened, hires)
+        ready = pool.ready[t]
+        money = math.inf if B is None else (B * (t + 1) - spent if params.carry_over else B)
+        unlocked = county_stores_unlocked(city_open, need_city)
+        todo = q == NEVER
+        elig = todo & (~ctx.county | unlocked[ctx.prov])
+        if sel is not None:
+            elig = _sel_ok_vec(sel, elig)
+        idx = np.flatnonzero(elig)
+        if idx.size == 0:
+            continue
+        g = vm.gains(state, cand_ids[idx])
+        bonus = np.zeros(idx.size)
+        if ctx.must_open and need_city > 0:
+            pending_county = np.bincount(ctx.prov[todo & ctx.county], minlength=ctx.n_prov) > 0
+            locked = (~unlocked) & pending_county
+            bonus[(~ctx.county[idx]) & locked[ctx.prov[idx]]] = 1.0
+        key = g / np.maximum(ctx.capex[idx], 1.0) if score == "ratio" else g.copy()
+        per_prov_t = np.zeros(ctx.n_prov, dtype=np.int64)
+        # provinces that must open some stores now to finish within the horizon
+        forced = np.zeros(ctx.n_prov, dtype=np.int64)
+        if ctx.must_open and cap is not None:
+            rem = np.bincount(ctx.prov[todo], minlength=ctx.n_prov)
+            forced = np.maximum(0, rem - cap * (T - 1 - t))
+        qs = _Quarter(t=t, idx=idx, bonus=bonus, key=key, gains=g, ver=np.zeros(idx.size, dtype=np.int64),
+                      per_prov_t=per_prov_t, ready=ready, money=money)
+        if forced.any():
+            run(qs, np.flatnonzero(forced[ctx.prov[idx]] > 0), forced.copy())
+        run(qs, np.arange(idx.size), None)
+        opened[t] = qs.n_t
+        hires[t] = qs.h_t
+        spent += money - qs.money if math.isfinite(money) else 0.0
+        newly = idx[q[idx] == t]
+        np.add.at(city_open, ctx.prov[newly][~ctx.county[newly]], 1)
+    ok = True
+    if ctx.must_open and np.any(q == NEVER):
+        ok = False
+    if sel is not None:
+        ok = sel.count == sel.target and sel.mins_met()
+        sel.restore(sel_state)
+    if not ok:
+        return None
+    return q, trim_hires(ctx, q, hires)
+
+
+def _sel_ok_vec(sel: Selection, elig: np.ndarray) -> np.ndarray:
+    out = elig.copy()
+    for j in np.flatnonzero(elig):
+        out[j] = sel.ok(int(j))
+    return out
+
+
+def trim_hires(ctx: Context, q: np.ndarray, hires: np.ndarray) -> np.ndarray:
+    """Fewest hires, quarter by quarter, that still staff the openings ``q`` (else ``hires``)."""
+    T = ctx.T
+    opened = np.bincount(q[q >= 0], minlength=T)[:T]
+    h = np.zeros(T, dtype=np.int64)
+    for t in range(T):
+        pool = manager_pool(ctx.params, ctx.base.size, opened, h)
+        short = opened[t] - pool.ready[t]
+        if short > TOL:
+            h[t] = math.ceil(short - TOL)
+    if np.any(h > ctx.params.external_hires_per_quarter):
+        return hires
+    return h
+
+

@@ -1,0 +1,313 @@
+"""The time-indexed MIP of a rollout: ``Y[j, t]`` = candidate ``j`` open by the end of quarter ``t``.
+
+OR-Tools ``pywraplp`` (HiGHS by default, SCIP on request) on cumulative
+variables, built by one ``define_*`` step per constraint family (manager
+pipeline, budget, province capacity, chain of command, and in the joint mode
+the site selection's own constraints) and the objective of a
+:class:`~planner.optimise.rollout.linearise.Linear` upper model. Its LP
+relaxation (``relax=True``) gives a bound even when the MIP finds nothing in
+time. :func:`diagnose` drops one family at a time to say which one makes a
+schedule impossible.
+"""
+
+# The model notation (T quarters, B budget, L training lag, E existing stores, K, Y[j, t])
+# is kept in code so it reads like the docstrings.
+# ruff: noqa: N806
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
+
+from planner.optimise.rollout.chain import county_stores_unlocked
+from planner.optimise.rollout.context import NEVER, Context
+from planner.optimise.rollout.linearise import Linear
+
+__all__ = ["Families", "MipOut", "Mip", "diagnose"]
+
+
+@dataclass
+class Families:
+    """Which constraint families the MIP models (all, except when diagnosing)."""
+
+    managers: bool = True
+    budget: bool = True
+    province: bool = True
+    chain: bool = True
+
+
+@dataclass
+class MipOut:
+    status: str  # optimal | feasible | infeasible | unknown
+    q: np.ndarray | None
+    hires: np.ndarray | None
+    bound: float | None  # proven bound on the linearised upper model (value units)
+    mip_value: float | None
+    seconds: float
+
+
+class Mip:
+    """Time-indexed MIP: ``Y[j][t]`` = candidate ``j`` open by the end of quarter ``t``."""
+
+    def __init__(
+        self, ctx: Context, lin: Linear | None, backend: str, fam: Families, *, relax: bool = False
+    ) -> None:
+        self.ctx, self.lin, self.fam, self.relax = ctx, lin, fam, relax
+        s = pywraplp.Solver.CreateSolver(backend)
+        if s is None:  # pragma: no cover - backend missing from the wheel
+            raise RuntimeError(f"OR-Tools has no {backend} backend")
+        self.s = s
+        self.backend = backend
+        s.SuppressOutput()
+        self.inf = s.infinity()
+        self.define_opening_variables()
+        self.define_count_constraints()
+        if fam.managers:
+            self.define_manager_constraints()
+        if fam.budget:
+            self.define_budget_constraints()
+        if fam.province:
+            self.define_province_constraints()
+        if fam.chain:
+            self.define_chain_constraints()
+        if ctx.sel is not None:
+            self.define_selection_constraints()
+        if lin is not None:
+            self.define_objective()
+
+    # -- helpers --------------------------------------------------------------
+    def _row(self, lb: float, ub: float, vars_: list[Any], coefs: Sequence[float]) -> None:
+        c = self.s.Constraint(lb, ub)
+        for v, a in zip(vars_, coefs, strict=True):
+            c.SetCoefficient(v, float(a))
+
+    def _opened_terms(self, members: np.ndarray, t: int) -> tuple[list[Any], list[float]]:
+        """Variables and coefficients of ``sum_{j in members} (Y[j,t] - Y[j,t-1])``."""
+        Y = self.Y
+        vs = [Y[j][t] for j in members]
+        cs = [1.0] * len(vs)
+        if t > 0:
+            vs += [Y[j][t - 1] for j in members]
+            cs += [-1.0] * len(members)
+        return vs, cs
+
+    # -- variables --------------------------------------------------------------
+    def define_opening_variables(self) -> None:
+        ctx, s, T = self.ctx, self.s, self.ctx.T
+        lb_last = 1.0 if ctx.must_open else 0.0
+        var = s.NumVar if self.relax else s.IntVar
+        self.Y = [[var(lb_last if t == T - 1 else 0.0, 1, f"y{j}_{t}") for t in range(T)] for j in range(ctx.n)]
+        for j in range(ctx.n):
+            for t in range(1, T):
+                self._row(-self.inf, 0.0, [self.Y[j][t - 1], self.Y[j][t]], [1.0, -1.0])
+        # n[t]: new stores open by the end of quarter t
+        self.nv = [s.NumVar(0, ctx.n, f"n{t}") for t in range(T)]
+        self.h = [var(0, ctx.params.external_hires_per_quarter if self.fam.managers else 0, f"h{t}")
+                  for t in range(T)]
+
+    def define_count_constraints(self) -> None:
+        ctx = self.ctx
+        for t in range(ctx.T):
+            vs = [self.Y[j][t] for j in range(ctx.n)] + [self.nv[t]]
+            self._row(0.0, 0.0, vs, [1.0] * ctx.n + [-1.0])
+
+    def define_manager_constraints(self) -> None:
+        """The pipeline of :func:`~planner.optimise.rollout.model.manager_pool`, linear in ``n`` and ``h``."""
+        ctx, s, params, T = self.ctx, self.s, self.ctx.params, self.ctx.T
+        keep = 1.0 - params.attrition_pct / 100.0
+        L, c, E = int(params.training_quarters), float(params.cadres_per_store), float(ctx.base.size)
+        k = [s.NumVar(0, self.inf, f"k{t}") for t in range(T)]
+        a = [s.NumVar(0, self.inf, f"a{t}") for t in range(T)]
+        k[0].SetBounds(float(params.initial_managers), float(params.initial_managers))
+        nv, h = self.nv, self.h
+        for t in range(T):
+            # a[t] = k[t] + h[t] + graduates; graduates = c * (E + n[t-L-1]) when t >= L
+            vs, cs, rhs = [a[t], k[t], h[t]], [1.0, -1.0, -1.0], 0.0
+            if t >= L:
+                rhs = c * E
+                if t - L - 1 >= 0:
+                    vs.append(nv[t - L - 1])
+                    cs.append(-c)
+            self._row(rhs, rhs, vs, cs)
+            # opened[t] = n[t] - n[t-1] <= a[t]
+            vs, cs = [nv[t], a[t]], [1.0, -1.0]
+            if t:
+                vs.append(nv[t - 1])
+                cs.append(-1.0)
+            self._row(-self.inf, 0.0, vs, cs)
+            if t + 1 < T:
+                # k[t+1] = keep * (a[t] - n[t] + n[t-1])
+                vs, cs = [k[t + 1], a[t], nv[t]], [1.0, -keep, keep]
+                if t:
+                    vs.append(nv[t - 1])
+                    cs.append(-keep)
+                self._row(0.0, 0.0, vs, cs)
+        self.ready = a
+
+    def define_budget_constraints(self) -> None:
+        ctx, params, T = self.ctx, self.ctx.params, self.ctx.T
+        B = params.capex_budget_per_quarter_cny
+        if B is None:
+            return
+        hc = float(params.external_hire_cost_cny)
+        cap = ctx.capex
+        nz = np.flatnonzero(cap > 0)
+        for t in range(T):
+            if params.carry_over:
+                # cumulative spending by the end of t <= (t + 1) B
+                vs = [self.Y[j][t] for j in nz] + self.h[: t + 1]
+                cs = list(cap[nz]) + [hc] * (t + 1)
+            else:
+                vs = [self.Y[j][t] for j in nz] + [self.h[t]]
+                cs = list(cap[nz]) + [hc]
+                if t:
+                    vs += [self.Y[j][t - 1] for j in nz]
+                    cs += list(-cap[nz])
+            self._row(-self.inf, B * (t + 1) if params.carry_over else B, vs, cs)
+
+    def define_province_constraints(self) -> None:
+        ctx, cap = self.ctx, self.ctx.params.max_openings_per_province_per_quarter
+        if cap is None:
+            return
+        for p in range(ctx.n_prov):
+            mem = np.flatnonzero(ctx.prov == p)
+            if mem.size <= cap:
+                continue
+            for t in range(ctx.T):
+                vs, cs = self._opened_terms(mem, t)
+                self._row(-self.inf, cap, vs, cs)
+
+    def define_chain_constraints(self) -> None:
+        """County stores of province p open by t only if ``z[p,t]``; ``K z[p,t] <=`` city stores before t."""
+        ctx, K = self.ctx, self.ctx.params.city_stores_before_county
+        if K <= 0:
+            return
+        unlocked = county_stores_unlocked(ctx.city_base, K)
+        for p in range(ctx.n_prov):
+            if unlocked[p]:
+                continue
+            cty = np.flatnonzero((ctx.prov == p) & ctx.county)
+            if cty.size == 0:
+                continue
+            city = np.flatnonzero((ctx.prov == p) & ~ctx.county)
+            for t in range(ctx.T):
+                z = (self.s.NumVar if self.relax else self.s.IntVar)(0, 1, f"z{p}_{t}")
+                for j in cty:
+                    self._row(-self.inf, 0.0, [self.Y[j][t], z], [1.0, -1.0])
+                vs = [z] + ([self.Y[j][t - 1] for j in city] if t else [])
+                self._row(-self.inf, float(ctx.city_base[p]), vs, [float(K)] + [-1.0] * (len(vs) - 1))
+
+    def define_selection_constraints(self) -> None:
+        """Joint mode: the site selection's constraints on the final network."""
+        ctx, sel, last = self.ctx, self.ctx.sel, self.ctx.T - 1
+        assert sel is not None
+        Yl = [self.Y[j][last] for j in range(ctx.n)]
+        self._row(sel.target, sel.target, Yl, [1.0] * ctx.n)
+        order = np.argsort(sel.loc, kind="stable")
+        bounds = np.flatnonzero(np.r_[True, np.diff(sel.loc[order]) != 0, True])
+        for a0, a1 in zip(bounds[:-1], bounds[1:], strict=True):
+            if a1 - a0 > 1:
+                mem = order[a0:a1]
+                self._row(-self.inf, 1.0, [Yl[j] for j in mem], [1.0] * mem.size)
+        for a, b in zip(sel.conf_a.tolist(), sel.conf_b.tolist(), strict=True):
+            self._row(-self.inf, 1.0, [Yl[a], Yl[b]], [1.0, 1.0])
+        for mem, lo, hi, _ in sel.groups:
+            if mem.size and (lo > 0 or (hi is not None and hi < mem.size)):
+                self._row(lo, self.inf if hi is None else hi, [Yl[j] for j in mem], [1.0] * mem.size)
+        if math.isfinite(sel.capex_left):
+            self._row(-self.inf, sel.capex_left, Yl, sel.capex)
+        if math.isfinite(sel.opex_left):
+            self._row(-self.inf, sel.opex_left, Yl, sel.opex)
+
+    def define_objective(self) -> None:
+        ctx, lin, s, T = self.ctx, self.lin, self.s, self.ctx.T
+        assert lin is not None
+        obj = s.Objective()
+        for j in range(ctx.n):
+            if lin.v[j]:
+                for t in range(T):
+                    obj.SetCoefficient(self.Y[j][t], float(lin.v[j]))
+        for wk, st in zip(lin.cov_w, lin.cov_sets, strict=True):
+            for t in range(T):
+                u = s.NumVar(0.0, 1.0, "")
+                self._row(-self.inf, 0.0, [u] + [self.Y[j][t] for j in st], [1.0] + [-1.0] * st.size)
+                obj.SetCoefficient(u, float(wk))
+        for hc in lin.huff_cells:
+            for t in range(T):
+                th = s.NumVar(0.0, self.inf, "")
+                ys = [self.Y[j][t] for j in hc.sites]
+                self._row(-self.inf, 0.0, [th] + ys, [1.0] + list(-hc.single))
+                for slope, icpt in hc.tangents:
+                    self._row(-self.inf, icpt, [th] + ys, [1.0] + list(-slope * hc.a))
+                obj.SetCoefficient(th, 1.0)
+        obj.SetOffset(T * lin.const)
+        obj.SetMaximization()
+
+    # -- solve ----------------------------------------------------------------
+    def solve(
+        self, time_limit_s: float, hint: tuple[np.ndarray, np.ndarray] | None, threads: int,
+        gap_target_pct: float = 0.01,
+    ) -> MipOut:
+        ctx, s, T = self.ctx, self.s, self.ctx.T
+        t0 = time.perf_counter()
+        s.SetTimeLimit(max(1, int(time_limit_s * 1000)))
+        s.SetNumThreads(threads)
+        if hint is not None and self.backend == "SCIP":  # pywraplp's HiGHS crashes on hints (9.15)
+            q, h = hint
+            vs, vals = [], []
+            for j in range(ctx.n):
+                for t in range(T):
+                    vs.append(self.Y[j][t])
+                    vals.append(1.0 if 0 <= q[j] <= t else 0.0)
+            vs += self.h
+            vals += [float(x) for x in h]
+            s.SetHint(vs, vals)
+        params = pywraplp.MPSolverParameters()
+        params.SetDoubleParam(params.RELATIVE_MIP_GAP, gap_target_pct / 100.0)
+        st = s.Solve(params)
+        secs = time.perf_counter() - t0
+        if st == pywraplp.Solver.INFEASIBLE:
+            return MipOut("infeasible", None, None, None, None, secs)
+        if st not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+            # pywraplp reports no usable dual bound without a solution (HiGHS returns 0)
+            return MipOut("unknown", None, None, None, None, secs)
+        Yv = np.array([[self.Y[j][t].solution_value() for t in range(T)] for j in range(ctx.n)]).reshape(ctx.n, T)
+        opened = Yv > 0.5
+        q = np.where(opened.any(axis=1), opened.argmax(axis=1), NEVER).astype(np.int64)
+        hires = np.array([round(v.solution_value()) for v in self.h], dtype=np.int64)
+        bound = None
+        if self.lin is not None:
+            bound = float(s.Objective().BestBound())
+            if st == pywraplp.Solver.OPTIMAL:
+                bound = max(bound, float(s.Objective().Value()))  # SCIP reports the bound with its own tolerance
+        val = float(s.Objective().Value()) if self.lin is not None else None
+        return MipOut("optimal" if st == pywraplp.Solver.OPTIMAL else "feasible", q, hires, bound, val, secs)
+
+
+def diagnose(ctx: Context, backend: str, time_limit_s: float) -> list[str]:
+    """Which constraint family, dropped alone, makes the schedule feasible (in words)."""
+    names = {
+        "managers": "the manager pipeline (rollout.initial_managers, rollout.cadres_per_store, "
+        "rollout.training_quarters, rollout.attrition_pct, rollout.external_hires_per_quarter)",
+        "budget": "the capex budget (rollout.capex_budget_per_quarter_cny, rollout.carry_over, "
+        "rollout.external_hire_cost_cny)",
+        "province": "the province capacity (rollout.max_openings_per_province_per_quarter)",
+        "chain": "the chain of command (rollout.city_stores_before_county)",
+    }
+    out = []
+    for name in names:
+        fam = Families(**{name: False})
+        r = Mip(ctx, None, backend, fam).solve(time_limit_s, None, 1)
+        if r.status in ("optimal", "feasible"):
+            out.append(f"it becomes feasible without {names[name]}")
+    if not out:
+        out.append("no single rollout constraint family is to blame; several bind together: " + "; ".join(names.values()))
+    return out
+
+

@@ -1,0 +1,292 @@
+"""The solvers' value model and manager pool: what a schedule is worth, and who can staff it.
+
+:class:`NetworkValue` turns every objective into a monotone submodular *value to
+maximise* of the open network, with per-cell states so that adding a site and
+its marginal gain are cheap (the greedy, the linearisation and the bounds all
+read it). :func:`manager_pool` runs the store-manager pipeline quarter by
+quarter. :func:`quarter_table` gives the per-quarter figures a result reports.
+The checker :mod:`planner.optimise.rollout_check` recomputes all of this with
+code of its own, so a bug here is caught there.
+"""
+
+# The model notation (T quarters, L training lag, E existing stores) is kept in code
+# so it reads like the docstrings.
+# ruff: noqa: N806
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from planner.optimise.model import decay_value, huff
+from planner.optimise.rollout.types import (
+    TABLE_COLUMNS,
+    ManagerPool,
+    RolloutInstance,
+    RolloutParams,
+    quarter_labels,
+)
+from planner.optimise.types import Instance, ObjectiveKind
+
+__all__ = ["NetworkValue", "value_model", "manager_pool", "quarter_table"]
+
+
+# ----------------------------------------------------------------- network value
+class NetworkValue:
+    """The value of an open network and of adding one site to it, cell by cell.
+
+    Every objective is turned into a *value to maximise* that is monotone and
+    submodular in the open set:
+
+    - ``coverage``: ``sum_i w_i * max_open_j f_ij`` (decay ``f`` as in
+      :class:`~planner.optimise.types.Instance`); state = best ``f`` per cell;
+    - ``distance``: savings ``sum_i w_i * max_open_j (U - min(U, d_ij))``, so the
+      distance objective is ``U * sum(w) - value``; state = best saving per cell;
+    - ``market_share``: ``sum_i w_i * S_i / (S_i + C_i)``, ``S_i = sum_open a_ij``
+      (``a_ij = attr_j (1 + d_ij)^-beta``); state = ``S_i``.
+
+    Parameters
+    ----------
+    inst
+        The site-selection instance.
+    kind
+        Which objective.
+    """
+
+    def __init__(self, inst: Instance, kind: ObjectiveKind) -> None:
+        self.inst = inst
+        self.kind = kind
+        self.max_family = kind in ("coverage", "distance")
+        order = np.lexsort((inst.pair_cell, inst.pair_site))
+        self.pcell = np.asarray(inst.pair_cell, dtype=np.int64)[order]
+        self.psite = np.asarray(inst.pair_site, dtype=np.int64)[order]
+        d = np.asarray(inst.pair_km, dtype=float)[order]
+        self.w = np.asarray(inst.weight, dtype=float)
+        self.indptr = np.searchsorted(self.psite, np.arange(inst.n_sites + 1))
+        if kind == "coverage":
+            r = np.asarray(inst.radius_km, dtype=float)
+            r = np.broadcast_to(r, (inst.n_sites,))[self.psite]
+            f = decay_value(d, r, inst.decay)
+        elif kind == "distance":
+            u = float(inst.unreachable_km)
+            f = u - np.minimum(u, d)
+        else:
+            attr = np.ones(inst.n_sites) if inst.site_attr is None else np.asarray(inst.site_attr, float)
+            f = attr[self.psite] * (1.0 + d) ** (-float(inst.beta))
+        self.f = f
+        pull = inst.competitor_pull
+        self.pull = np.zeros(inst.n_cells) if pull is None else np.asarray(pull, dtype=float)
+
+    # -- state ----------------------------------------------------------------
+    def empty_state(self) -> np.ndarray:
+        """Per-cell state of an empty network."""
+        return np.zeros(self.inst.n_cells)
+
+    def add(self, state: np.ndarray, sites: np.ndarray | list[int] | int) -> None:
+        """Open ``sites`` in ``state`` (in place)."""
+        sl = self.pair_index(np.atleast_1d(np.asarray(sites, dtype=np.int64)))
+        if self.max_family:
+            np.maximum.at(state, self.pcell[sl], self.f[sl])
+        else:
+            np.add.at(state, self.pcell[sl], self.f[sl])
+
+    def state_of(self, sites: np.ndarray) -> np.ndarray:
+        """State of the network ``sites``."""
+        s = self.empty_state()
+        self.add(s, sites)
+        return s
+
+    def phi(self, x: np.ndarray, cells: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Value per cell of state ``x`` (weighted)."""
+        w = self.w[cells]
+        if self.max_family:
+            return np.asarray(w * x)
+        # C = 0 cells count fully once reached (0/0 counts 0)
+        return np.asarray(w * huff(x, self.pull[cells]))
+
+    def total(self, state: np.ndarray) -> float:
+        """Value of the network in ``state``."""
+        return float(self.phi(state).sum())
+
+    def objective(self, value: float) -> float:
+        """The instance objective (as the scenario reports it) for a value."""
+        if self.kind == "distance":
+            return float(self.inst.unreachable_km) * float(self.w.sum()) - value
+        return value
+
+    # -- marginal values --------------------------------------------------------
+    def pair_index(self, sites: np.ndarray) -> np.ndarray:
+        """Indices into ``pcell`` / ``psite`` / ``f`` of every pair of ``sites`` (site order)."""
+        if sites.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        starts, ends = self.indptr[sites], self.indptr[sites + 1]
+        lens = ends - starts
+        if lens.sum() == 0:
+            return np.zeros(0, dtype=np.int64)
+        offs = np.repeat(starts - np.cumsum(lens) + lens, lens)
+        return np.asarray(offs + np.arange(lens.sum()), dtype=np.int64)
+
+    def gains(self, state: np.ndarray, sites: np.ndarray) -> np.ndarray:
+        """Marginal value of adding each of ``sites`` alone to ``state`` (float[len(sites)])."""
+        sites = np.asarray(sites, dtype=np.int64)
+        sl = self.pair_index(sites)
+        cells = self.pcell[sl]
+        cur = state[cells]
+        if self.max_family:
+            g = self.w[cells] * np.maximum(0.0, self.f[sl] - cur)
+        else:
+            g = self.phi(cur + self.f[sl], cells) - self.phi(cur, cells)
+        owner = np.repeat(np.arange(sites.size), self.indptr[sites + 1] - self.indptr[sites])
+        return np.bincount(owner, weights=g, minlength=sites.size)
+
+    def gain(self, state: np.ndarray, j: int) -> float:
+        """Marginal value of adding site ``j`` to ``state``."""
+        a, b = self.indptr[j], self.indptr[j + 1]
+        cells = self.pcell[a:b]
+        cur = state[cells]
+        if self.max_family:
+            return float((self.w[cells] * np.maximum(0.0, self.f[a:b] - cur)).sum())
+        return float((self.phi(cur + self.f[a:b], cells) - self.phi(cur, cells)).sum())
+
+    def quarter_values(
+        self, base: np.ndarray, sites: np.ndarray, quarter: np.ndarray, quarters: int
+    ) -> np.ndarray:
+        """Value of the network open at the end of each quarter (float[quarters]).
+
+        ``base`` are the sites open before quarter 0, ``sites[k]`` opens in
+        ``quarter[k]`` (values outside ``0..quarters-1`` never open).
+        """
+        state = self.state_of(base)
+        out = np.zeros(quarters)
+        for t in range(quarters):
+            self.add(state, sites[quarter == t])
+            out[t] = self.total(state)
+        return out
+
+
+def value_model(rinst: RolloutInstance, kind: ObjectiveKind | None = None) -> NetworkValue:
+    """The :class:`NetworkValue` of ``kind`` (default the scenario's), built once per instance."""
+    kind = kind or rinst.objective_kind
+    if kind not in rinst.cache:
+        rinst.cache[kind] = NetworkValue(rinst.instance, kind)
+    vm: NetworkValue = rinst.cache[kind]
+    return vm
+
+
+# ------------------------------------------------------------------ manager pool
+def manager_pool(
+    params: RolloutParams, n_existing: int, opened: np.ndarray, hires: np.ndarray
+) -> ManagerPool:
+    """The manager pool from openings and hires per quarter.
+
+    Parameters
+    ----------
+    params
+        The rollout parameters (``initial_managers``, ``cadres_per_store``,
+        ``training_quarters``, ``attrition_pct``).
+    n_existing
+        Stores open before the first quarter (they train cadres too).
+    opened, hires
+        int[T] openings and external hires per quarter.
+
+    Returns
+    -------
+    ManagerPool
+        ``ready[t]`` is what bounds ``opened[t]``.
+    """
+    T = len(opened)
+    keep = 1.0 - params.attrition_pct / 100.0
+    L = int(params.training_quarters)
+    ready = np.zeros(T)
+    started = np.zeros(T)
+    graduated = np.zeros(T)
+    trainees = np.zeros(T)
+    carried = np.zeros(T)
+    k = float(params.initial_managers)
+    n_prev = float(n_existing)
+    for t in range(T):
+        started[t] = params.cadres_per_store * n_prev
+        graduated[t] = started[t - L] if t >= L else 0.0
+        carried[t] = k
+        ready[t] = k + graduated[t] + float(hires[t])
+        trainees[t] = started[max(0, t - L + 1) : t + 1].sum() if L > 0 else 0.0
+        k = keep * (ready[t] - float(opened[t]))
+        n_prev += float(opened[t])
+    return ManagerPool(ready, started, graduated, trainees, carried)
+
+
+# ---------------------------------------------------------------- quarter table
+def quarter_table(
+    rinst: RolloutInstance, params: RolloutParams, open_sites: np.ndarray, quarter: np.ndarray,
+    hires: np.ndarray,
+) -> tuple[pd.DataFrame, float, np.ndarray]:
+    """Every per-quarter figure of a schedule, as a result reports it.
+
+    Parameters
+    ----------
+    rinst
+        The rollout instance.
+    params
+        The rollout parameters.
+    open_sites, quarter
+        Open sites and their opening quarter (-1 = open before the horizon).
+    hires
+        int[T] external hires per quarter.
+
+    Returns
+    -------
+    table, objective_total, value
+        The table (:data:`~planner.optimise.rollout.types.TABLE_COLUMNS`), the sum
+        of its ``objective`` column, and float[T] the value to maximise per quarter.
+    """
+    inst = rinst.instance
+    T = int(params.quarters)
+    open_sites = np.asarray(open_sites, dtype=np.int64)
+    quarter = np.asarray(quarter, dtype=np.int64)
+    existing = open_sites[quarter < 0]
+    new = open_sites[quarter >= 0]
+    qn = quarter[quarter >= 0]
+    opened = np.bincount(qn, minlength=T)[:T]
+    pool = manager_pool(params, len(existing), opened, hires)
+    capex = rinst.site_capex()[new]
+    opex = rinst.site_opex()
+    capex_q = np.bincount(qn, weights=capex, minlength=T)[:T]
+    spend = capex_q + np.asarray(hires, float) * params.external_hire_cost_cny
+    open_total = len(existing) + np.cumsum(opened)
+    opex_q = np.array(
+        [opex[existing].sum() + opex[new[qn <= t]].sum() for t in range(T)]
+    ) / 4.0
+    vm = value_model(rinst)
+    value = vm.quarter_values(existing, new, qn, T)
+    objective = np.array([vm.objective(v) for v in value])
+    # covered population: step coverage within each site's radius, whatever the objective
+    pop = rinst.population()
+    r = np.broadcast_to(np.asarray(inst.radius_km, dtype=float), (inst.n_sites,))
+    site_q = np.full(inst.n_sites, T, dtype=np.int64)
+    site_q[existing] = -1
+    site_q[new] = qn
+    within = np.asarray(inst.pair_km) <= r[inst.pair_site]
+    pq = site_q[inst.pair_site]
+    first = np.full(inst.n_cells, T, dtype=np.int64)
+    np.minimum.at(first, np.asarray(inst.pair_cell)[within], pq[within])
+    covered = np.array([pop[first <= t].sum() for t in range(T)])
+    if inst.competitor_pull is not None and np.any(np.asarray(inst.competitor_pull) > 0):
+        share_model = vm if vm.kind == "market_share" else value_model(rinst, "market_share")
+        share_val = value if share_model is vm else share_model.quarter_values(existing, new, qn, T)
+        share = share_val / max(float(share_model.w.sum()), 1e-300)
+    else:
+        share = np.full(T, np.nan)
+    columns = {
+        "quarter": np.array(quarter_labels(params.start_quarter, T)),
+        "opened": opened.astype(np.int64),
+        "open_total": open_total.astype(np.int64),
+        "managers_ready": pool.ready,
+        "trainees": pool.trainees,
+        "capex_cny": spend,
+        "opex_cny": opex_q,
+        "objective": objective,
+        "covered_population": covered,
+        "market_share": share,
+    }
+    table = pd.DataFrame({c: columns[c] for c in TABLE_COLUMNS})
+    return table, float(objective.sum()), value

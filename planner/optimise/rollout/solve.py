@@ -1,0 +1,465 @@
+"""The rollout's entry points: in which quarter each new store opens, limited by managers, money and command.
+
+Two modes (``rollout.mode``):
+
+- ``two_stage`` (:func:`schedule`): the sites come from the site selection; every
+  new site must open within the horizon and only the quarters are chosen;
+- ``joint`` (:func:`plan_joint`): sites and quarters together on time-indexed
+  variables, subject to the site selection's own constraints as well.
+
+Both maximise the sum over quarters of the quarterly objective of the network
+open at the end of the quarter (coverage, Huff market share, or -- for the
+``distance`` objective -- the distance saved), subject to the manager pipeline
+(see :mod:`planner.optimise.rollout_check` for its exact dynamics), the quarterly
+capex budget (external hires are paid from it too; unspent money carries over
+when ``rollout.carry_over``), the chain of command (a province opens county
+stores only from the quarter after it has ``city_stores_before_county`` stores in
+its city cores, :mod:`~planner.optimise.rollout.chain`) and the front command's
+capacity per province and quarter.
+
+Method. A greedy by marginal value (and one by value per CNY when a budget is
+set), quarter by quarter (:mod:`~planner.optimise.rollout.greedy`), gives feasible
+incumbents; the joint mode also takes the two-stage schedule of a given selection
+as one, so it is never worse than two-stage. A MIP (:mod:`~planner.optimise.rollout.mip`,
+OR-Tools ``pywraplp``, HiGHS by default, SCIP on request) on time-indexed
+cumulative variables ``Y[j, t]`` (site ``j`` open by the end of quarter ``t``)
+improves them; its LP relaxation is solved first so a bound exists even when the
+MIP finds nothing in time. The MIP's objective over-estimates the true value for
+every schedule (:mod:`~planner.optimise.rollout.linearise`), so its proven bound
+is a valid upper bound on the best schedule. A second, independent bound -- per
+quarter, ``f(G) + (the cap_t largest gains w.r.t. G)`` for any network ``G``
+(Nemhauser-Wolsey-Fisher; ``cap_t`` = most stores the pipeline and budget can
+open by quarter ``t``, a tiny count-only MIP) -- is valid over all candidates, so
+it also bounds the joint mode when the MIP runs on a reduced candidate pool (the
+MIP and LP bounds are only used when the MIP sees every candidate). The reported
+bound is the smallest valid one; the objective is always recomputed exactly and
+every schedule is verified by :func:`~planner.optimise.rollout_check.check_rollout`
+before it is returned.
+"""
+
+# The model notation (T quarters, B budget, L training lag, E existing stores, Y[j, t])
+# is kept in code so it reads like the docstrings.
+# ruff: noqa: N806
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, Literal
+
+import numpy as np
+
+from planner.errors import InfeasibleError
+from planner.optimise.incumbent import relative_gap
+from planner.optimise.rollout.context import NEVER, Context, Selection, make_context
+from planner.optimise.rollout.feasibility import explain_upfront, max_cumulative_openings
+from planner.optimise.rollout.greedy import quarter_greedy, trim_hires
+from planner.optimise.rollout.linearise import linearise
+from planner.optimise.rollout.mip import Families, Mip, diagnose
+from planner.optimise.rollout.model import quarter_table
+from planner.optimise.rollout.types import MipBackend, RolloutInstance, RolloutParams, RolloutResult
+from planner.optimise.rollout_check import check_rollout
+from planner.optimise.types import Solution
+
+__all__ = ["schedule", "plan_joint", "plan_rollout"]
+
+logger = logging.getLogger(__name__)
+
+#: Largest joint MIP (pool sites x quarters) tried on a reduced candidate pool.
+_MAX_POOL_BINARIES = 5_000
+
+
+def _quarter_bound(ctx: Context, caps: np.ndarray, checkpoints: list[np.ndarray], pool: np.ndarray) -> np.ndarray:
+    """Per quarter, ``min_G f(G) + sum of the cap_t largest gains w.r.t. G`` (float[T], value units).
+
+    Valid for any network ``G`` (submodularity and monotonicity): the best network
+    of quarter ``t`` holds at most ``caps[t]`` stores from ``pool`` (global ids)
+    beyond those open before the horizon.
+    """
+    vm = ctx.vm
+    best = np.full(ctx.T, math.inf)
+    for g_sites in checkpoints:
+        st = ctx.base_state.copy()
+        vm.add(st, g_sites)
+        fg = vm.total(st)
+        gains = np.sort(vm.gains(st, pool))[::-1]
+        cum = np.r_[0.0, np.cumsum(gains)]
+        best = np.minimum(best, fg + cum[np.minimum(caps, gains.size)])
+    return best
+
+
+def _default_backend() -> MipBackend:
+    # HiGHS solved the national two-stage case ~4x faster than SCIP (bench_rollout.py)
+    return "HIGHS"
+
+
+def _result(
+    ctx: Context, q_local: np.ndarray, hires: np.ndarray, *, bound_value: float | None, t0: float,
+    methods: dict[str, str], status: str, mode: str, stats: dict[str, float],
+) -> RolloutResult:
+    rinst, params = ctx.rinst, ctx.params
+    opened = q_local != NEVER
+    sites = np.r_[ctx.base, ctx.cand[opened]].astype(np.int64)
+    quarter = np.r_[np.full(ctx.base.size, -1), q_local[opened]].astype(np.int64)
+    table, obj, values = quarter_table(rinst, params, sites, quarter, hires)
+    value = float(values.sum())
+    kind = rinst.objective_kind
+    bound = gap = None
+    if bound_value is not None:
+        bound_value = max(bound_value, value)
+        if kind == "distance":  # objective = T U sum(w) - value: the value's upper bound is a lower bound
+            bound = ctx.T * ctx.vm.objective(0.0) - bound_value
+        else:
+            bound = bound_value
+        gap = relative_gap(obj, bound, maximise=kind != "distance")
+    res = RolloutResult(
+        open_sites=sites, quarter=quarter, hires=np.asarray(hires, dtype=np.int64), table=table,
+        objective=obj, objective_kind=kind, bound=bound, gap=gap, seconds=time.perf_counter() - t0,
+        methods=methods, status=status, mode=mode, stats=stats,
+    )
+    problems = check_rollout(rinst, res, params)
+    if problems:  # our bug, not the user's
+        raise RuntimeError("rollout schedule violates its constraints:\n" + "\n".join(problems))
+    return res
+
+
+ScheduleIncumbent = tuple[np.ndarray, np.ndarray, np.ndarray, str]  # new sites (global), their quarters, hires, name
+
+
+def _run(
+    ctx: Context, *, mode: str, time_limit_s: float, seed: int, backend: str | None, max_terms: int,
+    threads: int, use_mip: bool, t0: float, pool_all: np.ndarray, caps: np.ndarray | None = None,
+    incumbents: Sequence[ScheduleIncumbent] = (), run_greedy: bool = True, gap_target_pct: float = 0.01,
+) -> RolloutResult:
+    """Greedy, bounds, MIP, verified result; ``caps`` given = the caller already checked feasibility."""
+    if caps is None:
+        probs = explain_upfront(ctx)
+        if probs:
+            raise InfeasibleError("the rollout cannot open the planned stores within the horizon",
+                                  problems=probs)
+        caps = np.minimum(max_cumulative_openings(ctx), ctx.n_required)
+    backend = backend or _default_backend()
+    stats: dict[str, float] = {"candidates": float(ctx.n), "required_openings": float(ctx.n_required)}
+    # --- incumbents: the caller's, then greedy
+    best: tuple[float, np.ndarray, np.ndarray, str] | None = None
+
+    eval_s = [0.0]
+
+    def offer(q: np.ndarray, hires: np.ndarray, name: str) -> None:
+        nonlocal best
+        te = time.perf_counter()
+        val = _schedule_value(ctx, q)
+        eval_s[0] = max(eval_s[0], time.perf_counter() - te)
+        logger.info("rollout %s: value %.6g", name, val)
+        if best is None or val > best[0] + 1e-9 * max(1.0, abs(val)):
+            best = (val, q, hires, name)
+
+    g2l = np.full(ctx.rinst.instance.n_sites, -1, dtype=np.int64)
+    g2l[ctx.cand] = np.arange(ctx.n)
+    for sites, qs, hires, name in incumbents:
+        loc = g2l[sites]
+        if np.any(loc < 0):
+            continue
+        q = np.full(ctx.n, NEVER, dtype=np.int64)
+        q[loc] = qs
+        if ctx.sel is None or ctx.sel.accepts(loc):
+            offer(q, hires, name)
+    if run_greedy:
+        scores: list[Literal["value", "ratio"]] = ["value"]
+        if ctx.params.capex_budget_per_quarter_cny is not None:
+            scores.append("ratio")
+        for sc in scores:
+            g = quarter_greedy(ctx, score=sc)
+            if g is not None:
+                offer(g[0], g[1], f"greedy-{sc}")
+    stats["greedy_s"] = time.perf_counter() - t0
+    stats["incumbent_value"] = best[0] if best else math.nan
+    # --- the per-quarter submodular bound (before the MIP, so the MIP gets the rest of the time)
+    qb = math.inf
+    if best is not None:
+        checkpoints = [np.zeros(0, dtype=np.int64)] + [
+            ctx.cand[(best[1] != NEVER) & (best[1] <= t)] for t in range(ctx.T)
+        ]
+        qb = float(_quarter_bound(ctx, np.minimum(caps, pool_all.size), checkpoints, pool_all).sum())
+    bounds = {"submodular-per-quarter": qb}
+    stats["bound_submodular"] = qb
+    # --- MIP
+    primal = best[3] if best else "none"
+    status = "feasible"
+    reserve = 1.0 + 4.0 * eval_s[0]  # evaluating the MIP's plan, building and checking the result
+    left = time_limit_s - (time.perf_counter() - t0) - reserve
+    exact = False
+    if use_mip and left > 0.5:
+        tb = time.perf_counter()
+        lin = linearise(ctx, max_terms=max_terms, seed=seed)
+        mip = Mip(ctx, lin, backend, Families())
+        stats["mip_build_s"] = time.perf_counter() - tb
+        stats["cov_terms"] = float(len(lin.cov_sets))
+        stats["huff_cells"] = float(len(lin.huff_cells))
+        stats["relaxed_terms"] = float(lin.n_relaxed)
+        if ctx.sel is None or pool_all.size == ctx.n:
+            # the LP relaxation: a valid bound even when the MIP finds nothing in time
+            tl = time.perf_counter()
+            lp = Mip(ctx, lin, backend, Families(), relax=True)
+            lp_left = 0.3 * (time_limit_s - (time.perf_counter() - t0) - reserve)
+            lp_out = lp.solve(max(lp_left, 0.5), None, threads, gap_target_pct)
+            stats["lp_s"] = time.perf_counter() - tl
+            if lp_out.status == "optimal" and lp_out.mip_value is not None:
+                bounds[f"lp-{backend.lower()}"] = lp_out.mip_value
+                stats["bound_lp"] = lp_out.mip_value
+            del lp
+        # HiGHS overshoots its limit by up to ~10% when a long LP is under way
+        left = 0.85 * (time_limit_s - (time.perf_counter() - t0) - reserve)
+        out = mip.solve(max(left, 0.5), None if best is None else (best[1], best[2]), threads, gap_target_pct)
+        stats["mip_s"] = out.seconds
+        logger.info("rollout MIP (%s): %s in %.1f s, bound %s", backend, out.status, out.seconds, out.bound)
+        if out.status == "infeasible":
+            if best is not None:  # pragma: no cover - would be a modelling bug
+                raise RuntimeError("MIP says infeasible but a heuristic found a schedule")
+            raise InfeasibleError(
+                "no rollout schedule satisfies every constraint", problems=diagnose(ctx, backend, time_limit_s)
+            )
+        if out.q is not None and out.hires is not None:
+            before = best
+            offer(out.q, trim_hires(ctx, out.q, out.hires), f"mip-{backend.lower()}")
+            if best is not before:
+                primal = f"{primal}+mip-{backend.lower()}" if primal != "none" else best[3]  # type: ignore[index]
+        if out.bound is not None and (ctx.sel is None or pool_all.size == ctx.n):
+            bounds[f"mip-{backend.lower()}"] = out.bound
+            stats["bound_mip"] = out.bound
+        exact = out.status == "optimal" and lin.exact
+        if out.status != "optimal":
+            status = "time_limit"
+    if best is None:
+        raise InfeasibleError(
+            "no rollout schedule found within the time limit (solver.time_limit_s); the constraints are "
+            "tight -- raise the time limit or relax rollout.* limits",
+            problems=[],
+        )
+    for name in [k for k, b in bounds.items() if b < best[0] * (1 - 1e-7) - 1e-7]:
+        # an over-estimating model cannot bound below a schedule's true value: distrust it
+        logger.warning("rollout: discarding %s bound %.6g below the incumbent %.6g", name, bounds[name], best[0])
+        del bounds[name]
+    bname = min(bounds, key=bounds.__getitem__)
+    methods = {"primal": primal, "bound": bname}
+    if bounds[bname] <= best[0] * (1 + 1e-9) + 1e-9:
+        status = "optimal"
+    elif exact and status != "time_limit":
+        status = "feasible"  # the MIP stopped at gap_target_pct
+    res = _result(ctx, best[1], best[2], bound_value=bounds[bname], t0=t0, methods=methods,
+                  status=status, mode=mode, stats=stats)
+    logger.info("rollout %s: objective %.6g, bound %s, gap %s, %.1f s", mode, res.objective, res.bound,
+                res.gap, res.seconds)
+    return res
+
+
+def _schedule_value(ctx: Context, q_local: np.ndarray) -> float:
+    """Sum over quarters of the value of the network (value units)."""
+    ok = q_local != NEVER
+    return float(ctx.vm.quarter_values(ctx.base, ctx.cand[ok], q_local[ok], ctx.T).sum())
+
+
+def schedule(
+    rinst: RolloutInstance,
+    solution: Solution,
+    params: RolloutParams,
+    *,
+    time_limit_s: float = 60.0,
+    seed: int = 0,
+    backend: MipBackend | None = None,
+    max_terms: int = 50_000,
+    threads: int = 2,
+    use_mip: bool = True,
+    gap_target_pct: float = 0.01,
+) -> RolloutResult:
+    """Two-stage rollout: choose the opening quarter of every new site of ``solution``.
+
+    Parameters
+    ----------
+    rinst
+        The rollout instance.
+    solution
+        Selected sites; those that are ``fixed`` / ``existing`` in the instance are
+        open before the horizon (quarter -1), every other one must open within it.
+    params
+        The ``rollout`` section.
+    time_limit_s
+        Wall-clock limit for the whole schedule (s).
+    seed
+        Seed of the set hashing (results do not depend on it otherwise).
+    backend
+        MIP solver, ``"HIGHS"`` (default) or ``"SCIP"`` (which also takes the
+        greedy schedule as a hint).
+    max_terms
+        Most overlap terms modelled exactly; the rest are over-estimated (bound
+        stays valid, it gets weaker).
+    threads
+        Solver threads.
+    use_mip
+        False = greedy only (bound from the per-quarter submodular bound).
+    gap_target_pct
+        The MIP stops once its proven gap is below this (%, ``solver.gap_target_pct``).
+
+    Returns
+    -------
+    RolloutResult
+        Verified by :func:`check_rollout`.
+
+    Raises
+    ------
+    InfeasibleError
+        When no schedule can open every selected site; the message names the keys.
+    """
+    t0 = time.perf_counter()
+    sites = np.unique(np.asarray(solution.open_sites, dtype=np.int64))
+    pre = rinst.preopen_mask()
+    base, cand = sites[pre[sites]], sites[~pre[sites]]
+    ctx = make_context(rinst, params, base, cand, must_open=True, n_required=int(cand.size))
+    return _run(ctx, mode="two_stage", time_limit_s=time_limit_s, seed=seed, backend=backend,
+                max_terms=max_terms, threads=threads, use_mip=use_mip, t0=t0, pool_all=cand,
+                gap_target_pct=gap_target_pct)
+
+
+def plan_joint(
+    rinst: RolloutInstance,
+    params: RolloutParams,
+    *,
+    time_limit_s: float = 60.0,
+    seed: int = 0,
+    backend: MipBackend | None = None,
+    max_terms: int = 50_000,
+    threads: int = 2,
+    use_mip: bool = True,
+    pool_size: int | None = None,
+    hint: Solution | None = None,
+    two_stage_share: float = 0.3,
+    gap_target_pct: float = 0.01,
+) -> RolloutResult:
+    """Joint rollout: sites and quarters together, on time-indexed variables.
+
+    The final network satisfies the instance's selection constraints
+    (``stores`` exactly, ``forbidden``, one site per ``site_location``,
+    ``conflict_*`` spacing, ``groups`` min / max, capex and opex budgets); existing
+    stores stay open (closures are not scheduled).
+
+    Parameters
+    ----------
+    rinst, params, time_limit_s, seed, backend, max_terms, threads, use_mip, gap_target_pct
+        As in :func:`schedule`.
+    pool_size
+        The MIP sees at most this many candidates (the greedy's choice, ``hint``'s
+        sites, then the best by single-site value); default
+        all candidates when candidates × quarters <= 2,500, else
+        ``max(2 * openings, openings + 200)``. The bound stays valid over all
+        candidates (the per-quarter submodular bound) when the pool is smaller.
+    hint
+        A site selection (e.g. from :func:`planner.optimise.solve.solve`): when it
+        satisfies the selection constraints, its two-stage schedule is an incumbent
+        (so the joint result is never worse than the two-stage one) and its sites
+        join the pool.
+    two_stage_share
+        Share of the time limit given to the hint's two-stage schedule.
+
+    Returns
+    -------
+    RolloutResult
+        Verified by :func:`check_rollout`.
+    """
+    t0 = time.perf_counter()
+    inst = rinst.instance
+    pre = rinst.preopen_mask()
+    base = np.flatnonzero(pre)
+    allowed = ~pre
+    allowed[np.asarray(inst.forbidden, dtype=np.int64)] = False
+    if inst.site_location is not None:  # a location held by an existing store is taken
+        loc = np.asarray(inst.site_location)
+        allowed &= ~np.isin(loc, loc[base])
+    ca, cb = np.asarray(inst.conflict_a, dtype=np.int64), np.asarray(inst.conflict_b, dtype=np.int64)
+    allowed[cb[pre[ca]]] = False
+    allowed[ca[pre[cb]]] = False
+    cand_all = np.flatnonzero(allowed)
+    need = int(inst.stores) - int(base.size)
+    if need < 0:
+        raise InfeasibleError(
+            f"constraints.total_stores = {inst.stores} is below the {base.size} existing stores "
+            "(closures are not scheduled by the rollout)"
+        )
+    ctx = make_context(rinst, params, base, cand_all, must_open=False, n_required=need)
+    ctx.sel = Selection(rinst, base, cand_all)
+    if cand_all.size < need:
+        raise InfeasibleError(
+            f"only {cand_all.size} candidate sites can open but constraints.total_stores requires {need} "
+            "new stores"
+        )
+    probs = explain_upfront(ctx)
+    if probs:
+        raise InfeasibleError("the rollout cannot reach constraints.total_stores within the horizon",
+                              problems=probs)
+    caps = np.minimum(max_cumulative_openings(ctx), need)
+    # incumbents over all candidates: greedy, and the two-stage schedule of the hint
+    incumbents: list[ScheduleIncumbent] = []
+    for sc in ["value"] + (["ratio"] if params.capex_budget_per_quarter_cny is not None else []):
+        g = quarter_greedy(ctx, score=sc)  # type: ignore[arg-type]
+        if g is not None:
+            ok = g[0] != NEVER
+            incumbents.append((cand_all[ok], g[0][ok], g[1], f"greedy-{sc}"))
+    if hint is not None:
+        hint_sites = np.union1d(np.asarray(hint.open_sites, dtype=np.int64), base)
+        loc = ctx.sel.g2l[hint_sites[~pre[hint_sites]]]
+        if np.all(loc >= 0) and ctx.sel.accepts(loc):
+            try:
+                two = schedule(
+                    rinst, replace(hint, open_sites=hint_sites), params, seed=seed, backend=backend,
+                    time_limit_s=two_stage_share * (time_limit_s - (time.perf_counter() - t0)),
+                    max_terms=max_terms, threads=threads, use_mip=use_mip, gap_target_pct=gap_target_pct,
+                )
+                new = two.quarter >= 0
+                incumbents.append((two.open_sites[new], two.quarter[new], two.hires, "two-stage"))
+            except InfeasibleError as e:
+                logger.info("joint rollout: the hint cannot be scheduled (%s)", e.message)
+    # small instances: every candidate (then the MIP bound is valid for the joint problem)
+    size = pool_size or (cand_all.size if cand_all.size * params.quarters <= 2_500 else max(2 * need, need + 200))
+    pool = _joint_pool(ctx, size, [inc[0] for inc in incumbents])
+    sub = ctx
+    if pool.size < cand_all.size:
+        logger.info("joint rollout: MIP on %d of %d candidates", pool.size, cand_all.size)
+        sub = make_context(rinst, params, base, pool, must_open=False, n_required=need)
+        sub.sel = Selection(rinst, base, pool)
+    if sub is not ctx and pool.size * params.quarters > _MAX_POOL_BINARIES:
+        # a MIP this size on a reduced pool neither finishes nor finds a plan in minutes
+        # (bench_rollout.py, national case) and its bound would not be valid anyway
+        logger.info("joint rollout: %d x %d time-indexed binaries, MIP skipped", pool.size, params.quarters)
+        use_mip = False
+    res = _run(sub, mode="joint", time_limit_s=time_limit_s, seed=seed, backend=backend,
+               max_terms=max_terms, threads=threads, use_mip=use_mip, t0=t0, pool_all=cand_all,
+               caps=caps, incumbents=incumbents, run_greedy=False, gap_target_pct=gap_target_pct)
+    res.stats["pool"] = float(pool.size)
+    return res
+
+
+def _joint_pool(ctx: Context, size: int, chosen_sites: list[np.ndarray]) -> np.ndarray:
+    """Candidates for the joint MIP: the incumbents' sites, then the best by single-site value."""
+    gains = ctx.vm.gains(ctx.base_state, ctx.cand)
+    seen: dict[int, None] = {}
+    for arr in [*chosen_sites, ctx.cand[np.argsort(-gains, kind="stable")]]:
+        for j in arr.tolist():
+            if len(seen) >= size:
+                break
+            seen.setdefault(j, None)
+    return np.sort(np.fromiter(seen, dtype=np.int64))
+
+
+def plan_rollout(
+    rinst: RolloutInstance, params: RolloutParams, solution: Solution | None = None, **kw: Any
+) -> RolloutResult:
+    """The rollout of ``params.mode``: :func:`schedule` (needs ``solution``) or :func:`plan_joint`."""
+    if params.mode == "joint":
+        return plan_joint(rinst, params, hint=solution, **kw)
+    if solution is None:
+        raise ValueError("two_stage rollout needs the selected sites (solution)")
+    return schedule(rinst, solution, params, **kw)
+
+
