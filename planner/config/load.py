@@ -34,6 +34,31 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
+def _duplicate_keys(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> list[str]:
+    """Every key given twice in one mapping of a composed YAML tree, as ``key path: line a and line b``.
+
+    PyYAML keeps the last of two equal keys without a word; a scenario that says
+    ``total_stores: 800`` and later ``total_stores: 900`` is a mistake we report.
+    """
+    found: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key == "<<":  # a YAML merge key may repeat; it is not a scenario key
+                continue
+            if key in first_line:
+                found.append(f"`{'.'.join((*prefix, key))}`: line {first_line[key]} and line {line}")
+            else:
+                first_line[key] = line
+            found += _duplicate_keys(value_node, (*prefix, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found += _duplicate_keys(item, (*prefix, str(i)))
+    return found
+
+
 def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
     """Read one YAML file, returning the data and its node tree (for line numbers)."""
     if not path.exists():
@@ -52,6 +77,13 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}: not valid YAML at {where}: {problem}.") from None
+    duplicates = _duplicate_keys(node)
+    if duplicates:
+        noun = "key is" if len(duplicates) == 1 else "keys are"
+        raise ConfigError(
+            f"{path}: {len(duplicates)} {noun} given twice (only one value can hold; delete or merge one of them):",
+            problems=duplicates,
+        )
     if data is None:
         raise ConfigError(
             f"{path}: the scenario is empty. Start from scenarios/defaults.yaml or "

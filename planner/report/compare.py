@@ -36,6 +36,7 @@ import pandas as pd
 import yaml
 
 from planner.errors import DataError, OutputError
+from planner.resources import resource_file
 
 __all__ = [
     "RunFolder", "KPI_ROWS", "compare_runs", "load_run", "resolve_run_folder", "kpi_table",
@@ -452,8 +453,8 @@ def _cjk_font() -> str | None:
 
 @functools.cache
 def _english_province_names() -> dict[str, str]:
-    """GB code → short English province name (``data/province_population_2020.csv``)."""
-    path = Path(__file__).resolve().parents[2] / "data" / "province_population_2020.csv"
+    """GB code → short English province name (the shipped ``province_population_2020.csv``)."""
+    path = resource_file("province_population_2020.csv")
     try:
         df = pd.read_csv(path, dtype={"code": str})
         return dict(zip(df["code"], df["name_en_short"], strict=True))
