@@ -28,7 +28,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from planner.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, OutputError, PlannerError
+from planner.errors import (
+    EXIT_CODES,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    ConfigError,
+    OutputError,
+    PlannerError,
+)
 
 _EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from planner.config.models import Scenario
 from planner.errors import ConfigError
+from planner.resources import shipped_scenario
 
 __all__ = ["load_scenario", "parse_override", "deep_merge", "scenario_to_yaml", "defaults_yaml"]
 
@@ -128,10 +129,15 @@ def _resolve_chain(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, A
         raise ConfigError(f"{path}: `extends` must be a file name, got {base_ref!r}.")
     base_path = (path.parent / base_ref).resolve()
     if not base_path.exists():
-        raise ConfigError(
-            f"{path}, line {_line_of(node, ['extends'])}: key `extends`: base scenario "
-            f"{base_ref!r} not found (looked for {base_path})."
-        )
+        # a name of a shipped scenario (``extends: china-1000.yaml``) works from any folder
+        shipped = shipped_scenario(base_ref)
+        if shipped is None:
+            raise ConfigError(
+                f"{path}, line {_line_of(node, ['extends'])}: key `extends`: base scenario "
+                f"{base_ref!r} not found (looked for {base_path}, and it is not the name of a "
+                "shipped scenario: `planner scenarios` lists them)."
+            )
+        base_path = shipped.resolve()
     base, base_sources = _resolve_chain(base_path, (*seen, path))
     base.pop("name", None)  # a child never inherits its base's name
     merged = deep_merge(base, data)
@@ -217,7 +223,8 @@ def load_scenario(
     Parameters
     ----------
     path
-        A scenario YAML file; ``extends:`` inside it is followed (relative to the file).
+        A scenario YAML file; ``extends:`` inside it is followed (relative to the file; a
+        name not found there may be a shipped scenario, e.g. ``extends: china-1000.yaml``).
     overrides
         ``key.path=value`` strings applied last (as ``planner run --set``).
     data
