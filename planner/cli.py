@@ -32,7 +32,6 @@ from planner.errors import (
     EXIT_CODES,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
-    ConfigError,
     OutputError,
     PlannerError,
 )
@@ -177,26 +176,10 @@ ScenarioArg = Annotated[
 
 
 def resolve_scenario(arg: str | Path) -> Path:
-    """A scenario argument as a file: an existing path, else a shipped scenario of that name.
+    """A scenario argument as a file (see :func:`planner.config.load.find_scenario`)."""
+    from planner.config.load import find_scenario
 
-    Raises
-    ------
-    ConfigError
-        Neither a file nor a shipped name (the message lists the names).
-    """
-    from planner.resources import shipped_scenario, shipped_scenarios
-
-    path = Path(arg).expanduser()
-    if path.exists():
-        return path
-    shipped = shipped_scenario(str(arg))
-    if shipped is not None:
-        return shipped
-    names = ", ".join(shipped_scenarios())
-    raise ConfigError(
-        f"{arg}: scenario file not found (working directory {Path.cwd()}) and not a shipped scenario "
-        f"({names}). Give a path, a shipped name, or copy them to edit with `planner init DIR`."
-    )
+    return find_scenario(arg)
 
 
 @app.command()

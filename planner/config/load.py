@@ -19,9 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from planner.config.models import Scenario
 from planner.errors import ConfigError
-from planner.resources import shipped_scenario
+from planner.resources import shipped_scenario, shipped_scenarios
 
-__all__ = ["load_scenario", "parse_override", "deep_merge", "scenario_to_yaml", "defaults_yaml"]
+__all__ = ["load_scenario", "find_scenario", "parse_override", "deep_merge", "scenario_to_yaml", "defaults_yaml"]
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -33,6 +33,30 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def find_scenario(ref: str | Path) -> Path:
+    """A scenario reference as a file: an existing path, else the shipped scenario of that name.
+
+    ``china-1000``, ``china-1000.yaml`` and ``scenarios/china-1000.yaml`` (from the checkout)
+    all name the default scenario; an existing file always wins over a shipped name.
+
+    Raises
+    ------
+    ConfigError
+        Neither an existing file nor a shipped name (the message lists the names).
+    """
+    path = Path(ref).expanduser()
+    if path.exists():
+        return path
+    shipped = shipped_scenario(str(ref))
+    if shipped is not None:
+        return shipped
+    names = ", ".join(shipped_scenarios())
+    raise ConfigError(
+        f"{ref}: scenario file not found (working directory {Path.cwd()}) and not a shipped scenario "
+        f"({names}). Give a path, a shipped name, or copy them to edit with `planner init DIR`."
+    )
 
 
 def _duplicate_keys(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> list[str]:
@@ -223,7 +247,8 @@ def load_scenario(
     Parameters
     ----------
     path
-        A scenario YAML file; ``extends:`` inside it is followed (relative to the file; a
+        A scenario YAML file or the name of a shipped scenario (see :func:`find_scenario`);
+        ``extends:`` inside it is followed (relative to the file; a
         name not found there may be a shipped scenario, e.g. ``extends: china-1000.yaml``).
     overrides
         ``key.path=value`` strings applied last (as ``planner run --set``).
@@ -245,7 +270,7 @@ def load_scenario(
     merged: dict[str, Any] = {}
     origin = "scenario"
     if path is not None:
-        path = Path(path)
+        path = find_scenario(path)
         origin = str(path)
         merged, sources = _resolve_chain(path)
         merged.setdefault("name", path.stem)
