@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/china-1000.yaml
+# every install step is pinned to the measured versions (pip freeze of the reference venv)
+PIP_INSTALL := $(BIN)/python -m pip install --quiet -c constraints.txt
 
 .PHONY: run test install install-dev data lint bench clean help
 
@@ -16,12 +18,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -e ".[dev]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -43,7 +45,7 @@ lint: install-dev
 	$(BIN)/mypy --strict --follow-imports=silent planner/optimise
 
 bench: install-dev
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(PIP_INSTALL) -e ".[bench]"
 	$(BIN)/python benchmarks/bench_geodata.py
 	$(BIN)/python benchmarks/bench_pmed.py
 	$(BIN)/python benchmarks/bench_synthetic.py

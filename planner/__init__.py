@@ -3,7 +3,7 @@
 The public API planners use from notebooks and scripts::
 
     import planner
-    sc = planner.load_scenario("scenarios/china-1000.yaml", overrides=["constraints.total_stores=800"])
+    sc = planner.load_scenario("china-1000", overrides=["constraints.total_stores=800"])  # a file or a shipped name
     result = planner.run(sc)          # writes results/<scenario>/<run_id>/
     result.kpis["covered_share"], result.map_path
 """
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from planner.config import Scenario, load_scenario
 from planner.errors import ConfigError, DataError, InfeasibleError, OutputError, PlannerError
 
+#: the one place the version is written (pyproject.toml reads it: [tool.setuptools.dynamic])
 __version__ = "0.1.0"
 
 __all__ = [

@@ -1,8 +1,13 @@
 """The ``planner`` command line: a thin Typer layer over the public API.
 
-Exit codes: 0 ok, 1 a user's mistake (bad scenario or data, unwritable output),
-2 infeasible constraints, 3 an internal error (our bug: the traceback is shown).
-User errors print one clear message and no traceback.
+Exit codes (``planner.errors.EXIT_CODES``, shown by ``planner --help``): 0 ok,
+1 a user's mistake (bad scenario or data, unwritable output), 2 a wrong command
+line (Click's usage errors), 3 an internal error (our bug: the traceback is
+shown), 4 infeasible constraints, 130 interrupted. User errors print one clear
+message and no traceback.
+
+A scenario argument is a YAML file, or the name of a shipped example scenario
+(``planner scenarios`` lists them; an existing file of that name wins).
 """
 
 from __future__ import annotations
@@ -23,11 +28,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from planner.errors import PlannerError
+from planner.errors import (
+    EXIT_CODES,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    OutputError,
+    PlannerError,
+)
+
+_EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
 
 app = typer.Typer(
     name="planner",
-    help="Offline retail store expansion planner: scenario YAML → plan, KPIs and maps.",
+    help="Offline retail store expansion planner: scenario YAML → plan, KPIs and maps.\n\n"
+    "A SCENARIO is a YAML file or the name of a shipped example (`planner scenarios`).",
+    epilog=_EPILOG,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -59,13 +74,13 @@ def _guard(fn: Callable[[], T]) -> T:
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("interrupted: nothing was written for this run; earlier runs are untouched.")
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except typer.Exit:
         raise
     except Exception:  # our bug: keep the traceback
         err.print("[bold red]internal error[/] (a bug in the planner; please report it with this traceback):")
         traceback.print_exc()
-        raise typer.Exit(3) from None
+        raise typer.Exit(EXIT_INTERNAL) from None
 
 
 @contextmanager
@@ -137,9 +152,39 @@ class _RichProgress:
         self.progress.update(self.task, description=f"{step}: {detail}" if detail else step)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from planner import __version__
+
+        out.print(f"planner {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Offline retail store expansion planner: scenario YAML → plan, KPIs and maps."""
+
+
+DEFAULT_SCENARIO = "china-1000"
+ScenarioArg = Annotated[
+    str, typer.Argument(help="Scenario YAML file, or the name of a shipped scenario (`planner scenarios`).")
+]
+
+
+def resolve_scenario(arg: str | Path) -> Path:
+    """A scenario argument as a file (see :func:`planner.config.load.find_scenario`)."""
+    from planner.config.load import find_scenario
+
+    return find_scenario(arg)
+
+
 @app.command()
 def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")] = Path("scenarios/china-1000.yaml"),
+    scenario: ScenarioArg = DEFAULT_SCENARIO,
     set_: SetOpt = None,
     results: Annotated[Path | None, typer.Option(help="Results folder (default: output.results_dir).")] = None,
     quiet: QuietOpt = False,
@@ -153,7 +198,7 @@ def run(
         from planner.config import load_scenario
         from planner.pipeline import run as run_pipeline
 
-        sc = load_scenario(scenario, overrides=set_ or [])
+        sc = load_scenario(resolve_scenario(scenario), overrides=set_ or [])
         with _RichProgress(enabled=not (quiet or json_)) as bar, _native_stdout_to_stderr():
             result = run_pipeline(sc, results_dir=results, progress=bar)
         k = result.kpis
@@ -185,7 +230,7 @@ def run(
 
 @app.command()
 def validate(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    scenario: ScenarioArg,
     set_: SetOpt = None,
     deep: Annotated[bool, typer.Option(help="Also load the data it names and check feasibility (slower).")] = True,
 ) -> None:
@@ -195,7 +240,7 @@ def validate(
     def body() -> None:
         from planner.config import load_scenario
 
-        sc = load_scenario(scenario, overrides=set_ or [])
+        sc = load_scenario(resolve_scenario(scenario), overrides=set_ or [])
         if deep:
             from planner.pipeline import prepare
 
@@ -225,9 +270,71 @@ def schema(
         sys.stdout.write(json.dumps(Scenario.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 
+@app.command("scenarios")
+def scenarios_cmd(json_: JsonOpt = False) -> None:
+    """List the shipped example scenarios (run one by name: `planner run china-1000`)."""
+
+    def body() -> None:
+        from planner.config import load_scenario
+        from planner.resources import scenario_dir, shipped_scenarios
+
+        rows = [(name, load_scenario(path).description.strip(), path) for name, path in shipped_scenarios().items()]
+        if json_:
+            sys.stdout.write(json.dumps(
+                [{"name": n, "description": d, "path": str(p)} for n, d, p in rows], ensure_ascii=False
+            ) + "\n")
+            return
+        table = Table(show_header=True, box=None)
+        table.add_column("name")
+        table.add_column("description")
+        for name, description, _ in rows:
+            table.add_row(name, " ".join(description.split()))
+        out.print(table)
+        err.print(f"shipped in {scenario_dir()}; `planner init DIR` copies them to a folder to edit.", highlight=False)
+
+    _guard(body)
+
+
+@app.command("init")
+def init_cmd(
+    folder: Annotated[Path, typer.Argument(help="Folder to copy the shipped scenarios to (created if missing).")],
+) -> None:
+    """Copy the shipped scenarios (and defaults.yaml) to a folder to edit; never overwrites a file."""
+
+    def body() -> None:
+        import shutil
+
+        from planner.resources import scenario_dir
+
+        sources = sorted(scenario_dir().glob("*.yaml"))
+        clash = [folder / p.name for p in sources if (folder / p.name).exists()]
+        if clash:
+            raise OutputError(
+                f"{clash[0]}: already exists; `planner init` never overwrites a file "
+                f"({len(clash)} of the {len(sources)} scenario files are there). Choose another folder "
+                "or move the file(s) away. Nothing was copied."
+            )
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(f"{folder}: exists and is not a folder. Choose another folder.")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for p in sources:
+                shutil.copyfile(p, folder / p.name)
+        except OSError as exc:
+            raise OutputError(f"{folder}: could not copy the scenarios ({exc.strerror or exc}).") from None
+        err.print(
+            f"copied {len(sources)} scenarios to {folder}; edit one and run it: "
+            f"planner run {folder / (DEFAULT_SCENARIO + '.yaml')}",
+            highlight=False, soft_wrap=True,
+        )
+        out.print(str(folder), highlight=False, soft_wrap=True)
+
+    _guard(body)
+
+
 @data_app.command("build")
 def data_build(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")] = Path("scenarios/china-1000.yaml"),
+    scenario: ScenarioArg = DEFAULT_SCENARIO,
     set_: SetOpt = None,
 ) -> None:
     """Build (or refresh) the derived geodata cache for a scenario."""
@@ -237,7 +344,7 @@ def data_build(
         from planner.config import load_scenario
         from planner.geodata import build_cache
 
-        sc = load_scenario(scenario, overrides=set_ or [])
+        sc = load_scenario(resolve_scenario(scenario), overrides=set_ or [])
         with _RichProgress(enabled=True) as bar:
             info = build_cache(sc, progress=lambda msg: bar("data build", {"step": msg}))
         out.print_json(json.dumps(info, default=str, ensure_ascii=False))
@@ -247,7 +354,7 @@ def data_build(
 
 @data_app.command("info")
 def data_info(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")] = Path("scenarios/china-1000.yaml"),
+    scenario: ScenarioArg = DEFAULT_SCENARIO,
     set_: SetOpt = None,
 ) -> None:
     """Show what the geodata cache holds and where each layer comes from."""
@@ -257,7 +364,7 @@ def data_info(
         from planner.config import load_scenario
         from planner.geodata import cache_info
 
-        sc = load_scenario(scenario, overrides=set_ or [])
+        sc = load_scenario(resolve_scenario(scenario), overrides=set_ or [])
         out.print_json(json.dumps(cache_info(sc), default=str, ensure_ascii=False))
 
     _guard(body)
@@ -377,7 +484,7 @@ def compare(
 
 @app.command()
 def sweep(
-    scenario: Annotated[Path, typer.Argument(help="Base scenario YAML file.")],
+    scenario: Annotated[str, typer.Argument(help="Base scenario: a YAML file or a shipped scenario's name.")],
     grid: Annotated[list[str], typer.Option("--grid", "-g", help="key.path=v1,v2,... (repeatable; every combination runs).")],
     set_: SetOpt = None,
     scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler (tcp://host:8786); default: a local cluster.")] = None,
@@ -412,7 +519,7 @@ def sweep(
                 progress.advance(task)
 
             result = run_sweep(
-                scenario, parsed, scheduler=scheduler, n_workers=workers, results_dir=results, name=name,
+                resolve_scenario(scenario), parsed, scheduler=scheduler, n_workers=workers, results_dir=results, name=name,
                 overrides=set_ or [], progress=tick,
             )
         failed = result.failed

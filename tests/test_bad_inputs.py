@@ -1,5 +1,5 @@
 """Table-driven bad inputs: each gets a clear message (file, key or row, what to do), exit code 1
-(or 2 for infeasible constraints), no traceback, and nothing written.
+(or 4 for infeasible constraints), no traceback, and nothing written.
 
 Fixtures live in ``tests/data/bad/``; good variants (BOM, GBK) in ``tests/data/good/``.
 """
@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
-from planner.errors import DataError
+from planner.errors import EXIT_INFEASIBLE, DataError
 from planner.geodata import read_store_file
 
 BAD = Path(__file__).parent / "data" / "bad"
@@ -44,6 +44,7 @@ YAML_CASES = [
     ("not_utf8.yaml", "not UTF-8"),
     ("float_seed.yaml", "key `seed`"),
     ("resolution_out_of_range.yaml", "grid.h3_resolution"),
+    ("duplicate_key.yaml", "`constraints.total_stores`: line 4 and line 6"),
 ]
 
 
@@ -133,5 +134,5 @@ def test_infeasible_explained_before_solving(sets: list[str], needle: str) -> No
     for s in sets:
         args += ["--set", s]
     res = runner.invoke(app, args)
-    assert res.exit_code == 2, res.output
+    assert res.exit_code == EXIT_INFEASIBLE, res.output
     assert needle in res.output and "Traceback" not in res.output

@@ -69,7 +69,9 @@ def test_json_output_and_exit_codes(tmp_path: Path) -> None:
     out = json.loads(proc.stdout)
     assert out["stores"] == 60 and Path(out["map"]).is_file()
     bad = planner("run", str(SCENARIO), "--set", "constraints.total_stores=3", "--results", str(tmp_path), cwd=ROOT)
-    assert bad.returncode == 2 and "total_stores" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 4 and "total_stores" in bad.stderr and "Traceback" not in bad.stderr
+    usage = planner("run", str(SCENARIO), "--no-such-option", cwd=ROOT)
+    assert usage.returncode == 2  # Click's usage error, never an infeasibility
     typo = planner("run", str(SCENARIO), "--set", "constraints.totl_stores=3", "--results", str(tmp_path), cwd=ROOT)
     assert typo.returncode == 1 and "Did you mean" in typo.stderr
     # failed runs wrote nothing

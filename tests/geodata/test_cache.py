@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from planner.geodata import CODE_VERSION, build_cache, cache_info, load_layers
+from planner.geodata._sources import TIERS_FILE
 from planner.geodata.cache import stage_key
 from tests.geodata.conftest import SMALL, scenario
 
@@ -74,7 +76,7 @@ def test_keys_follow_config_and_code_version(tmp_cache) -> None:  # type: ignore
 
 def test_input_change_changes_key(tmp_path: Path, tmp_cache) -> None:  # type: ignore[no-untyped-def]
     cache = tmp_cache()
-    tiers = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "city_tiers.csv", dtype=str)
+    tiers = pd.read_csv(TIERS_FILE, dtype=str)
     tiers.loc[tiers["gb_code"] == "640100", "tier"] = "2"  # promote 银川
     path = tmp_path / "tiers.csv"
     tiers.to_csv(path, index=False)
@@ -95,3 +97,18 @@ def test_cache_info_does_not_build(tmp_path: Path) -> None:
     assert info["code_version"] == CODE_VERSION
     assert len(info["inputs"]["census"]["sha256"]) == 64
     assert info["provinces"] == ["640000"]
+
+
+def test_cache_dir_order_scenario_env_checkout_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner.geodata import cache as cache_mod
+
+    monkeypatch.delenv(cache_mod.CACHE_ENV, raising=False)
+    root = cache_mod.checkout_root()
+    assert root is not None and (root / "pyproject.toml").is_file()  # the tests run from a checkout
+    assert cache_mod.resolve_cache_dir(None) == root / "data" / "cache"
+    monkeypatch.setattr(cache_mod, "checkout_root", lambda: None)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_mod.resolve_cache_dir(None) == tmp_path / "xdg" / "store-expansion-planner"
+    monkeypatch.setenv(cache_mod.CACHE_ENV, str(tmp_path / "env-cache"))
+    assert cache_mod.resolve_cache_dir(None) == tmp_path / "env-cache"
+    assert cache_mod.resolve_cache_dir(str(tmp_path / "key")) == tmp_path / "key"  # the scenario key wins

@@ -145,7 +145,7 @@ def test_infeasible_inputs_are_explained(ri_kw: dict, cfg_kw: dict, words: list[
         schedule(ri, all_open(ri), cfg(**cfg_kw), time_limit_s=10)
     for w in words:
         assert w in str(err.value)
-    assert err.value.exit_code == 2
+    assert err.value.exit_code == 4  # EXIT_INFEASIBLE (2 is Click's usage error)
 
 
 def test_infeasible_interplay_is_diagnosed() -> None:
