@@ -3,8 +3,8 @@
 The ``run_*`` tests replace the optimiser with a tiny brute-force stand-in
 (injected as ``planner.optimise.solve``), so they test the plumbing only and
 stay fast whether or not the real solver exists. The tests that need the shared
-OR-Library files find them through ``$PLANNER_BENCH_DIR`` or ``../shared/bench``
-next to the repository (as ``benchmarks/`` does) and are skipped when absent. The
+OR-Library file use the copy of pmed1 in ``tests/data/orlib/`` (its README gives
+the source), so they run on a fresh clone. The
 generators' tests are in ``tests/test_synthetic.py``, the array adapters' in
 ``tests/optimise/test_types.py``.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import sys
 import types
 from pathlib import Path
@@ -41,17 +40,8 @@ from planner.optimise.types import Instance, Solution
 from planner.synthetic import synthetic_instance
 from tests.fixtures.instances import assert_same
 
-#: The shared benchmark data (the same variable and default as ``benchmarks/_common.py``).
-BENCH = Path(
-    os.environ.get("PLANNER_BENCH_DIR")
-    or Path(__file__).resolve().parents[1] / ".." / "shared" / "bench"
-)
-PMED1 = BENCH / "orlib" / "pmed" / "pmed1.txt"
-CHECK_PMED = BENCH / "orlib" / "check_pmed.py"
-needs_pmed = pytest.mark.skipif(
-    not PMED1.exists(),
-    reason=f"OR-Library data not found at {PMED1}; set PLANNER_BENCH_DIR to the shared bench folder",
-)
+#: OR-Library pmed1, vendored for the tests (source in tests/data/orlib/README.md)
+PMED1 = Path(__file__).resolve().parent / "data" / "orlib" / "pmed1.txt"
 
 
 def dense(inst: Instance) -> np.ndarray:
@@ -68,7 +58,6 @@ def pmedian(inst: Instance, open_sites: list[int]) -> float:
 # ---------------------------------------------------------------------------
 # OR-Library reader
 # ---------------------------------------------------------------------------
-@needs_pmed
 def test_pmed1_optimum_scores_5819_under_last_duplicate_rule() -> None:
     inst, p = read_orlib_pmed(PMED1)
     assert p == 5 and inst.stores == 5 and inst.n_cells == inst.n_sites == 100
@@ -76,7 +65,6 @@ def test_pmed1_optimum_scores_5819_under_last_duplicate_rule() -> None:
     assert pmedian(inst, plan) == 5819.0
 
 
-@needs_pmed
 def test_pmed1_min_rule_would_score_5718() -> None:
     """The trap is real: taking the cheapest duplicate gives another (wrong) instance."""
     tokens = PMED1.read_text().split()
@@ -94,18 +82,20 @@ def test_pmed1_min_rule_would_score_5718() -> None:
     assert not np.array_equal(dense(inst), d_min)
 
 
-@needs_pmed
-@pytest.mark.skipif(
-    not CHECK_PMED.exists(), reason=f"independent checker not found at {CHECK_PMED}"
-)
-def test_pmed1_distances_match_independent_checker() -> None:
-    sys.path.insert(0, str(BENCH / "orlib"))
-    try:
-        import check_pmed  # type: ignore[import-not-found]
-    finally:
-        sys.path.pop(0)
-    _, _, d_ref = check_pmed.distance_matrix(str(PMED1))
+def test_pmed1_distances_match_an_independent_last_duplicate_reading() -> None:
+    """The OR-Library rule recomputed here without the reader: the last cost listed for a pair wins."""
+    tokens = PMED1.read_text().split()
+    n, m = int(tokens[0]), int(tokens[1])
+    last: dict[tuple[int, int], float] = {}
+    for k in range(m):
+        a, b, c = int(tokens[3 + 3 * k]) - 1, int(tokens[4 + 3 * k]) - 1, float(tokens[5 + 3 * k])
+        last[(min(a, b), max(a, b))] = c
+    ii = np.array([a for a, _ in last])
+    jj = np.array([b for _, b in last])
+    graph = csr_matrix((np.array(list(last.values())), (ii, jj)), shape=(n, n))
+    d_ref = shortest_path(graph, directed=False)
     inst, _ = read_orlib_pmed(PMED1)
+    assert len(last) < m  # the file does hold duplicate edges, so the rule matters
     assert np.array_equal(dense(inst), d_ref)
 
 
