@@ -46,6 +46,20 @@ def haversine_km(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+def km_to_minutes(km: np.ndarray | float, speed_kmh: float) -> np.ndarray:
+    """Travel minutes for a distance at a constant speed: ``km / speed_kmh * 60``.
+
+    The one conversion used where a straight-line distance stands in for a
+    travel time (pairs missing from ``data.travel_costs``, the competitors' pull).
+    """
+    return np.asarray(km, dtype=float) / float(speed_kmh) * 60.0
+
+
+def minutes_to_km(minutes: np.ndarray | float, speed_kmh: float) -> np.ndarray:
+    """The straight-line km covered in ``minutes`` at ``speed_kmh`` (inverse of :func:`km_to_minutes`)."""
+    return np.asarray(minutes, dtype=float) * float(speed_kmh) / 60.0
+
+
 def pairs_within(
     src_lon: np.ndarray,
     src_lat: np.ndarray,

@@ -200,6 +200,7 @@ def compute_kpis(
         "status": sol.status,
         "methods": dict(sol.methods),
         "objectives": objectives,
+        "cost_unit": built.cost_unit,
         "stores": int(len(open_sites)),
         "existing_stores": int((plan["status"] == "existing").sum()),
         "new_stores": int((plan["status"] == "new").sum()),
@@ -208,7 +209,10 @@ def compute_kpis(
         "covered_share": float(pop[covered].sum() / total_pop) if total_pop else 0.0,
         "covered_demand_share": float(inst.weight[covered].sum() / inst.weight.sum()) if inst.weight.sum() else 0.0,
         "market_share": shares,
-        "mean_distance_km": float(np.average(np.minimum(near, inst.unreachable_km), weights=pop)) if total_pop else None,
+        # straight-line km; the instance's unreachable cost caps it only when the instance is in km too
+        "mean_distance_km": float(np.average(
+            np.minimum(near, inst.unreachable_km if built.cost_unit == "km" else np.inf), weights=pop
+        )) if total_pop else None,
         "p_center_km": float(np.nanmax(near[populated])) if populated.any() else None,
         "capex_cny": float(built.sites["capex_cny"].to_numpy()[open_sites].sum()),
         "opex_cny_per_year": float(built.sites["opex_cny"].to_numpy()[open_sites].sum()),
