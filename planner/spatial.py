@@ -6,7 +6,8 @@ a named Albers equal-area projection for China (standard parallels 25°N and
 (haversine on the WGS-84 mean radius) for the kilometres reported to users.
 GCJ-02 (the datum of AMap and Tencent maps) exists only at the edges: files
 declared GCJ-02 are converted on read and AMap maps on write, both through
-:func:`wgs84_to_gcj02` / :func:`gcj02_to_wgs84` (``fast_geocn.coord``).
+:func:`wgs84_to_gcj02` / :func:`gcj02_to_wgs84` (``fast_geocn.coord``), and so
+do BD-09 output columns (:func:`wgs84_to_bd09`).
 """
 
 from __future__ import annotations
@@ -153,6 +154,16 @@ def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
         GCJ-02 longitudes and latitudes in degrees, in the input's shape.
     """
     return _convert_points(_geocn.wgs84_to_gcj02, lon, lat)
+
+
+def wgs84_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert WGS-84 longitudes / latitudes (degrees) to BD-09 (the Baidu Maps datum).
+
+    Uses :func:`fast_geocn.coord.wgs84_to_bd09` (GCJ-02 plus Baidu's offset);
+    parameters and returns as :func:`wgs84_to_gcj02`. Only for outputs a Baidu
+    map reads (``output.extra_crs``); nothing inside the planner uses BD-09.
+    """
+    return _convert_points(_geocn.wgs84_to_bd09, lon, lat)
 
 
 def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ import difflib
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 import h3
 import numpy as np
@@ -194,7 +195,7 @@ def read_travel_costs(
             + ("; points snapped to the same grid cell count as one cell" if not has_cell else "")
             + "). Keep one cost per pair."
         )
-    unit = "min" if unit_key == "minutes" else "km"
+    unit: Literal["min", "km"] = "min" if unit_key == "minutes" else "km"
     log.info("travel costs: %d pairs in %s from %s", len(table), unit, path)
     return TravelCosts(table=table, unit=unit, path=str(path))
 
