@@ -89,3 +89,28 @@ def test_pair_for_a_location_applies_to_every_format(tmp_path: Path) -> None:
     assert len(idx) == 2  # standard and small (flagship opens only in tiers 1, new1, 2; cell 6 is tier 3)
     for i in idx:
         assert cells_of(built, int(i)).get(9) == 1.0
+
+
+def test_a_run_with_travel_minutes_is_checked_and_reports_the_unit(tmp_path: Path) -> None:
+    from planner.pipeline import Prepared, run
+
+    layers = tiny_layers()
+    cells = list(layers.cells["h3"])
+    p = tmp_path / "tt.csv"
+    p.write_text(FILE.format(*cells), encoding="utf-8")
+    sc = load_scenario(data={
+        "name": "tiny-minutes",
+        "objective": {"catchment_min": {"1": 10, "3": 10}},
+        "constraints": {"total_stores": 3, "min_spacing_km": NO_SPACING},
+        "data": {"travel_costs": str(p), "travel_speed_kmh": 30},
+        "rollout": {"enabled": False},
+        "solver": {"time_limit_s": 5},
+    })
+    layers.travel_costs = travel_costs_for_layers(p, layers, resolution=9)
+    demand = compute_demand(layers, sc)
+    prep = Prepared(scenario=sc, layers=layers, demand=demand, built=build_instance(layers, demand, sc))
+    res = run(sc, results_dir=tmp_path / "res", prepared=prep, write_map=False)  # ends with the checker
+    assert res.kpis["cost_unit"] == "min"
+    covered = covered_mask(prep.built.instance, res.solution.open_sites)
+    pop = prep.built.cells["population"].to_numpy()
+    assert res.kpis["covered_population"] == pytest.approx(pop[covered].sum())

@@ -78,3 +78,17 @@ def test_bad_files_name_file_column_and_row(tmp_path: Path, text: str, expect: s
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not found"):
         read_travel_costs(tmp_path / "nope.csv", cells=CELLS, sites=["S001"], resolution=RES)
+
+
+def test_load_layers_reads_the_scenario_file(tmp_path: Path, small_layers) -> None:  # type: ignore[no-untyped-def]
+    from planner.geodata import load_layers
+    from tests.geodata.conftest import SHARED_CACHE, SMALL, scenario
+
+    cell = str(small_layers.cells["h3"].iloc[0])
+    site = str(small_layers.candidates["site_id"].iloc[0])
+    p = write(tmp_path, f"cell,site_id,minutes\n{cell},{site},12.5\n")
+    layers = load_layers(scenario(SMALL, data={"cache_dir": str(SHARED_CACHE), "travel_costs": str(p)}))
+    assert layers.travel_costs is not None and layers.travel_costs.unit == "min"
+    assert layers.travel_costs.table.to_dict("records") == [{"h3": cell, "site_id": site, "cost": 12.5}]
+    assert str(p) in layers.provenance["travel_costs"]
+    assert small_layers.travel_costs is None  # the default scenario has none
