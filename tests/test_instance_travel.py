@@ -114,3 +114,17 @@ def test_a_run_with_travel_minutes_is_checked_and_reports_the_unit(tmp_path: Pat
     covered = covered_mask(prep.built.instance, res.solution.open_sites)
     pop = prep.built.cells["population"].to_numpy()
     assert res.kpis["covered_population"] == pytest.approx(pop[covered].sum())
+
+
+def test_rivals_pull_in_minutes_at_the_stated_speed(tmp_path: Path) -> None:
+    # cell 4 is 2 km from the huawei store on cell 3: 4 minutes at 30 km/h, pull 1.2 * (1 + 4)^-2;
+    # the oppo store on cell 8 is 8 km = 16 minutes away, beyond cell 4's 10-minute catchment
+    layers = tiny_layers()
+    p = tmp_path / "tt.csv"
+    p.write_text(FILE.format(*layers.cells["h3"]), encoding="utf-8")
+    sc = load_scenario(data={"objective": {"catchment_min": {"1": 10, "3": 10}},
+                             "data": {"travel_costs": str(p), "travel_speed_kmh": 30}})
+    layers.travel_costs = travel_costs_for_layers(p, layers, resolution=9)
+    d = compute_demand(layers, sc)
+    assert d.loc[4, "pull_huawei"] == pytest.approx(1.2 * 5.0**-2, rel=1e-2)  # the step is 2 km to 0.2 %
+    assert d.loc[4, "pull_oppo"] == 0.0
