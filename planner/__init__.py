@@ -5,7 +5,10 @@ The public API planners use from notebooks and scripts::
     import planner
     sc = planner.load_scenario("china-1000", overrides=["constraints.total_stores=800"])  # a file or a shipped name
     result = planner.run(sc)          # writes results/<scenario>/<run_id>/
-    result.kpis["covered_share"], result.map_path
+    result.plan                       # GeoDataFrame of the open stores (EPSG:4326)
+    result.kpi_table("province")      # nation / province / city / county / tier
+    result.map                        # folium.Map (display it in a notebook)
+    again = planner.load_run("results/china-1000/latest")  # the same object from a run folder
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from planner.errors import ConfigError, DataError, InfeasibleError, OutputError,
 __version__ = "0.1.0"
 
 __all__ = [
-    "Scenario", "load_scenario", "run", "prepare", "compare", "sweep",
+    "Scenario", "load_scenario", "run", "prepare", "load_run", "compare", "sweep",
     "PlannerError", "ConfigError", "DataError", "InfeasibleError", "OutputError", "__version__",
 ]
 
 if TYPE_CHECKING:
-    from planner.pipeline import Prepared, RunResult
+    from planner.pipeline import Prepared
+    from planner.result import RunResult
 
 
 def run(scenario: Scenario, **kwargs: Any) -> RunResult:
@@ -39,6 +43,13 @@ def prepare(scenario: Scenario, **kwargs: Any) -> Prepared:
     from planner.pipeline import prepare as _prepare
 
     return _prepare(scenario, **kwargs)
+
+
+def load_run(path: Any) -> RunResult:
+    """A finished run folder as a :class:`~planner.result.RunResult` (see :func:`planner.result.load_run`)."""
+    from planner.result import load_run as _load_run
+
+    return _load_run(path)
 
 
 def compare(*run_folders: Any, **kwargs: Any) -> Any:

@@ -191,7 +191,7 @@ def run(
     json_: JsonOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
-    """Solve a scenario and write plan.csv, kpis.json, rollout.csv and map.html to a new run folder."""
+    """Solve a scenario and write plan.csv, plan.gpkg, kpis.json, kpis_<level>.csv, rollout.csv and map.html to a new run folder."""
     _setup_logging(verbose)
 
     def body() -> None:

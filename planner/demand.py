@@ -9,7 +9,9 @@ at the national income and a tier-3 city has demand 1,000.
 The competitors' pull on a cell is the Huff attraction of every competitor
 store within reach: Σ brand_weight × (1 + d_km)^(-β), over stores no farther
 than the cell's own-brand catchment radius × the largest format reach (beyond
-that an own store could not compete for the cell anyway).
+that an own store could not compete for the cell anyway). With travel minutes
+(``data.travel_costs``) the distance in the kernel is minutes at
+``data.travel_speed_kmh``, the unit the own stores' pairs then have.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from planner.config.models import Scenario
 from planner.errors import ConfigError
 from planner.geodata.layers import Layers
 from planner.optimise.types import attraction
-from planner.spatial import pairs_within
+from planner.spatial import km_to_minutes, minutes_to_km, pairs_within
 
 __all__ = ["compute_demand", "catchment_km_of"]
 
@@ -76,6 +78,13 @@ def compute_demand(layers: Layers, scenario: Scenario) -> pd.DataFrame:
         (f.reach_factor for f in scenario.formats.catalogue.values()), default=1.0
     ) if scenario.formats.enabled else 1.0
     reach = catchment_km_of(cells["tier"], scenario) * max_reach
+    # with travel minutes (data.travel_costs) the Huff kernel sees minutes: the rivals' stores
+    # then count at the stated straight-line speed, the same as the own pairs the file leaves out
+    minutes = layers.travel_costs is not None and layers.travel_costs.unit == "min"
+    speed = scenario.data.travel_speed_kmh
+    if minutes:
+        catch_min = np.array([scenario.objective.catchment_min[str(t)] for t in cells["tier"]], dtype=float)
+        reach = minutes_to_km(catch_min * max_reach, speed)
     beta = scenario.objective.huff_beta
     for brand, group in comp.groupby("brand", sort=True):
         if brand not in weights:
@@ -87,7 +96,8 @@ def compute_demand(layers: Layers, scenario: Scenario) -> pd.DataFrame:
             cells["lon"].to_numpy(), cells["lat"].to_numpy(),
             group["lon"].to_numpy(), group["lat"].to_numpy(), reach,
         )
-        pull = np.bincount(ci, weights=attraction(np.full(km.shape, weights[brand]), km, beta), minlength=len(cells))
+        cost = km_to_minutes(km, speed) if minutes else km
+        pull = np.bincount(ci, weights=attraction(np.full(km.shape, weights[brand]), cost, beta), minlength=len(cells))
         out[f"pull_{brand}"] = pull
         out["competitor_pull"] += pull
     return out

@@ -20,11 +20,11 @@ import pandas as pd
 
 from planner.config.models import Quota, RolloutConfig, Scenario
 from planner.errors import ConfigError, DataError
-from planner.geodata.layers import Layers
+from planner.geodata.layers import Layers, TravelCosts
 from planner.optimise.rollout.chain import implies_city_minimum
 from planner.optimise.rollout.types import RolloutParams
 from planner.optimise.types import ConstraintKeys, GroupLimit, Instance
-from planner.spatial import pairs_within
+from planner.spatial import km_to_minutes, minutes_to_km, pairs_within
 
 __all__ = ["BuiltInstance", "build_instance", "is_county_unit", "rollout_params", "UnitNames"]
 
@@ -109,6 +109,7 @@ class BuiltInstance:
     instance: Instance
     sites: pd.DataFrame  # one row per site index
     cells: pd.DataFrame  # one row per cell index: h3, population, demand, competitor_pull, codes, tier
+    cost_unit: str = "km"  # unit of instance.pair_km / radius_km: 'km', or 'min' with data.travel_costs in minutes
 
 
 def _site_rows(layers: Layers, scenario: Scenario) -> pd.DataFrame:
@@ -248,6 +249,55 @@ def _chain_of_command_groups(sites: pd.DataFrame, scenario: Scenario, names: Uni
     return groups
 
 
+def site_cell_pairs(
+    sites: pd.DataFrame, cells: pd.DataFrame, search: np.ndarray, scenario: Scenario, travel: TravelCosts | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The instance's (site, cell, cost) pairs with cost <= the site's search radius.
+
+    Without ``data.travel_costs`` the cost is the great-circle km. With a file,
+    its pairs replace the straight-line cost (a cell given for a location counts
+    for every format of it: the file names candidate ``site_id`` / own
+    ``store_id``); pairs it leaves out cost the straight-line distance (in
+    minutes at ``data.travel_speed_kmh`` when the file gives minutes) under
+    ``data.travel_costs_missing: straight_line``, and do not exist (the cell
+    cannot reach the site) under ``unreachable``. Pairs for cells without demand
+    are dropped with those cells. Returns ``(site_idx, cell_idx, cost)`` sorted
+    by site then cell, in the file's unit (``search`` is in that unit too).
+    """
+    lon, lat = sites["lon"].to_numpy(), sites["lat"].to_numpy()
+    c_lon, c_lat = cells["lon"].to_numpy(), cells["lat"].to_numpy()
+    if travel is None:
+        return pairs_within(lon, lat, c_lon, c_lat, search)
+    speed = scenario.data.travel_speed_kmh
+    minutes = travel.unit == "min"
+    if scenario.data.travel_costs_missing == "straight_line":
+        ps, pc, km = pairs_within(lon, lat, c_lon, c_lat, minutes_to_km(search, speed) if minutes else search)
+        cost = km_to_minutes(km, speed) if minutes else km
+    else:
+        ps = pc = np.zeros(0, dtype=np.int64)
+        cost = np.zeros(0)
+    # the file's pairs, expanded to every format of the location they name
+    base_id = np.where(sites["existing"].to_numpy(dtype=bool), sites["site_id"], sites["location_id"]).astype(str)
+    site_rows = pd.DataFrame({"site_id": base_id, "site": np.arange(len(sites))})
+    cell_rows = pd.DataFrame({"h3": cells["h3"].astype(str).to_numpy(), "cell": np.arange(len(cells))})
+    given = travel.table.merge(site_rows, on="site_id").merge(cell_rows, on="h3")
+    fs = given["site"].to_numpy(dtype=np.int64)
+    fc = given["cell"].to_numpy(dtype=np.int64)
+    f_cost = given["cost"].to_numpy(dtype=float)
+    n_cells = max(len(cells), 1)
+    keep = ~np.isin(ps * n_cells + pc, fs * n_cells + fc)
+    ps = np.concatenate([ps[keep], fs])
+    pc = np.concatenate([pc[keep], fc])
+    cost = np.concatenate([cost[keep], f_cost])
+    within = cost <= search[ps]
+    n_file = int(within[len(within) - len(fs):].sum())
+    ps, pc, cost = ps[within], pc[within], cost[within]
+    order = np.lexsort((pc, ps))
+    log.info("travel costs: %d of %d instance pairs from %s (%s); pairs it leaves out: %s",
+             n_file, len(ps), travel.path, travel.unit, scenario.data.travel_costs_missing)
+    return ps[order], pc[order], cost[order]
+
+
 def rollout_params(config: RolloutConfig) -> RolloutParams:
     """The rollout's plain-number parameters from the validated ``rollout`` section.
 
@@ -281,12 +331,16 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
     )
 
     reach = sites["format"].map({k: f.reach_factor for k, f in formats.items()}).to_numpy(dtype=float)
-    radius = sites["tier"].map(scenario.objective.catchment_km).to_numpy(dtype=float) * reach
-    sites["radius_km"] = radius
+    travel = layers.travel_costs
+    unit = travel.unit if travel is not None else "km"
+    catchment = scenario.objective.catchment_min if unit == "min" else scenario.objective.catchment_km
+    radius = sites["tier"].map(catchment).to_numpy(dtype=float) * reach
+    # the report's straight-line uses (rivals in the catchment, map circles) need km
+    sites["radius_km"] = minutes_to_km(radius, scenario.data.travel_speed_kmh) if unit == "min" else radius
+    if unit == "min":
+        sites["radius_min"] = radius
     search = radius * (3.0 if scenario.objective.decay == "exponential" else 1.0)
-    ps, pc, km = pairs_within(
-        sites["lon"].to_numpy(), sites["lat"].to_numpy(), cells["lon"].to_numpy(), cells["lat"].to_numpy(), search
-    )
+    ps, pc, km = site_cell_pairs(sites, cells, search, scenario, travel)
     attr = sites["format"].map({k: f.attractiveness for k, f in formats.items()}).to_numpy(dtype=float)
     attr = attr * scenario.networks.brand_weight.get("own", 1.0)
     capex = np.where(
@@ -354,6 +408,7 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
     else:
         fixed, closable, max_closures = forced, existing_idx, c.max_closures
 
+    unreachable = scenario.objective.unreachable_min if unit == "min" else scenario.objective.unreachable_km
     inst = Instance(
         weight=cells["demand"].to_numpy(dtype=float),
         pair_cell=pc.astype(np.int32),
@@ -362,7 +417,7 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
         n_sites=len(sites),
         stores=c.total_stores,
         radius_km=radius,
-        unreachable_km=scenario.objective.unreachable_km,
+        unreachable_km=unreachable,
         site_attr=attr,
         competitor_pull=cells["competitor_pull"].to_numpy(dtype=float),
         beta=scenario.objective.huff_beta,
@@ -385,4 +440,4 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
         "instance: %d cells, %d sites (%d existing), %d pairs, %d spacing conflicts, %d groups",
         inst.n_cells, inst.n_sites, len(existing_idx), inst.n_pairs, len(conflict_a), len(groups),
     )
-    return BuiltInstance(instance=inst, sites=sites, cells=cells)
+    return BuiltInstance(instance=inst, sites=sites, cells=cells, cost_unit=unit)

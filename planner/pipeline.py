@@ -38,9 +38,18 @@ from planner.optimise.rollout.chain import provinces_short_of_city_stores
 from planner.optimise.rollout.types import quarter_labels
 from planner.optimise.solve import solve
 from planner.optimise.types import Instance, Solution
+from planner.outputs import (
+    CSV_ENCODING,
+    GPKG_NAME,
+    RunOutputs,
+    plan_geodataframe,
+    run_outputs,
+    with_extra_crs,
+)
 from planner.report.kpis import cell_values, compute_kpis, plan_table, rollout_kpis
+from planner.result import RunResult
 
-__all__ = ["RunResult", "run", "prepare", "Prepared", "write_run_folder"]
+__all__ = ["RunResult", "run", "prepare", "Prepared", "write_outputs", "write_run_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +69,6 @@ class Prepared:
     demand: pd.DataFrame
     built: BuiltInstance
     timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class RunResult:
-    """What a run produced; ``path`` is the run folder, ``map_path`` its map."""
-
-    path: Path
-    scenario: Scenario
-    plan: pd.DataFrame
-    kpis: dict[str, Any]
-    solution: Solution
-    rollout: pd.DataFrame | None
-    map_path: Path
-    timings: dict[str, float]
 
 
 def _notify(progress: Progress | None, step: str, **info: Any) -> None:
@@ -222,17 +217,18 @@ def run(
 
     t = time.perf_counter()
     _notify(progress, "report")
-    plan = plan_table(built, sol, layers, quarter_labels=labels)
+    plan = with_extra_crs(plan_table(built, sol, layers, quarter_labels=labels), scenario.output.extra_crs)
     illustrative = bool(layers.own_stores["illustrative"].any() or layers.competitors["illustrative"].any())
     kpis = compute_kpis(built, sol, plan, layers, scenario_name=scenario.name, illustrative=illustrative)
     kpis["solve_seconds"] = round(timings["solve_s"], 3)
     kpis["created"] = datetime.now(UTC).date().isoformat()
     if rollout_df is not None:
         kpis["rollout"] = rollout_kpis(rollout_result, rollout_df, labels)
+    outputs = run_outputs(plan, kpis, built=built, sol=sol, layers=layers)
     timings["report_s"] = time.perf_counter() - t
 
     def writer(folder: Path) -> None:
-        plan.to_csv(folder / "plan.csv", index=False, encoding="utf-8")
+        write_outputs(folder, outputs)
         (folder / "kpis.json").write_text(_json(kpis), encoding="utf-8")
         (folder / "config.resolved.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
         if rollout_df is not None:
@@ -267,10 +263,30 @@ def run(
     results = Path(results_dir or scenario.output.results_dir)
     _notify(progress, "write")
     path = write_run_folder(results, scenario.name, writer)
+    def draw_map() -> Any:
+        from planner.report.leaflet import embed_layer_data
+        from planner.report.maps import build_map
+
+        return embed_layer_data(build_map(layers=layers, plan=plan, kpis=kpis, scenario=scenario,
+                                          rollout=rollout_df, cell_values=cell_values(built, sol)))
+
     return RunResult(
-        path=path, scenario=scenario, plan=plan, kpis=kpis, solution=sol, rollout=rollout_df,
-        map_path=path / "map.html", timings=timings,
+        path=path, scenario=scenario, plan=plan_geodataframe(plan), kpis=kpis, solution=sol, rollout=rollout_df,
+        map_path=path / "map.html", timings=timings, tables=outputs.tables, map_factory=draw_map,
     )
+
+
+def write_outputs(folder: Path, outputs: RunOutputs) -> None:
+    """Write a run's CSVs (UTF-8 with BOM) and ``plan.gpkg`` (one layer per ``outputs.layers``) into ``folder``.
+
+    Called inside the run folder's temporary folder, so the files appear with the run or not at all.
+    """
+    import pyogrio
+
+    for name, frame in outputs.csv_files().items():
+        frame.to_csv(folder / name, index=False, encoding=CSV_ENCODING)
+    for layer, frame in outputs.layers.items():
+        pyogrio.write_dataframe(frame, folder / GPKG_NAME, layer=layer, driver="GPKG")
 
 
 def _solve(prep: Prepared, inst: Instance, time_limit_s: float, progress: Progress | None) -> Solution:

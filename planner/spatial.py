@@ -6,7 +6,8 @@ a named Albers equal-area projection for China (standard parallels 25°N and
 (haversine on the WGS-84 mean radius) for the kilometres reported to users.
 GCJ-02 (the datum of AMap and Tencent maps) exists only at the edges: files
 declared GCJ-02 are converted on read and AMap maps on write, both through
-:func:`wgs84_to_gcj02` / :func:`gcj02_to_wgs84` (``fast_geocn.coord``).
+:func:`wgs84_to_gcj02` / :func:`gcj02_to_wgs84` (``fast_geocn.coord``), and so
+do BD-09 output columns (:func:`wgs84_to_bd09`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,20 @@ def haversine_km(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.
     lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2))
     a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def km_to_minutes(km: np.ndarray | float, speed_kmh: float) -> np.ndarray:
+    """Travel minutes for a distance at a constant speed: ``km / speed_kmh * 60``.
+
+    The one conversion used where a straight-line distance stands in for a
+    travel time (pairs missing from ``data.travel_costs``, the competitors' pull).
+    """
+    return np.asarray(km, dtype=float) / float(speed_kmh) * 60.0
+
+
+def minutes_to_km(minutes: np.ndarray | float, speed_kmh: float) -> np.ndarray:
+    """The straight-line km covered in ``minutes`` at ``speed_kmh`` (inverse of :func:`km_to_minutes`)."""
+    return np.asarray(minutes, dtype=float) * float(speed_kmh) / 60.0
 
 
 def pairs_within(
@@ -139,6 +154,16 @@ def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
         GCJ-02 longitudes and latitudes in degrees, in the input's shape.
     """
     return _convert_points(_geocn.wgs84_to_gcj02, lon, lat)
+
+
+def wgs84_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert WGS-84 longitudes / latitudes (degrees) to BD-09 (the Baidu Maps datum).
+
+    Uses :func:`fast_geocn.coord.wgs84_to_bd09` (GCJ-02 plus Baidu's offset);
+    parameters and returns as :func:`wgs84_to_gcj02`. Only for outputs a Baidu
+    map reads (``output.extra_crs``); nothing inside the planner uses BD-09.
+    """
+    return _convert_points(_geocn.wgs84_to_bd09, lon, lat)
 
 
 def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

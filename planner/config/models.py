@@ -71,6 +71,22 @@ class DataConfig(_Section):
         "of the source checkout the planner runs from, else the user cache folder "
         "(~/.cache/store-expansion-planner on Linux, $XDG_CACHE_HOME respected).",
     )
+    travel_costs: str | None = Field(
+        None,
+        description="Your own travel costs: a CSV or Parquet file of (cell H3 index, or cell_lat and cell_lon; "
+        "site_id; minutes or km) that replaces straight-line distances for those cell-site pairs. With minutes, "
+        "catchments are objective.catchment_min. null = straight-line distances only.",
+    )
+    travel_costs_missing: Literal["straight_line", "unreachable"] = Field(
+        "straight_line",
+        description="Pairs missing from data.travel_costs: 'straight_line' (great-circle distance, in minutes at "
+        "data.travel_speed_kmh when the file gives minutes) or 'unreachable' (the cell cannot reach the site).",
+    )
+    travel_speed_kmh: float = Field(
+        30.0, gt=0, le=200,
+        description="Speed that turns a straight-line km into minutes for pairs missing from a minutes file "
+        "(and for the competitors' pull then) (km/h).",
+    )
 
 
 class GridConfig(_Section):
@@ -188,6 +204,14 @@ class ObjectiveConfig(_Section):
     unreachable_km: float = Field(
         50.0, gt=0, description="Distance charged to demand with no store in reach (distance objective, km)."
     )
+    catchment_min: dict[str, float] = Field(
+        default_factory=lambda: {"1": 15.0, "new1": 15.0, "2": 15.0, "3": 20.0, "4": 25.0, "5": 30.0},
+        description="Catchment of a standard store by city tier in travel minutes; used instead of "
+        "catchment_km when data.travel_costs gives minutes (min).",
+    )
+    unreachable_min: float = Field(
+        90.0, gt=0, description="Travel time charged to demand with no store in reach when costs are minutes (min)."
+    )
 
     _keys = field_validator("catchment_km", mode="before")(classmethod(lambda cls, v: _tier_keys(v)))
 
@@ -198,6 +222,16 @@ class ObjectiveConfig(_Section):
         if bad:
             raise ValueError(f"catchment radii must be > 0 km, got {bad}")
         return _fill_tiers(v, {"1": 3.0, "new1": 4.0, "2": 5.0, "3": 8.0, "4": 12.0, "5": 15.0})
+
+    _keys_min = field_validator("catchment_min", mode="before")(classmethod(lambda cls, v: _tier_keys(v)))
+
+    @field_validator("catchment_min")
+    @classmethod
+    def _positive_min(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: x for k, x in v.items() if not x > 0}
+        if bad:
+            raise ValueError(f"catchments must be > 0 minutes, got {bad}")
+        return _fill_tiers(v, {"1": 15.0, "new1": 15.0, "2": 15.0, "3": 20.0, "4": 25.0, "5": 30.0})
 
 
 # -------------------------------------------------------------------- constraints
@@ -372,6 +406,11 @@ class OutputConfig(_Section):
     """Where runs are written."""
 
     results_dir: str = Field("results", description="Runs go to <results_dir>/<scenario>/<run_id>/.")
+    extra_crs: list[Literal["gcj02", "bd09"]] = Field(
+        default_factory=list,
+        description="Extra coordinate columns in plan.csv and plan.gpkg's stores: gcj02 (AMap, Tencent) adds "
+        "lon_gcj02, lat_gcj02; bd09 (Baidu) adds lon_bd09, lat_bd09. lat/lon stay WGS-84.",
+    )
 
 
 # ----------------------------------------------------------------------- scenario

@@ -442,6 +442,14 @@ def load_layers(scenario: Scenario, *, progress: Callable[[str], None] | None = 
     t = time.perf_counter()
     ctx = _context(scenario, progress)
     layers, _ = _load(ctx)
+    if scenario.data.travel_costs:
+        # a user file, read on every run (small next to the layers; its checks need them)
+        from .travel import travel_costs_for_layers
+
+        layers.travel_costs = travel_costs_for_layers(
+            scenario.data.travel_costs, layers, resolution=scenario.grid.h3_resolution
+        )
+        layers.provenance["travel_costs"] = f"{scenario.data.travel_costs} (the team's own, {layers.travel_costs.unit})"
     log.info("geodata layers ready in %.2f s (%d cells, %d candidates)", time.perf_counter() - t,
              len(layers.cells), len(layers.candidates))
     return layers

@@ -8,8 +8,10 @@ maps read them by name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import geopandas as gpd
+import pandas as pd
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Layers:
     competitors : brand, store_id, name, lat, lon, h3, county_code, city_code,
                   province_code, tier, illustrative (bool), geometry (Point)
     provenance  : free-form notes on sources (file, licence, illustrative or real)
+    travel_costs: the team's own cell-to-site travel costs (``data.travel_costs``), or None
     """
 
     provinces: gpd.GeoDataFrame
@@ -43,3 +46,20 @@ class Layers:
     competitors: gpd.GeoDataFrame
     provenance: dict[str, str] = field(default_factory=dict)
     cache_key: str = ""
+    travel_costs: TravelCosts | None = None
+
+
+@dataclass
+class TravelCosts:
+    """A user's cell-to-site travel costs (``data.travel_costs``), checked against the layers.
+
+    table : ``h3`` (str, a grid cell of ``cells``), ``site_id`` (str, a candidate
+            ``site_id`` or an own store's ``store_id``), ``cost`` (float >= 0, finite),
+            one row per pair
+    unit  : ``'min'`` (travel minutes) or ``'km'`` (road kilometres)
+    path  : the file, for messages and provenance
+    """
+
+    table: pd.DataFrame
+    unit: Literal["min", "km"]
+    path: str

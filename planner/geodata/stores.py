@@ -29,7 +29,7 @@ from ._sources import WGS84
 
 log = logging.getLogger(__name__)
 
-__all__ = ["read_store_file", "tag_stores", "CHINA_BBOX"]
+__all__ = ["read_store_file", "read_table", "row_label", "tag_stores", "CHINA_BBOX"]
 
 #: (min lon, min lat, max lon, max lat) of China including the South China Sea islands
 CHINA_BBOX = (73.4, 3.3, 135.1, 53.6)
@@ -119,6 +119,20 @@ def _read_table(path: Path, role: str) -> tuple[pd.DataFrame, str]:
 def _row_label(kind: str, i: int) -> str:
     # CSV: the line number a spreadsheet shows (header is line 1); else 1-based record
     return f"line {i + 2}" if kind == "csv" else f"record {i + 1}"
+
+
+def read_table(path: Path, role: str) -> tuple[pd.DataFrame, str]:
+    """A user's table file as strings (CSV in UTF-8/BOM/GBK, GeoJSON, GeoPackage, Parquet) and its row kind.
+
+    Shared by the loaders of this package (stores, travel costs) so every file
+    gets the same encodings and messages; the kind goes to :func:`row_label`.
+    """
+    return _read_table(path, role)
+
+
+def row_label(kind: str, i: int) -> str:
+    """How a message names row ``i`` (0-based) of a table: ``line N`` in a CSV, else ``record N``."""
+    return _row_label(kind, i)
 
 
 def _pick_columns(df: pd.DataFrame, path: Path, role: str) -> dict[str, str]:

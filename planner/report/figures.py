@@ -6,8 +6,9 @@ scenario, objective and gap, and a visible note when the store networks are
 illustrative; :func:`write_rollout_png` the rollout per quarter. The ``*_chart_png``
 functions return PNG bytes for the comparison and sweep pages (KPIs, market
 shares and province differences across runs; a sweep's Pareto fronts). Like the
-HTML map they read results and never solve; they draw without pyplot or on the
-non-interactive Agg backend, so they run on servers and in CI.
+HTML map they read results and never solve; they draw on ``Figure`` objects with
+their own Agg canvas, never through pyplot's global state, so they run on
+servers and in CI and leave a notebook's backend as it was.
 """
 
 from __future__ import annotations
@@ -36,6 +37,20 @@ log = logging.getLogger(__name__)
 
 EXISTING_COLOUR = "#1f2937"
 NEW_CMAP = "plasma"
+
+
+def _figure(**kwargs: Any) -> Any:
+    """A matplotlib ``Figure`` on its own Agg canvas: no pyplot, no global backend switch.
+
+    A notebook that called :func:`planner.run` keeps its inline backend (and
+    its open figures); the figure is freed when it goes out of scope.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _title(kpis: Mapping[str, Any]) -> str:
@@ -88,71 +103,66 @@ def write_overview_png(
         The written file.
     """
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     path = Path(path)
-    fig, ax = plt.subplots(figsize=size_in, dpi=dpi)
-    try:
-        prov = layers.provinces
-        if prov is not None and len(prov):
-            prov = prov.copy()
-            codes = gb_codes(plan["province_code"]) if "province_code" in plan else pd.Series(dtype=str)
-            counts = codes.value_counts()
-            pop = pd.to_numeric(prov["population"], errors="coerce").to_numpy(dtype=float)
-            n = gb_codes(prov["code"]).map(counts).fillna(0).to_numpy(dtype=float)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                prov["stores_per_million"] = np.where(pop > 0, n / pop * 1e6, np.nan)
-            prov = prov.set_geometry(prov.geometry.simplify(0.02, preserve_topology=True))
-            prov.plot(
-                ax=ax, column="stores_per_million", cmap="YlGnBu", edgecolor="#6b7280", linewidth=0.4,
-                legend=True, legend_kwds={"label": "own stores per million people", "shrink": 0.6},
-                missing_kwds={"color": "#e5e7eb"},
-            )
-        status = plan["status"].astype(str) if "status" in plan else pd.Series([], dtype=str)
-        ex = plan[status == "existing"]
-        new = plan[status == "new"]
-        handles = []
-        if len(new):
-            q = new["quarter"].astype(str).str.strip() if "quarter" in new else pd.Series([""] * len(new))
-            quarters = sorted({x for x in q if x and x.lower() != "nan"})
-            if quarters:
-                order = q.map({x: i for i, x in enumerate(quarters)}).fillna(len(quarters)).to_numpy()
-                cmap = matplotlib.colormaps[NEW_CMAP]
-                colours = cmap(0.05 + 0.8 * order / max(len(quarters) - 1, 1))
-                ax.scatter(new["lon"], new["lat"], s=9, c=colours, linewidths=0.2, edgecolors="white", zorder=3)
-                handles.append(Line2D([], [], marker="o", ls="", color=cmap(0.05), label=f"new, {quarters[0]}"))
-                handles.append(Line2D([], [], marker="o", ls="", color=cmap(0.85), label=f"new, {quarters[-1]}"))
-            else:
-                ax.scatter(new["lon"], new["lat"], s=9, c="#f59e0b", linewidths=0.2, edgecolors="white", zorder=3)
-                handles.append(Line2D([], [], marker="o", ls="", color="#f59e0b", label="new"))
-        if len(ex):
-            ax.scatter(ex["lon"], ex["lat"], s=12, c=EXISTING_COLOUR, marker="s", linewidths=0.3,
-                       edgecolors="white", zorder=4)
-            handles.insert(0, Line2D([], [], marker="s", ls="", color=EXISTING_COLOUR,
-                                     label=f"existing ({len(ex):,})"))
-        if handles:
-            ax.legend(handles=handles, loc="lower left", fontsize=8, title=f"own stores ({len(plan):,})",
-                      title_fontsize=8, framealpha=0.9)
-        ax.set_title(_title(kpis), fontsize=10)
-        ax.set_xlabel("longitude (°E, WGS-84)", fontsize=8)
-        ax.set_ylabel("latitude (°N)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.set_aspect(1.25)
-        if kpis.get("illustrative_networks"):
-            fig.text(
-                0.5, 0.01,
-                "Illustrative networks: existing own stores and competitors are generated from a seed, "
-                "not real store locations.",
-                ha="center", fontsize=8, color="#92400e",
-                bbox={"facecolor": "#fef3c7", "edgecolor": "#d97706", "boxstyle": "round,pad=0.3"},
-            )
-        fig.tight_layout(rect=(0, 0.04, 1, 1))
-        fig.savefig(path, dpi=dpi)
-    finally:
-        plt.close(fig)
+    fig = _figure(figsize=size_in, dpi=dpi)
+    ax = fig.subplots()
+    prov = layers.provinces
+    if prov is not None and len(prov):
+        prov = prov.copy()
+        codes = gb_codes(plan["province_code"]) if "province_code" in plan else pd.Series(dtype=str)
+        counts = codes.value_counts()
+        pop = pd.to_numeric(prov["population"], errors="coerce").to_numpy(dtype=float)
+        n = gb_codes(prov["code"]).map(counts).fillna(0).to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prov["stores_per_million"] = np.where(pop > 0, n / pop * 1e6, np.nan)
+        prov = prov.set_geometry(prov.geometry.simplify(0.02, preserve_topology=True))
+        prov.plot(
+            ax=ax, column="stores_per_million", cmap="YlGnBu", edgecolor="#6b7280", linewidth=0.4,
+            legend=True, legend_kwds={"label": "own stores per million people", "shrink": 0.6},
+            missing_kwds={"color": "#e5e7eb"},
+        )
+    status = plan["status"].astype(str) if "status" in plan else pd.Series([], dtype=str)
+    ex = plan[status == "existing"]
+    new = plan[status == "new"]
+    handles = []
+    if len(new):
+        q = new["quarter"].astype(str).str.strip() if "quarter" in new else pd.Series([""] * len(new))
+        quarters = sorted({x for x in q if x and x.lower() != "nan"})
+        if quarters:
+            order = q.map({x: i for i, x in enumerate(quarters)}).fillna(len(quarters)).to_numpy()
+            cmap = matplotlib.colormaps[NEW_CMAP]
+            colours = cmap(0.05 + 0.8 * order / max(len(quarters) - 1, 1))
+            ax.scatter(new["lon"], new["lat"], s=9, c=colours, linewidths=0.2, edgecolors="white", zorder=3)
+            handles.append(Line2D([], [], marker="o", ls="", color=cmap(0.05), label=f"new, {quarters[0]}"))
+            handles.append(Line2D([], [], marker="o", ls="", color=cmap(0.85), label=f"new, {quarters[-1]}"))
+        else:
+            ax.scatter(new["lon"], new["lat"], s=9, c="#f59e0b", linewidths=0.2, edgecolors="white", zorder=3)
+            handles.append(Line2D([], [], marker="o", ls="", color="#f59e0b", label="new"))
+    if len(ex):
+        ax.scatter(ex["lon"], ex["lat"], s=12, c=EXISTING_COLOUR, marker="s", linewidths=0.3,
+                   edgecolors="white", zorder=4)
+        handles.insert(0, Line2D([], [], marker="s", ls="", color=EXISTING_COLOUR,
+                                 label=f"existing ({len(ex):,})"))
+    if handles:
+        ax.legend(handles=handles, loc="lower left", fontsize=8, title=f"own stores ({len(plan):,})",
+                  title_fontsize=8, framealpha=0.9)
+    ax.set_title(_title(kpis), fontsize=10)
+    ax.set_xlabel("longitude (°E, WGS-84)", fontsize=8)
+    ax.set_ylabel("latitude (°N)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_aspect(1.25)
+    if kpis.get("illustrative_networks"):
+        fig.text(
+            0.5, 0.01,
+            "Illustrative networks: existing own stores and competitors are generated from a seed, "
+            "not real store locations.",
+            ha="center", fontsize=8, color="#92400e",
+            bbox={"facecolor": "#fef3c7", "edgecolor": "#d97706", "boxstyle": "round,pad=0.3"},
+        )
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path, dpi=dpi)
     log.info("figures: wrote %s", path)
     return path
 
@@ -175,15 +185,11 @@ def write_rollout_png(path: str | Path, *, rollout: pd.DataFrame, kpis: Mapping[
     -------
     Path
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     path = Path(path)
     q = rollout["quarter"].astype(str).tolist()
     x = np.arange(len(q))
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    fig = _figure(figsize=(10, 7))
+    ax1, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     ax1.bar(x, rollout["opened"], color="#6a3d9a", alpha=0.8, label="stores opened in the quarter")
     ax1.plot(x, rollout["open_total"], color="#1f2937", marker="o", label="stores open (end of quarter)")
     ax1.plot(x, rollout["managers_ready"], color="#e08214", marker="s", linestyle="--", label="store managers ready")
@@ -208,7 +214,6 @@ def write_rollout_png(path: str | Path, *, rollout: pd.DataFrame, kpis: Mapping[
                  ha="center", fontsize=8, color="#8a5a00")
     fig.tight_layout(rect=(0, 0.02, 1, 0.97))
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return path
 
 

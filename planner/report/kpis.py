@@ -27,7 +27,7 @@ from planner.spatial import nearest_km, pairs_within
 __all__ = [
     "ADMIN_LEVELS", "KPI_LABELS", "admin_kpi_table", "admin_units", "aggregate_grid", "cell_values", "compute_kpis",
     "covered_mask", "gb_codes", "h3_parents", "huff_share", "huff_shares", "nearest_store_km", "own_attraction",
-    "own_share_per_cell", "plan_table", "rollout_kpis",
+    "own_share_per_cell", "plan_table", "rollout_kpis", "unit_kpi_table",
 ]
 
 OBJECTIVES: tuple[ObjectiveKind, ...] = ("coverage", "distance", "market_share")
@@ -200,6 +200,7 @@ def compute_kpis(
         "status": sol.status,
         "methods": dict(sol.methods),
         "objectives": objectives,
+        "cost_unit": built.cost_unit,
         "stores": int(len(open_sites)),
         "existing_stores": int((plan["status"] == "existing").sum()),
         "new_stores": int((plan["status"] == "new").sum()),
@@ -208,7 +209,10 @@ def compute_kpis(
         "covered_share": float(pop[covered].sum() / total_pop) if total_pop else 0.0,
         "covered_demand_share": float(inst.weight[covered].sum() / inst.weight.sum()) if inst.weight.sum() else 0.0,
         "market_share": shares,
-        "mean_distance_km": float(np.average(np.minimum(near, inst.unreachable_km), weights=pop)) if total_pop else None,
+        # straight-line km; the instance's unreachable cost caps it only when the instance is in km too
+        "mean_distance_km": float(np.average(
+            np.minimum(near, inst.unreachable_km if built.cost_unit == "km" else np.inf), weights=pop
+        )) if total_pop else None,
         "p_center_km": float(np.nanmax(near[populated])) if populated.any() else None,
         "capex_cny": float(built.sites["capex_cny"].to_numpy()[open_sites].sum()),
         "opex_cny_per_year": float(built.sites["opex_cny"].to_numpy()[open_sites].sum()),
@@ -256,6 +260,75 @@ def compute_kpis(
         )
     kpis["per_province"] = per_province
     return kpis
+
+
+_PARENTS = {"province": (), "city": ("province_code",), "county": ("city_code", "province_code")}
+
+
+def unit_kpi_table(
+    level: str, built: BuiltInstance, sol: Solution, plan: pd.DataFrame, layers: Any
+) -> pd.DataFrame:
+    """The KPIs of every unit of one admin level: the ``per_province`` figures, for any level.
+
+    One row per unit of the layers (sorted by code), with the columns of
+    ``kpis["per_province"]`` renamed for the level (``city_code``, ``city``, ...),
+    the parent units' codes, and the same definitions: population of the demand
+    cells, stores and new stores from the plan, stores per million people,
+    covered share (people), own Huff market share (demand-weighted), sums and
+    medians of the plan's per-store figures. At province level it reproduces
+    ``kpis["per_province"]`` (a test holds the two together).
+
+    Parameters
+    ----------
+    level : {'province', 'city', 'county'}
+    built, sol, plan, layers
+        As for :func:`compute_kpis`.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    if level not in ADMIN_LEVELS:
+        raise ValueError(f"unknown admin level {level!r}; expected one of {ADMIN_LEVELS}")
+    inst, cells = built.instance, built.cells
+    open_sites = np.sort(np.asarray(sol.open_sites, dtype=np.int64))
+    code_col = f"{level}_code"
+    units = admin_units(layers, level).sort_values("code")
+    codes = gb_codes(units["code"]).to_numpy()
+    pop = cells["population"].to_numpy(dtype=float)
+    covered = covered_mask(inst, open_sites)
+    share = own_share_per_cell(built, open_sites)
+    w = inst.weight
+    cell_df = pd.DataFrame({
+        "code": gb_codes(cells[code_col]).to_numpy(), "pop": pop, "covered_pop": np.where(covered, pop, 0.0),
+        "w": w, "ws": w * share,
+    })
+    g = cell_df.groupby("code")[["pop", "covered_pop", "w", "ws"]].sum().reindex(codes, fill_value=0.0)
+    p = plan.assign(_code=gb_codes(plan[code_col]).to_numpy(), _new=(plan["status"] == "new").to_numpy(),
+                    _w=plan["catchment_population"].clip(lower=1).to_numpy(dtype=float))
+    p["_wc"] = p["_w"] * p["cannibalised_pct"]
+    by = p.groupby("_code")
+    stores = by.size().reindex(codes, fill_value=0).to_numpy()
+    n_pop = g["pop"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = pd.DataFrame({
+            code_col: codes,
+            level: units["name"].astype(str).to_numpy(),
+            **{c: gb_codes(units[c]).to_numpy() for c in _PARENTS[level]},
+            "population": n_pop,
+            "stores": stores,
+            "new_stores": by["_new"].sum().reindex(codes, fill_value=0).to_numpy().astype(int),
+            "stores_per_million": np.where(n_pop > 0, stores / (n_pop / 1e6), 0.0),
+            "covered_share": np.where(n_pop > 0, g["covered_pop"].to_numpy() / n_pop, 0.0),
+            "market_share": np.where(g["w"].to_numpy() > 0, g["ws"].to_numpy() / g["w"].to_numpy(), 0.0),
+            "catchment_population": by["catchment_population"].sum().reindex(codes, fill_value=0).to_numpy().astype(int),
+            "marginal_value": by["marginal_value"].sum().reindex(codes, fill_value=0.0).to_numpy(dtype=float),
+            "cannibalised_pct": (by["_wc"].sum() / by["_w"].sum()).reindex(codes, fill_value=0.0).to_numpy(dtype=float),
+            "nearest_own_km": by["nearest_own_km"].median().reindex(codes).to_numpy(dtype=float),
+            "nearest_competitor_km": by["nearest_competitor_km"].median().reindex(codes).to_numpy(dtype=float),
+            "competitors_in_catchment": by["competitors_in_catchment"].sum().reindex(codes, fill_value=0).to_numpy().astype(int),
+        })
+    return out.reset_index(drop=True)
 
 
 def rollout_kpis(result: Any, table: pd.DataFrame, quarter_labels: list[str] | None) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from planner.report.html import js_json
 __all__ = [
     "CITY_POINTS_JS", "COMPETITOR_JS", "ClusterLayer", "HOOK_JS", "JsLayer", "LayerRegistry", "POLYGON_JS",
     "RawScript", "SLIDER_JS", "STORES_JS", "UNUSED_DEFAULT_CSS", "UNUSED_DEFAULT_JS", "decode_ring", "encode_rings",
-    "feature_group", "inline_assets", "polygon_features", "render_map", "store_css",
+    "embed_layer_data", "feature_group", "inline_assets", "polygon_features", "render_map", "store_css",
 ]
 
 # Precompiled once: the <script src> and stylesheet <link> tags Folium renders.
@@ -440,14 +440,32 @@ def _walk(element: Any) -> Iterable[Any]:
         yield from _walk(child)
 
 
-def render_map(m: folium.Map, *, offline: bool) -> str:
-    """The map's HTML: Folium's page, the layers' JSON data blocks, assets inlined when ``offline``."""
-    page = m.get_root().render()
-    blocks = "".join(
+def _data_blocks(m: folium.Map) -> str:
+    return "".join(
         f'<script type="application/json" id="{el.data_id}">{el.data_text}</script>\n'
         for el in _walk(m)
         if isinstance(el, JsLayer)
     )
+
+
+def embed_layer_data(m: folium.Map) -> folium.Map:
+    """Put the layers' JSON data blocks inside the map's own page, for display where Folium renders it.
+
+    :func:`render_map` adds the blocks to the page it writes; a notebook shows
+    ``m`` through Folium's own rendering (``_repr_html_``), which would draw the
+    map without its layers. Call once on a map that is displayed, not written.
+    """
+    from branca.element import Element
+
+    root: Any = m.get_root()
+    root.html.add_child(Element(_data_blocks(m)), name="planner_layer_data")
+    return m
+
+
+def render_map(m: folium.Map, *, offline: bool) -> str:
+    """The map's HTML: Folium's page, the layers' JSON data blocks, assets inlined when ``offline``."""
+    page = m.get_root().render()
+    blocks = _data_blocks(m)
     if "<body>" not in page:  # pragma: no cover - Folium's page template changed
         raise RuntimeError("map: no <body> in Folium's page; cannot place the layer data")
     page = page.replace("<body>", "<body>\n" + blocks, 1)

@@ -25,7 +25,10 @@ import yaml
 
 from planner.errors import DataError
 
-__all__ = ["RunFolder", "as_number", "expand_sweep", "kpi_at", "load_run", "resolve_run_folder"]
+__all__ = [
+    "RunFolder", "as_number", "expand_sweep", "kpi_at", "load_run", "read_kpi_tables", "read_rollout",
+    "resolve_run_folder",
+]
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +112,7 @@ def load_run(path: str | os.PathLike[str], label: str | None = None) -> RunFolde
     plan = None
     if (folder / "plan.csv").is_file():
         try:
-            plan = pd.read_csv(folder / "plan.csv", dtype={"province_code": str, "tier": str})
+            plan = pd.read_csv(folder / "plan.csv", dtype={"province_code": str, "tier": str}, encoding="utf-8-sig")
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             raise DataError(f"{folder / 'plan.csv'}: cannot read the plan ({exc}). Re-run the scenario.") from None
     config: dict[str, Any] = {}
@@ -126,6 +129,38 @@ def load_run(path: str | os.PathLike[str], label: str | None = None) -> RunFolde
             log.warning("%s: run.json unreadable (%s)", folder, exc)
     name = label or kpis.get("scenario") or config.get("name") or folder.parent.name
     return RunFolder(path=folder, label=str(name), kpis=kpis, plan=plan, config=config, info=info)
+
+
+#: columns read as text in the KPI tables (codes keep their digits, tiers stay labels)
+_TEXT_COLUMNS = {"province_code": str, "city_code": str, "county_code": str, "tier": str, "scenario": str}
+
+
+def read_kpi_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    """The ``kpis_<level>.csv`` tables of a run folder (level -> table; levels without a file are left out).
+
+    Raises
+    ------
+    DataError
+        When a table exists but cannot be read.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    for p in sorted(Path(folder).glob("kpis_*.csv")):
+        try:
+            out[p.stem.removeprefix("kpis_")] = pd.read_csv(p, dtype=_TEXT_COLUMNS, encoding="utf-8-sig")
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise DataError(f"{p}: cannot read the KPI table ({exc}). Re-run the scenario.") from None
+    return out
+
+
+def read_rollout(folder: Path) -> pd.DataFrame | None:
+    """``rollout.csv`` of a run folder, or None when the run scheduled no rollout."""
+    p = Path(folder) / "rollout.csv"
+    if not p.is_file():
+        return None
+    try:
+        return pd.read_csv(p, dtype={"quarter": str}, encoding="utf-8-sig")
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{p}: cannot read the rollout ({exc}). Re-run the scenario.") from None
 
 
 def expand_sweep(path: str | os.PathLike[str]) -> list[str | os.PathLike[str]]:
