@@ -41,7 +41,9 @@ from scipy.sparse.csgraph import connected_components
 from planner.optimise.bounds import LagrangeResult
 from planner.optimise.incumbent import (
     LAGRANGIAN_S_PER_PAIR,
-    MS_LAGRANGIAN_S_PER_PAIR,
+    MOVE_TABLES_S_PER_PAIR,
+    MS_REGIONAL_S_PER_PAIR,
+    REGIONAL_LAGRANGIAN_S_PER_PAIR,
     Work,
     mip_seconds,
     node_limit,
@@ -137,7 +139,7 @@ def regional_lagrangian(
     soon as its bound meets its target: most regions are small and settle in a
     few iterations, leaving the work to the few big cities.
 
-    Work is counted in pairs visited (``LAGRANGIAN_S_PER_PAIR`` nominal seconds
+    Work is counted in pairs visited (``REGIONAL_LAGRANGIAN_S_PER_PAIR`` nominal seconds
     each, plus one pass over the cells and sites per iteration): it stops after
     ``work_s`` nominal seconds (charged to ``work`` when given) or ``max_iter``
     iterations; ``time_limit_s`` is only a wall-clock safety net.
@@ -172,7 +174,7 @@ def regional_lagrangian(
                 break
         if spent >= work_s:
             break
-        cost = LAGRANGIAN_S_PER_PAIR * (idx.size + per_pass)
+        cost = REGIONAL_LAGRANGIAN_S_PER_PAIR * (idx.size + per_pass)
         spent += cost
         if work is not None:
             work.charge(cost)
@@ -428,12 +430,14 @@ def _rebalance(
         mask[s] = sub[s]
     st = PlanState(model, mask)
     touched = np.zeros(model.n_cells, dtype=bool)
+    step_s = 1e-3 + MOVE_TABLES_S_PER_PAIR * model.pc.size
     for _ in range(4 * model.n_sites):
         if clock.expired("re-balancing"):
             break
         removing, cand, need = _repair_step(model, st)
         if cand is None:
             break
+        best.work.charge(step_s)  # a step's cost is its move tables
         t = move_tables(model, st.open)
         cand = cand[np.argsort(t.loss[cand] if removing else -t.gain[cand], kind="stable")]
         want = max(1, need // 4)
@@ -524,7 +528,7 @@ def regional_market_share(
     (for :func:`market_share_bounds.market_share_dual_value`, which re-prices the count).
 
     Work is counted in pairs of the open regions visited per iteration
-    (``MS_LAGRANGIAN_S_PER_PAIR`` nominal seconds each, plus a pass over the
+    (``MS_REGIONAL_S_PER_PAIR`` nominal seconds each, plus a pass over the
     cells): it stops after ``work_s`` nominal seconds (charged to ``work`` when
     given) or ``max_iter`` iterations; ``time_limit_s`` is only a safety net.
 
@@ -585,7 +589,7 @@ def regional_market_share(
             sidx = np.flatnonzero(active[site_reg])
         if spent >= work_s:
             break
-        cost = MS_LAGRANGIAN_S_PER_PAIR * (pidx.size + 0.1 * m.n_cells)
+        cost = MS_REGIONAL_S_PER_PAIR * (pidx.size + 0.1 * m.n_cells)
         spent += cost
         if work is not None:
             work.charge(cost)

@@ -36,24 +36,32 @@ Progress = Callable[[dict[str, Any]], None]
 #: slower than the reference VM) still finishes its deterministic search.
 WORK_PER_LIMIT_S = 0.5
 
-# --- the cost model: nominal seconds on the reference VM (see the module docstring) ---
-#: One subgradient iteration of the cell Lagrangian (bounds, decompose), per pair.
-LAGRANGIAN_S_PER_PAIR = 4e-8
+# --- the cost model: nominal seconds on the reference VM (see the module docstring),
+# calibrated on its CPU time (which a loaded machine inflates far less than wall time)
+#: One subgradient iteration of the cell Lagrangian (``bounds``), per pair.
+LAGRANGIAN_S_PER_PAIR = 3e-8
+#: One iteration of the per-region Lagrangian (``decompose``), per pair of the open
+#: regions, and per cell and site for its whole-instance passes.
+REGIONAL_LAGRANGIAN_S_PER_PAIR = 1.8e-8
 #: One round of the swap search (move tables and candidates), per pair.
-SWAP_ROUND_S_PER_PAIR = 1.6e-7
+SWAP_ROUND_S_PER_PAIR = 2e-7
 #: The same for market share (Huff gains and losses, pairs of pairs).
-SWAP_ROUND_MS_S_PER_PAIR = 4.5e-7
+SWAP_ROUND_MS_S_PER_PAIR = 2.5e-7
+#: The move tables alone (one step of re-balancing merged regional plans), per pair.
+MOVE_TABLES_S_PER_PAIR = 5e-8
 #: One iteration of the cell-hull market-share Lagrangian, per pair.
-MS_LAGRANGIAN_S_PER_PAIR = 4.5e-7
+MS_LAGRANGIAN_S_PER_PAIR = 3e-7
+#: One iteration of its per-region form (``decompose``), per pair of the open regions.
+MS_REGIONAL_S_PER_PAIR = 2.5e-7
 #: One iteration of the tangent-cut market-share bound, per pair.
-TANGENT_S_PER_PAIR = 7e-8
+TANGENT_S_PER_PAIR = 4e-8
 #: Building the market share's cell tables, per pair.
-CELL_TABLES_S_PER_PAIR = 1.6e-6
+CELL_TABLES_S_PER_PAIR = 1.2e-6
 #: Compiling the model, the greedy start and the components, per pair.
 SETUP_S_PER_PAIR = 6e-7
 #: A MIP that closes at or near its root: fixed part and per pair in its scope.
-MIP_S = 0.02
-MIP_S_PER_PAIR = 1.2e-5
+MIP_S = 0.01
+MIP_S_PER_PAIR = 6e-6
 #: One branch-and-bound node: fixed part and per pair in the MIP's scope.
 NODE_S = 1e-3
 NODE_S_PER_PAIR = 2e-6

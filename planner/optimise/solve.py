@@ -301,8 +301,7 @@ def _facility_bound_and_improve(
     iter_s = LAGRANGIAN_S_PER_PAIR * tmodel.pc.size
     lag = lagrangian_facility(
         tmodel, best.value, b1, time_limit_s=clock.left, gap_stop=1e-9, on_plan=on_plan, plan_every=5,
-        max_iter=Work.iterations(max(0.5, (0.1 if regional else 0.25) * work.left), iter_s,
-                                 cap=150 if regional else 3000),
+        max_iter=Work.iterations(max(0.5, 0.25 * work.left), iter_s, cap=150 if regional else 3000),
     )
     work.charge(lag.iterations * iter_s)
     clock.expired("Lagrangian")
