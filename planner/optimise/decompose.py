@@ -330,13 +330,13 @@ def decomposed_bound(
         res = solve_facility_mip(
             mmodel, sites, cells=cells, price=lam, side_constraints=True,
             hint=best.mask & sites, time_limit_s=math.inf, threads=1, solver_name="SCIP",
-            rel_gap=1e-6, deadline=clock.deadline, node_limit=nodes,
+            rel_gap=1e-6, deadline=clock.t0 + 0.85 * clock.limit, node_limit=nodes,
         )
         return c, res
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while pos < order.size and work.left > reserve + 1.0:
-            if clock.expired("regional MIPs"):
+            if clock.expired("regional MIPs", 0.85):
                 break
             total_gap = float(np.sum(ub - pv))
             if total_gap <= target_abs:
@@ -360,7 +360,7 @@ def decomposed_bound(
             for c, res in pool.map(lambda c, tl=tl: solve_region(c, node_limit(tl, int(pairs_in[c]))), batch):
                 n_mip += 1
                 closed = res.status in ("optimal", "infeasible")
-                est = mip_seconds(int(pairs_in[c]))
+                est = mip_seconds(res.pairs, res.levels)
                 work.charge((est if closed else max(est, tl)) / workers)
                 if res.clock_cut:
                     clock.note("regional MIPs")
@@ -432,7 +432,7 @@ def _rebalance(
     touched = np.zeros(model.n_cells, dtype=bool)
     step_s = 1e-3 + MOVE_TABLES_S_PER_PAIR * model.pc.size
     for _ in range(4 * model.n_sites):
-        if clock.expired("re-balancing"):
+        if clock.expired("re-balancing", 0.97):
             break
         removing, cand, need = _repair_step(model, st)
         if cand is None:

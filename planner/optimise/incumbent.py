@@ -59,17 +59,20 @@ TANGENT_S_PER_PAIR = 4e-8
 CELL_TABLES_S_PER_PAIR = 1.2e-6
 #: Compiling the model, the greedy start and the components, per pair.
 SETUP_S_PER_PAIR = 6e-7
-#: A MIP that closes at or near its root: fixed part and per pair in its scope.
+#: A MIP that closes at or near its root: fixed part, per pair in its scope and per
+#: benefit level with a variable of its own (``mip``'s z: about one per cell for step
+#: coverage, one per pair for distance, whose LPs are the harder ones).
 MIP_S = 0.01
 MIP_S_PER_PAIR = 6e-6
+MIP_S_PER_LEVEL = 5e-5
 #: One branch-and-bound node: fixed part and per pair in the MIP's scope.
 NODE_S = 1e-3
 NODE_S_PER_PAIR = 2e-6
 
 
-def mip_seconds(pairs: int) -> float:
-    """Nominal seconds of a MIP over ``pairs`` pairs that closes near its root."""
-    return MIP_S + MIP_S_PER_PAIR * float(pairs)
+def mip_seconds(pairs: int, levels: int = 0) -> float:
+    """Nominal seconds of a MIP over ``pairs`` pairs and ``levels`` level variables that closes near its root."""
+    return MIP_S + MIP_S_PER_PAIR * float(pairs) + MIP_S_PER_LEVEL * float(levels)
 
 
 def node_limit(nominal_s: float, pairs: int, *, least: int = 20) -> int:
@@ -128,9 +131,13 @@ class Clock:
         """``time.perf_counter()`` value at which the limit runs out."""
         return self.t0 + self.limit
 
-    def expired(self, stage: str) -> bool:
-        """Whether the limit has run out; if so, ``stage`` is recorded as cut short."""
-        if self.left > 0.0:
+    def expired(self, stage: str, share: float = 1.0) -> bool:
+        """Whether ``share`` of the limit has run out; if so, ``stage`` is recorded as cut short.
+
+        A share below 1 keeps the rest of the limit for the stages that follow
+        (e.g. merging the regional plans after the regional MIPs).
+        """
+        if self.elapsed < share * self.limit:
             return False
         self.note(stage)
         return True

@@ -206,7 +206,7 @@ def improve_windows(
         )
         windows += 1
         closed = res.status in ("optimal", "infeasible")
-        est = mip_seconds(n_pairs)
+        est = mip_seconds(res.pairs, res.levels)
         cost = est if closed else max(est, per_window_s)
         spent += cost
         best.work.charge(cost)

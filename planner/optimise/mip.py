@@ -47,8 +47,10 @@ class MipResult:
     objective: float  # MIP objective of that plan (price included), -inf if none
     bound: float  # proven upper bound on the MIP objective
     status: str  # "optimal" | "feasible" | "infeasible" | "no_solution"
-    seconds: float
+    seconds: float  # wall time: reported, never a basis for decisions
     clock_cut: bool = False  # the time limit (not the node limit or the gap) ended the solve
+    pairs: int = 0  # pairs in the model's scope (above the floor): its size, for the work estimate
+    levels: int = 0  # level variables z (one per distinct benefit level with several sites)
 
 
 def solve_facility_mip(
@@ -271,11 +273,11 @@ def solve_facility_mip(
             # a dual bound below the plan found is not a proof of anything
             bnd = val_ if optimal else np.inf
         bnd = max(bnd, val_)
-        return MipResult(open_mask, val_, bnd, "optimal" if optimal else "feasible", secs, cut)
+        return MipResult(open_mask, val_, bnd, "optimal" if optimal else "feasible", secs, cut, pc.size, nz)
     if status == mbh.SolveStatus.INFEASIBLE:
-        return MipResult(None, -np.inf, -np.inf, "infeasible", secs)
+        return MipResult(None, -np.inf, -np.inf, "infeasible", secs, False, pc.size, nz)
     # Without a solution the backends report no trustworthy dual bound.
-    return MipResult(None, -np.inf, np.inf, "no_solution", secs, cut)
+    return MipResult(None, -np.inf, np.inf, "no_solution", secs, cut, pc.size, nz)
 
 
 @dataclass

@@ -247,7 +247,7 @@ def _find_any_plan(model: Model, best: Incumbent, threads: int, keys: Constraint
 def _charge_mip(best: Incumbent, res: Any, pairs: int, share_s: float, stage: str) -> None:
     """Charge a MIP's work (its estimate if it closed, else its node limit's share); note a clock cut."""
     closed = res.status in ("optimal", "infeasible")
-    est = mip_seconds(pairs)
+    est = mip_seconds(max(pairs, res.pairs), res.levels)
     best.work.charge(est if closed else max(est, share_s))
     if res.clock_cut:
         best.clock.note(stage)
@@ -298,7 +298,7 @@ def _facility_bound_and_improve(
     # The bound is cheap next to the rest, and its quality drives fixing, so it
     # runs to convergence whatever the gap target. With regions, the global run
     # only has to find the store price and a start for each region's multipliers.
-    iter_s = LAGRANGIAN_S_PER_PAIR * tmodel.pc.size
+    iter_s = 1e-3 + LAGRANGIAN_S_PER_PAIR * tmodel.pc.size
     lag = lagrangian_facility(
         tmodel, best.value, b1, time_limit_s=clock.left, gap_stop=1e-9, on_plan=on_plan, plan_every=5,
         max_iter=Work.iterations(max(0.5, 0.25 * work.left), iter_s, cap=150 if regional else 3000),
