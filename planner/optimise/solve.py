@@ -194,13 +194,24 @@ def solve(
     stats["local_search_s"] = clock.elapsed
 
     if clock.cut:
-        pass  # the safety net fired already: return the plan as it is
+        _quick_bound(model, tmodel, best)  # the safety net fired already: a bound, then return
     elif model.facility:
         _facility_bound_and_improve(inst, model, tmodel, best, gap_target, threads, use_mip, rng, stats)
     else:
         _market_share(model, best, gap_target, stats)
 
     return _finish(inst, kind, model, best, clock, gap_target, stats)
+
+
+def _quick_bound(model: Model, tmodel: Model, best: Incumbent) -> None:
+    """One step of the relaxation, so a plan cut short by the clock still has a proven gap."""
+    if model.facility:
+        b1, _, _ = best_two(model, best.plan)
+        lag = lagrangian_facility(tmodel, best.value, b1, max_iter=1, time_limit_s=math.inf)
+        best.offer_bound(_round_bound(lag.bound, False), "lagrangian")
+    else:
+        bnd, _ = market_share_bound(model, best.value, best.plan, max_iter=1, time_limit_s=math.inf)
+        best.offer_bound(bnd, "tangent-cuts")
 
 
 def _find_any_plan(model: Model, best: Incumbent, threads: int, keys: ConstraintKeys) -> np.ndarray:

@@ -97,3 +97,10 @@ def test_work_iterations() -> None:
     w = Work(2.0)
     w.charge(0.5)
     assert w.left == 1.5 and w.spent == 0.5
+
+
+def test_a_run_cut_before_its_bound_still_reports_a_gap() -> None:
+    inst = clustered_instance(**INSTANCE)  # type: ignore[arg-type]
+    sol = solve(inst, "coverage", time_limit_s=1e-6, max_enumerated=0)
+    assert sol.status == "time_limit"
+    assert sol.bound is not None and sol.gap is not None
