@@ -269,7 +269,8 @@ def decomposed_bound(
     comps : Components
         The regions.
     clock, gap_target, threads, use_mip, integral, stats
-        Budget and settings from ``solve``.
+        Settings from ``solve``; ``clock`` is only the wall-clock safety net, the
+        work budget is ``best.work``.
     rng : numpy.random.Generator, optional
         Seeds the windows of the neighbourhood search.
     use_lns : bool, default True
