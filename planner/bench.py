@@ -16,7 +16,14 @@ checked) by :meth:`Instance.from_arrays <planner.optimise.types.Instance.from_ar
 A file may hold other arrays too: they are ignored with a warning.
 
 Gap targets are fractions here, as in :func:`planner.optimise.solve.solve`
-(``0.005`` = 0.5 %).
+(``0.005`` = 0.5 %); the command line's ``--gap-target`` is a percentage,
+converted once in ``planner.cli``.
+
+Time limits: the ``time_limit_s`` a ``run_*`` function is given is *nominal*: it
+sets the solver's deterministic work budget (:func:`work_budget_s`) once, before
+anything is read, so the same file and limit give the same plan however long
+reading took or however loaded the machine is; what is left of the limit after
+reading is only the solver's wall-clock safety net.
 """
 
 from __future__ import annotations
@@ -35,11 +42,14 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from planner.errors import DataError, OutputError
+from planner.optimise.incumbent import WORK_PER_LIMIT_S
 from planner.optimise.types import ARRAY_KEYS, OBJECTIVES, Instance, ObjectiveKind, Solution
 from planner.synthetic import synthetic_instance
 
 __all__ = [
     "NPZ_KEYS",
+    "DEFAULT_GAP_TARGET",
+    "work_budget_s",
     "read_orlib_pmed",
     "read_npz",
     "write_npz",
@@ -59,6 +69,17 @@ NPZ_KEYS: tuple[str, ...] = ARRAY_KEYS
 DEFAULT_SEED = 0
 #: Gap target (a fraction) for OR-Library runs: prove the optimum (or use the whole time limit).
 PMED_GAP_TARGET = 0.0
+#: Gap target (a fraction) of ``planner bench instance`` and ``synthetic``: 0.1 %.
+DEFAULT_GAP_TARGET = 0.001
+
+
+def work_budget_s(time_limit_s: float) -> float:
+    """The solver's deterministic work budget (nominal seconds) for a nominal time limit (s).
+
+    The same share as :func:`planner.optimise.solve.solve` takes of its own
+    ``time_limit_s`` (``incumbent.WORK_PER_LIMIT_S``).
+    """
+    return WORK_PER_LIMIT_S * float(time_limit_s)
 
 
 # ---------------------------------------------------------------------------
@@ -261,8 +282,10 @@ def result_json(sol: Solution, *, one_based: bool, seconds: float | None = None)
     Returns
     -------
     dict
-        Exactly ``{"objective", "bound", "gap", "seconds", "open"}``; a bound or
-        gap that is missing or not finite is ``None``.
+        ``{"objective", "bound", "gap", "seconds", "open", "status"}``, in that
+        order (the first five are the contract of issue 4; ``status`` is the
+        solution's: ``"time_limit"`` when the wall clock cut the search short);
+        a bound or gap that is missing or not finite is ``None``.
     """
     base = 1 if one_based else 0
     return {
@@ -271,6 +294,7 @@ def result_json(sol: Solution, *, one_based: bool, seconds: float | None = None)
         "gap": _finite_or_none(sol.gap),
         "seconds": float(sol.seconds if seconds is None else seconds),
         "open": [int(j) + base for j in np.sort(np.asarray(sol.open_sites, dtype=np.int64))],
+        "status": str(sol.status),
     }
 
 
@@ -293,11 +317,13 @@ def solve_instance(
     threads: int | None = None,
     seed: int = DEFAULT_SEED,
     use_mip: bool = True,
+    work_limit_s: float | None = None,
 ) -> Solution:
     """Solve with the project optimiser (``planner.optimise.solve.solve``), quietly.
 
     ``gap_target`` is a fraction (``0.005`` = 0.5 %), passed on unchanged;
-    ``gap_target`` and ``threads`` left as ``None`` take the optimiser's defaults.
+    ``gap_target``, ``threads`` and ``work_limit_s`` (nominal seconds of work)
+    left as ``None`` take the optimiser's defaults.
     """
     if kind not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {kind!r}")
@@ -308,6 +334,8 @@ def solve_instance(
         options["gap_target"] = gap_target
     if threads is not None:
         options["threads"] = threads
+    if work_limit_s is not None:
+        options["work_limit_s"] = work_limit_s
     return solve(
         inst,
         kind,
@@ -331,16 +359,20 @@ def run_pmed(
     gap_target: float | None = PMED_GAP_TARGET,
     threads: int | None = None,
     seed: int = DEFAULT_SEED,
+    work_limit_s: float | None = None,
 ) -> dict[str, Any]:
     """``planner bench pmed``: read an OR-Library file, solve the p-median, report.
 
     The time limit covers reading (shortest paths included) and solving, and
     ``seconds`` is the wall time of both; ``open`` holds 1-based vertex ids.
+    The solver's work budget is ``work_limit_s``, by default
+    :func:`work_budget_s` of ``time_limit_s`` (see the module docstring).
     The default gap target (a fraction, :data:`PMED_GAP_TARGET` = 0) asks for a
     proven optimum (the objective is integral, so a gap below ``1 / objective``
     is one). See :func:`result_json`.
     """
     t0 = time.perf_counter()
+    work = work_budget_s(time_limit_s) if work_limit_s is None else work_limit_s
     inst, _ = read_orlib_pmed(path)
     sol = solve_instance(
         inst,
@@ -349,6 +381,7 @@ def run_pmed(
         gap_target=gap_target,
         threads=threads,
         seed=seed,
+        work_limit_s=work,
     )
     return result_json(sol, one_based=True, seconds=time.perf_counter() - t0)
 
@@ -358,18 +391,23 @@ def run_instance(
     objective: ObjectiveKind,
     time_limit_s: float = 60.0,
     *,
-    gap_target: float | None = None,
+    gap_target: float | None = DEFAULT_GAP_TARGET,
     threads: int | None = None,
     seed: int = DEFAULT_SEED,
+    work_limit_s: float | None = None,
 ) -> dict[str, Any]:
     """``planner bench instance``: read an interchange ``.npz``, solve, report.
 
     The time limit covers reading and solving; ``seconds`` is the wall time of
-    both; ``open`` holds 0-based site indices.
+    both; ``open`` holds 0-based site indices. The solver stops at
+    ``gap_target`` (a fraction, default :data:`DEFAULT_GAP_TARGET` = 0.1 %) or
+    when its work budget (``work_limit_s``, by default :func:`work_budget_s` of
+    ``time_limit_s``) is spent.
     """
     if objective not in OBJECTIVES:
         raise DataError(f"--objective must be one of {', '.join(OBJECTIVES)}, got '{objective}'.")
     t0 = time.perf_counter()
+    work = work_budget_s(time_limit_s) if work_limit_s is None else work_limit_s
     inst = read_npz(path)
     sol = solve_instance(
         inst,
@@ -378,6 +416,7 @@ def run_instance(
         gap_target=gap_target,
         threads=threads,
         seed=seed,
+        work_limit_s=work,
     )
     return result_json(sol, one_based=False, seconds=time.perf_counter() - t0)
 
@@ -392,13 +431,15 @@ def run_synthetic(
     seed: int = 0,
     time_limit_s: float = 60.0,
     dump_dir: str | os.PathLike[str] | None = None,
-    gap_target: float | None = None,
+    gap_target: float | None = DEFAULT_GAP_TARGET,
     threads: int | None = None,
+    work_limit_s: float | None = None,
 ) -> dict[str, Any]:
     """``planner bench synthetic``: build :func:`synthetic_instance`, solve, report.
 
     ``seconds`` is the solve's wall time (building the instance, about a second
-    at national size, is excluded). With ``dump_dir`` the instance is written
+    at national size, is excluded). Gap target and work budget as in
+    :func:`run_instance`. With ``dump_dir`` the instance is written
     there as ``instance.npz`` and the returned JSON as ``solution.json``
     (0-based ``open``), so the run can be repeated with ``planner bench instance``.
     """
@@ -423,6 +464,7 @@ def run_synthetic(
         gap_target=gap_target,
         threads=threads,
         seed=seed,
+        work_limit_s=work_budget_s(time_limit_s) if work_limit_s is None else work_limit_s,
     )
     out = result_json(sol, one_based=False, seconds=time.perf_counter() - t0)
     if dump_dir is not None:

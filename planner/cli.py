@@ -370,7 +370,14 @@ def data_info(
     _guard(body)
 
 
-TimeOpt = Annotated[float, typer.Option("--time-limit", help="Time limit (s), counted from the start of the command.")]
+TimeOpt = Annotated[float, typer.Option(
+    "--time-limit",
+    help="Time limit (s), counted from the start of the command; it also sets the solver's deterministic work "
+    "budget, so the same file and limit give the same plan under any load.",
+)]
+GapOpt = Annotated[float, typer.Option(
+    "--gap-target", min=0.0, max=100.0, help="Stop once the proven optimality gap is at most this (%).",
+)]
 
 
 def _process_seconds() -> float:
@@ -402,7 +409,7 @@ def _print_bench(result: dict[str, Any], json_: bool) -> None:
     if json_:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
-        for key in ("objective", "bound", "gap", "seconds"):
+        for key in ("objective", "bound", "gap", "seconds", "status"):
             out.print(f"{key}: {result.get(key)}")
         out.print(f"open ({len(result['open'])}): {result['open'][:50]}{' ...' if len(result['open']) > 50 else ''}")
 
@@ -411,12 +418,16 @@ def _print_bench(result: dict[str, Any], json_: bool) -> None:
 def bench_pmed(
     file: Annotated[Path, typer.Argument(help="OR-Library pmed file.")],
     time_limit: TimeOpt = 10.0,
+    gap_target: GapOpt = 0.0,
     json_: JsonOpt = False,
 ) -> None:
-    """Solve an OR-Library p-median instance (open ids are 1-based)."""
-    from planner.bench import run_pmed
+    """Solve an OR-Library p-median instance (open ids are 1-based; by default until the optimum is proven)."""
+    from planner.bench import run_pmed, work_budget_s
 
-    _guard(lambda: _print_bench(_quiet_native(run_pmed, file, time_limit_s=_budget(time_limit)), json_))
+    _guard(lambda: _print_bench(_quiet_native(
+        run_pmed, file, time_limit_s=_budget(time_limit), gap_target=gap_target / 100.0,
+        work_limit_s=work_budget_s(time_limit),
+    ), json_))
 
 
 @bench_app.command("instance")
@@ -424,12 +435,16 @@ def bench_instance(
     file: Annotated[Path, typer.Argument(help="Instance in the .npz interchange format.")],
     objective: Annotated[str, typer.Option(help="coverage | distance | market_share")] = "coverage",
     time_limit: TimeOpt = 60.0,
+    gap_target: GapOpt = 0.1,
     json_: JsonOpt = False,
 ) -> None:
     """Solve an instance given in the interchange format (open ids are 0-based)."""
-    from planner.bench import run_instance
+    from planner.bench import run_instance, work_budget_s
 
-    _guard(lambda: _print_bench(_quiet_native(run_instance, file, objective=objective, time_limit_s=_budget(time_limit)), json_))
+    _guard(lambda: _print_bench(_quiet_native(
+        run_instance, file, objective=objective, time_limit_s=_budget(time_limit), gap_target=gap_target / 100.0,
+        work_limit_s=work_budget_s(time_limit),
+    ), json_))
 
 
 @bench_app.command("synthetic")
@@ -442,14 +457,16 @@ def bench_synthetic(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     time_limit: TimeOpt = 60.0,
     dump: Annotated[Path | None, typer.Option(help="Write instance.npz and solution.json here.")] = None,
+    gap_target: GapOpt = 0.1,
     json_: JsonOpt = False,
 ) -> None:
     """Build a reproducible clustered national-like instance and solve it."""
-    from planner.bench import run_synthetic
+    from planner.bench import run_synthetic, work_budget_s
 
     _guard(lambda: _print_bench(
         _quiet_native(run_synthetic, cells=cells, candidates=candidates, stores=stores, existing=existing,
-                      objective=objective, seed=seed, time_limit_s=_budget(time_limit), dump_dir=dump),
+                      objective=objective, seed=seed, time_limit_s=_budget(time_limit), dump_dir=dump,
+                      gap_target=gap_target / 100.0, work_limit_s=work_budget_s(time_limit)),
         json_,
     ))
 

@@ -221,6 +221,8 @@ def run(
     illustrative = bool(layers.own_stores["illustrative"].any() or layers.competitors["illustrative"].any())
     kpis = compute_kpis(built, sol, plan, layers, scenario_name=scenario.name, illustrative=illustrative)
     kpis["solve_seconds"] = round(timings["solve_s"], 3)
+    # the optimiser's own warnings (e.g. the wall clock cut its deterministic search short)
+    kpis["warnings"] = [v for k, v in sol.methods.items() if k == "warning" or k.endswith("_warning")]
     kpis["created"] = datetime.now(UTC).date().isoformat()
     if rollout_df is not None:
         kpis["rollout"] = rollout_kpis(rollout_result, rollout_df, labels)
@@ -289,11 +291,14 @@ def write_outputs(folder: Path, outputs: RunOutputs) -> None:
         pyogrio.write_dataframe(frame, folder / GPKG_NAME, layer=layer, driver="GPKG")
 
 
-def _solve(prep: Prepared, inst: Instance, time_limit_s: float, progress: Progress | None) -> Solution:
+def _solve(
+    prep: Prepared, inst: Instance, time_limit_s: float, progress: Progress | None, work_limit_s: float | None = None,
+) -> Solution:
     sc = prep.scenario
     sol = solve(
         inst, sc.objective.kind,
         time_limit_s=time_limit_s,
+        work_limit_s=work_limit_s,
         gap_target=sc.solver.gap_target_pct / 100.0,
         threads=sc.solver.threads,
         seed=sc.seed,
@@ -329,8 +334,10 @@ def _select_sites(prep: Prepared, progress: Progress | None) -> tuple[Solution, 
     The selection model has no "city stores before county stores" rule. When
     its plan opens county stores in a province that will never have enough city
     stores, those provinces' new county sites are forbidden and the selection
-    re-solved (warm, within the same time budget). The first solve's bound stays
-    valid (the rule only removes plans), so the reported gap is against it.
+    re-solved (warm, within the same time budget, and with the work the first
+    solve left, so the re-solve is as deterministic as the first). The first
+    solve's bound stays valid (the rule only removes plans), so the reported gap
+    is against it.
     """
     sc = prep.scenario
     inst = prep.built.instance
@@ -358,7 +365,9 @@ def _select_sites(prep: Prepared, progress: Progress | None) -> tuple[Solution, 
                 problems=problems,
             )
         remaining = max(deadline - time.perf_counter(), 0.25 * sc.solver.time_limit_s)
-        sol = _solve(prep, inst, remaining, progress)
+        work_left = sol.stats.get("work_limit_s", 0.0) - sol.stats.get("work_s", 0.0)
+        work = max(work_left, 0.25 * sol.stats.get("work_limit_s", 0.0))
+        sol = _solve(prep, inst, remaining, progress, work_limit_s=work or None)
     if inst is not prep.built.instance:
         # the re-solve's bound covers only the restricted instance; the first one covers every plan
         if first_bound is None:

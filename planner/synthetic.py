@@ -5,6 +5,19 @@ synthetic`` solves and ``benchmarks/`` measures; ``clustered_instance`` is a qui
 clustered instance for tests; ``synthetic_rollout_instance`` and ``greedy_selection``
 feed the rollout's tests and benchmark. Nothing here is real data: results on these
 instances say how the solvers behave, not where to open stores.
+
+Three *families* differ in structure, each at national size by default (100,000
+cells, 10,000 candidates, 1,000 stores, 1-2 M pairs), for ``benchmarks/bench_families.py``:
+
+* ``china_like_instance``: a few huge metros, a tier ladder of cities and
+  thousands of small towns; the catchment radius grows down the tiers (3 km in
+  a tier-1 city, 15 km in the countryside) as in the default scenario;
+* ``uniform_instance``: demand and sites spread evenly with a large radius, so
+  every cell reaches ~20 sites and the cell-site graph is one dense component;
+* ``fragmented_instance``: many tiny towns in loose county groups, a dominant
+  rival network (several times the brand's pull) and 40 % of the stores fixed.
+
+:data:`FAMILIES` maps each family's name to its generator.
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -20,7 +34,16 @@ from planner.optimise.rollout.model import value_model
 from planner.optimise.rollout.types import RolloutInstance
 from planner.optimise.types import OBJECTIVES, Instance, ObjectiveKind, Solution, attraction
 
-__all__ = ["synthetic_instance", "clustered_instance", "synthetic_rollout_instance", "greedy_selection"]
+__all__ = [
+    "synthetic_instance",
+    "clustered_instance",
+    "china_like_instance",
+    "uniform_instance",
+    "fragmented_instance",
+    "FAMILIES",
+    "synthetic_rollout_instance",
+    "greedy_selection",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -363,3 +386,287 @@ def greedy_selection(rinst: RolloutInstance, stores: int | None = None) -> Solut
         vm.add(state, j)
     sites = np.sort(np.r_[base, np.asarray(chosen, dtype=np.int64)])
     return Solution(open_sites=sites, objective=vm.objective(vm.total(state)), objective_kind=rinst.objective_kind)
+# --- instance families (benchmarks/bench_families.py) ----------------------
+def _site_pairs(
+    cell_xy: np.ndarray, site_xy: np.ndarray, reach_km: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (cell, site) pair within the site's own reach, sorted by site then cell."""
+    nb = cKDTree(cell_xy).query_ball_point(site_xy, r=reach_km)
+    ps = np.repeat(np.arange(site_xy.shape[0]), [len(x) for x in nb]).astype(np.int32)
+    pc = np.concatenate([np.asarray(x, dtype=np.int64) for x in nb] or [np.zeros(0, np.int64)]).astype(np.int32)
+    order = np.lexsort((pc, ps))
+    pc, ps = pc[order], ps[order]
+    km = np.round(np.linalg.norm(cell_xy[pc] - site_xy[ps], axis=1), 4)
+    return pc, ps, km
+
+
+def _rival_pull(
+    cell_xy: np.ndarray, comp_xy: np.ndarray, comp_attr: np.ndarray, reach_km: float, beta: float
+) -> np.ndarray:
+    """Each cell's Huff pull from the rival stores within ``reach_km``."""
+    cp = cKDTree(cell_xy).sparse_distance_matrix(cKDTree(comp_xy), reach_km, output_type="ndarray")
+    return np.bincount(
+        cp["i"], weights=attraction(comp_attr[cp["j"]], cp["v"], beta), minlength=cell_xy.shape[0]
+    )
+
+
+def _check_sizes(cells: int, candidates: int, stores: int, existing: int) -> None:
+    if cells < 1 or candidates < 1:
+        raise ValueError("cells and candidates must be positive")
+    if not 0 <= existing <= stores <= candidates:
+        raise ValueError(
+            f"need 0 <= existing ({existing}) <= stores ({stores}) <= candidates ({candidates})"
+        )
+
+
+def _log_family(name: str, seed: int, inst: Instance) -> None:
+    logger.info(
+        "%s instance seed=%d: %d cells, %d sites, %d pairs (%.1f per cell), %d stores (%d fixed)",
+        name, seed, inst.n_cells, inst.n_sites, inst.n_pairs, inst.n_pairs / inst.n_cells,
+        inst.stores, inst.fixed.size,
+    )
+
+
+#: China-like tiers: (name, number of cities, share of the cells, spread km,
+#: people per cell factor, catchment radius km). Small towns and rural cells follow.
+_CHINA_TIERS: tuple[tuple[str, int, float, float, float, float], ...] = (
+    ("1", 4, 0.16, 22.0, 3.0, 3.0),
+    ("new1", 15, 0.20, 14.0, 2.2, 4.0),
+    ("2", 30, 0.16, 9.0, 1.6, 5.0),
+    ("3", 80, 0.16, 5.0, 1.2, 8.0),
+)
+_CHINA_TOWNS = (3000, 0.26, 2.0, 0.8, 12.0)  # towns, share, spread km, people factor, radius km
+_CHINA_RURAL_RADIUS_KM = 15.0
+#: Pairs reach this many times a site's catchment radius (distance and market share
+#: see beyond the step-coverage catchment).
+_CHINA_REACH = 2.0
+
+
+def china_like_instance(
+    *,
+    cells: int = 100_000,
+    candidates: int = 10_000,
+    stores: int = 1000,
+    existing: int = 150,
+    seed: int = 0,
+) -> Instance:
+    """A China-like clustered instance: a few huge metros, a tier ladder, many small towns.
+
+    Four tier-1 metros (16 % of the cells), 15 new-tier-1 cities (20 %), 30
+    tier-2 (16 %), 80 tier-3 (16 %), 3,000 small towns (26 %, 2 km spreads) and
+    6 % rural cells scattered around the towns, on a 3,600 x 2,800 km plane
+    weighted to the east. Each cell's demand is lognormal times its tier's
+    people factor (3 in tier 1 down to 0.3 in the countryside). Candidates are
+    drawn where the demand is; each site's catchment radius is its tier's (3, 4,
+    5, 8 km, 12 km in a town, 15 km in the countryside, as the default scenario's
+    ``objective.catchment_km``), and its pairs reach twice that. The ``existing``
+    fixed stores sit in tier-1 to tier-2 cities. Rivals: as many stores as
+    candidates, placed like them, reach 10 km.
+
+    Parameters
+    ----------
+    cells, candidates, stores, existing
+        N, M, open sites in total (fixed included), fixed open sites.
+    seed
+        Everything random is drawn from ``numpy.random.default_rng(seed)``.
+
+    Returns
+    -------
+    Instance
+        ``radius_km`` per site (by tier), ``unreachable_km`` 40, ``beta`` 2,
+        ``site_attr`` in {0.6, 1, 1.8}.
+    """
+    _check_sizes(cells, candidates, stores, existing)
+    rng = np.random.default_rng(seed)
+    xs, tiers_of, people, radius_of = [], [], [], []
+    n_left = cells
+    groups: list[tuple[int, float, float, float, float]] = [
+        (n, share, spread, ppl, rad) for _name, n, share, spread, ppl, rad in _CHINA_TIERS
+    ]
+    groups.append(_CHINA_TOWNS)
+    town_centres = np.zeros((0, 2))
+    for t, (n_city, share, spread, ppl, rad) in enumerate(groups):
+        n_cells = min(n_left, int(round(share * cells)))
+        n_left -= n_cells
+        centre = np.column_stack(
+            (rng.beta(2.5, 1.3, n_city) * _EXTENT_KM[0], rng.beta(1.6, 1.6, n_city) * _EXTENT_KM[1])
+        )
+        size = rng.lognormal(0.0, 0.5, n_city)
+        per = rng.multinomial(n_cells, size / size.sum())
+        city = np.repeat(np.arange(n_city), per)
+        sp = spread * np.sqrt(size / size.mean())
+        xs.append(centre[city] + rng.normal(size=(n_cells, 2)) * sp[city, None])
+        tiers_of.append(np.full(n_cells, t))
+        people.append(np.full(n_cells, ppl))
+        radius_of.append(rad)
+        if t == len(groups) - 1:
+            town_centres = centre
+    # the rest: rural cells loosely around the towns
+    n_rural = n_left
+    around = rng.integers(0, max(1, town_centres.shape[0]), n_rural)
+    xs.append(town_centres[around] + rng.normal(size=(n_rural, 2)) * 12.0)
+    tiers_of.append(np.full(n_rural, len(groups)))
+    people.append(np.full(n_rural, 0.3))
+    radius_of.append(_CHINA_RURAL_RADIUS_KM)
+    cell_xy = np.vstack(xs)
+    cell_tier = np.concatenate(tiers_of)
+    weight = np.round(rng.lognormal(0.0, 0.8, cells) * np.concatenate(people) * 1000.0) / 1000.0
+
+    pick = rng.choice(cells, size=candidates, p=weight / weight.sum())
+    site_xy = cell_xy[pick] + rng.normal(size=(candidates, 2)) * 0.3
+    site_tier = cell_tier[pick]
+    radius = np.asarray(radius_of, dtype=float)[site_tier]
+    site_attr = rng.choice(np.array([0.6, 1.0, 1.8]), size=candidates, p=[0.25, 0.6, 0.15])
+    big = np.flatnonzero(site_tier <= 2)
+    pool = big if big.size >= existing else np.arange(candidates)
+    fixed = np.sort(rng.choice(pool, size=existing, replace=False)).astype(np.int64)
+    pc, ps, km = _site_pairs(cell_xy, site_xy, _CHINA_REACH * radius)
+
+    beta = 2.0
+    comp_pick = rng.choice(cells, size=candidates, p=weight / weight.sum())
+    comp_xy = cell_xy[comp_pick] + rng.normal(size=(candidates, 2)) * 0.3
+    pull = _rival_pull(cell_xy, comp_xy, rng.choice(np.array([1.2, 1.0, 1.0]), size=candidates), 10.0, beta)
+    inst = Instance(
+        weight=weight, pair_cell=pc, pair_site=ps, pair_km=km, n_sites=candidates, stores=stores,
+        radius_km=radius, unreachable_km=40.0, site_attr=site_attr, competitor_pull=pull, beta=beta,
+        fixed=fixed,
+    )
+    _log_family("china-like", seed, inst)
+    return inst
+
+
+def uniform_instance(
+    *,
+    cells: int = 100_000,
+    candidates: int = 10_000,
+    stores: int = 1000,
+    existing: int = 100,
+    seed: int = 0,
+    sites_per_cell: float = 20.0,
+    extent_km: float = 2000.0,
+) -> Instance:
+    """Uniform, sparse demand with a large radius: dense pairs, one big component.
+
+    Cells and candidates are uniform on an ``extent_km`` square (lognormal
+    demand), so the structure that helps the decomposition (regions) is absent:
+    the pair radius is chosen so that a cell reaches ``sites_per_cell`` sites on
+    average (about 2 M pairs at the default sizes, a 50 km radius), and a store
+    covers the cells within half that radius, so 1,000 stores can cover about
+    half the country. Fixed stores are drawn uniformly. Rivals: half as many
+    stores as candidates, uniform, within the pair radius.
+
+    Parameters
+    ----------
+    cells, candidates, stores, existing
+        N, M, open sites in total (fixed included), fixed open sites.
+    seed
+        Everything random is drawn from ``numpy.random.default_rng(seed)``.
+    sites_per_cell, extent_km
+        Mean sites within a cell's pair radius; side of the square.
+
+    Returns
+    -------
+    Instance
+        ``radius_km`` (every site) half the pair radius, ``unreachable_km``
+        twice the pair radius, ``beta`` 2, ``site_attr`` U(0.6, 1.8).
+    """
+    _check_sizes(cells, candidates, stores, existing)
+    rng = np.random.default_rng(seed)
+    cell_xy = rng.uniform(0.0, extent_km, size=(cells, 2))
+    site_xy = rng.uniform(0.0, extent_km, size=(candidates, 2))
+    weight = np.round(rng.lognormal(0.0, 1.0, cells) * 1000.0) / 1000.0
+    reach = math.sqrt(sites_per_cell * extent_km**2 / (math.pi * candidates))
+    reach = math.ceil(reach * 10.0) / 10.0
+    pc, ps, km = _site_pairs(cell_xy, site_xy, np.full(candidates, reach))
+    fixed = np.sort(rng.choice(candidates, size=existing, replace=False)).astype(np.int64)
+    beta = 2.0
+    n_comp = max(1, candidates // 2)
+    comp_xy = rng.uniform(0.0, extent_km, size=(n_comp, 2))
+    pull = _rival_pull(cell_xy, comp_xy, np.ones(n_comp), reach, beta)
+    inst = Instance(
+        weight=weight, pair_cell=pc, pair_site=ps, pair_km=km, n_sites=candidates, stores=stores,
+        radius_km=np.full(candidates, 0.5 * reach), unreachable_km=2.0 * reach,
+        site_attr=rng.uniform(0.6, 1.8, candidates), competitor_pull=pull, beta=beta, fixed=fixed,
+    )
+    _log_family("uniform", seed, inst)
+    return inst
+
+
+def fragmented_instance(
+    *,
+    cells: int = 100_000,
+    candidates: int = 10_000,
+    stores: int = 1000,
+    existing: int = 400,
+    seed: int = 0,
+    towns: int = 4000,
+    rival_factor: float = 4.0,
+) -> Instance:
+    """Many tiny towns, a dominant rival network and a high share of fixed stores.
+
+    ``towns`` small towns (1.5 km spreads, lognormal sizes) sit in county groups
+    of about five, 4-8 km apart, so a town's cells also reach the next towns'
+    sites (8 km pairs; about 1.2 M pairs at the default sizes) and the graph
+    falls into ~800 small regions. Candidates are drawn where the demand is;
+    ``existing`` (40 % of the stores by default) are fixed, spread over the
+    towns as a long-established network. Rivals have ``rival_factor`` times as
+    many stores as candidates, each 1.5 times as attractive, near the demand,
+    so the brand's Huff share is small and every cell's value is concave and flat.
+
+    Parameters
+    ----------
+    cells, candidates, stores, existing
+        N, M, open sites in total (fixed included), fixed open sites.
+    seed
+        Everything random is drawn from ``numpy.random.default_rng(seed)``.
+    towns, rival_factor
+        Number of towns; rival stores per candidate.
+
+    Returns
+    -------
+    Instance
+        ``radius_km`` 4 (every site), ``unreachable_km`` 16, ``beta`` 2,
+        ``site_attr`` in {0.6, 1, 1.8}.
+    """
+    _check_sizes(cells, candidates, stores, existing)
+    rng = np.random.default_rng(seed)
+    n_county = max(1, towns // 5)
+    county_xy = np.column_stack(
+        (rng.beta(2.0, 1.4, n_county) * _EXTENT_KM[0], rng.beta(1.6, 1.6, n_county) * _EXTENT_KM[1])
+    )
+    town_county = rng.integers(0, n_county, towns)
+    angle = rng.uniform(0.0, 2.0 * math.pi, towns)
+    dist = rng.uniform(4.0, 8.0, towns)
+    town_xy = county_xy[town_county] + np.column_stack((np.cos(angle), np.sin(angle))) * dist[:, None]
+    size = rng.lognormal(0.0, 0.6, towns)
+    per = rng.multinomial(cells, size / size.sum())
+    town_of = np.repeat(np.arange(towns), per)
+    cell_xy = town_xy[town_of] + rng.normal(size=(cells, 2)) * 1.5
+    weight = np.round(rng.lognormal(0.0, 0.8, cells) * 1000.0) / 1000.0
+    pick = rng.choice(cells, size=candidates, p=weight / weight.sum())
+    site_xy = cell_xy[pick] + rng.normal(size=(candidates, 2)) * 0.3
+    site_attr = rng.choice(np.array([0.6, 1.0, 1.8]), size=candidates, p=[0.25, 0.6, 0.15])
+    fixed = np.sort(rng.choice(candidates, size=existing, replace=False)).astype(np.int64)
+    reach = 8.0
+    pc, ps, km = _site_pairs(cell_xy, site_xy, np.full(candidates, reach))
+    beta = 2.0
+    n_comp = int(round(rival_factor * candidates))
+    comp_pick = rng.choice(cells, size=n_comp, p=weight / weight.sum())
+    comp_xy = cell_xy[comp_pick] + rng.normal(size=(n_comp, 2)) * 0.3
+    pull = _rival_pull(cell_xy, comp_xy, np.full(n_comp, 1.5), reach, beta)
+    inst = Instance(
+        weight=weight, pair_cell=pc, pair_site=ps, pair_km=km, n_sites=candidates, stores=stores,
+        radius_km=np.full(candidates, 4.0), unreachable_km=2.0 * reach, site_attr=site_attr,
+        competitor_pull=pull, beta=beta, fixed=fixed,
+    )
+    _log_family("fragmented", seed, inst)
+    return inst
+
+
+#: The benchmark families by name (``benchmarks/bench_families.py``): each takes
+#: keyword-only ``cells``, ``candidates``, ``stores``, ``existing`` and ``seed``.
+FAMILIES: dict[str, Callable[..., Instance]] = {
+    "china_like": china_like_instance,
+    "uniform": uniform_instance,
+    "fragmented": fragmented_instance,
+}

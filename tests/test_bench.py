@@ -325,7 +325,7 @@ def test_result_json_keys_and_ids() -> None:
         seconds=1.25,
     )
     out = result_json(sol, one_based=True)
-    assert list(out) == ["objective", "bound", "gap", "seconds", "open"]
+    assert list(out) == ["objective", "bound", "gap", "seconds", "open", "status"]
     assert out["open"] == [1, 3, 5] and out["bound"] == 9.5
     assert result_json(sol, one_based=False)["open"] == [0, 2, 4]
     json.dumps(out)
@@ -379,7 +379,7 @@ def test_run_pmed_reports_one_based(stand_in: None, tmp_path: Path) -> None:
     f = write_text(tmp_path, "5 4 1\n1 2 1\n2 3 1\n3 4 1\n4 5 1\n")
     out = run_pmed(f, time_limit_s=1.0)
     assert out["open"] == [3] and out["objective"] == 6.0
-    assert set(out) == {"objective", "bound", "gap", "seconds", "open"}
+    assert set(out) == {"objective", "bound", "gap", "seconds", "open", "status"}
 
 
 def test_run_instance_and_synthetic_dump(stand_in: None, tmp_path: Path) -> None:
@@ -393,7 +393,7 @@ def test_run_instance_and_synthetic_dump(stand_in: None, tmp_path: Path) -> None
         time_limit_s=1.0,
         dump_dir=tmp_path / "dump",
     )
-    assert set(out) == {"objective", "bound", "gap", "seconds", "open"}
+    assert set(out) == {"objective", "bound", "gap", "seconds", "open", "status"}
     saved = json.loads((tmp_path / "dump" / "solution.json").read_text())
     assert saved == out
     again = run_instance(tmp_path / "dump" / "instance.npz", "distance", time_limit_s=1.0)

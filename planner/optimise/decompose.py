@@ -15,11 +15,20 @@ Starting from the cell Lagrangian's multipliers, every region has a cheap bound
 holding most of it are solved exactly by MIP (in parallel threads), each proof
 replacing ``L_c`` and each regional optimum offered back as a plan (with the
 store count re-balanced across regions and a final swap search).
+
+Every choice here is taken on the solve's deterministic work budget
+(``incumbent.Work``: iterations and MIPs charged by their estimated cost, node
+limits on the MIPs), never on the wall clock, which only stops the work early
+when the machine is far slower than expected. The regional MIPs run in a thread
+pool, but in batches whose results are read in submission order
+(``ThreadPoolExecutor.map``) and whose hints are fixed before the batch starts,
+so the threads change the wall time, not the answer.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,8 +39,17 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from planner.optimise.bounds import LagrangeResult
+from planner.optimise.incumbent import (
+    LAGRANGIAN_S_PER_PAIR,
+    MOVE_TABLES_S_PER_PAIR,
+    MS_REGIONAL_S_PER_PAIR,
+    REGIONAL_LAGRANGIAN_S_PER_PAIR,
+    Work,
+    mip_seconds,
+    node_limit,
+)
 from planner.optimise.lns import improve_windows
-from planner.optimise.local_search import local_search, move_tables
+from planner.optimise.local_search import local_search, move_tables, round_seconds
 from planner.optimise.market_share_bounds import cell_tables, cell_terms
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState, run_starts
@@ -107,9 +125,11 @@ def regional_lagrangian(
     u0: np.ndarray,
     target: np.ndarray,
     *,
-    time_limit_s: float,
+    time_limit_s: float = math.inf,
     max_iter: int = 2000,
     rel_tol: float = 1e-7,
+    work_s: float = math.inf,
+    work: Work | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-region cell multipliers at a fixed store price, each region on its own.
 
@@ -118,6 +138,11 @@ def regional_lagrangian(
     step, target ``target[c]`` and stall counter) and drops out of the work as
     soon as its bound meets its target: most regions are small and settle in a
     few iterations, leaving the work to the few big cities.
+
+    Work is counted in pairs visited (``REGIONAL_LAGRANGIAN_S_PER_PAIR`` nominal seconds
+    each, plus one pass over the cells and sites per iteration): it stops after
+    ``work_s`` nominal seconds (charged to ``work`` when given) or ``max_iter``
+    iterations; ``time_limit_s`` is only a wall-clock safety net.
 
     Returns
     -------
@@ -139,12 +164,20 @@ def regional_lagrangian(
     scale = np.maximum(np.abs(target), 1.0)
     idx = np.arange(model.pc.size)
     cell_reg = comps.cell_comp
+    per_pass = float(model.n_cells + model.n_sites)
+    spent = 0.0
     it = 0
     for it in range(1, max_iter + 1):
         if it == 1 or it % 10 == 0:
             idx = np.flatnonzero(active[reg_pair])
             if idx.size == 0:
                 break
+        if spent >= work_s:
+            break
+        cost = REGIONAL_LAGRANGIAN_S_PER_PAIR * (idx.size + per_pass)
+        spent += cost
+        if work is not None:
+            work.charge(cost)
         pc, ps, val = model.pc[idx], model.ps[idx], model.val[idx]
         lc, rho, sel = _priced_terms(model, comps, u, lam, pc, ps, val)
         better = active & (lc < best_l)
@@ -236,13 +269,15 @@ def decomposed_bound(
     comps : Components
         The regions.
     clock, gap_target, threads, use_mip, integral, stats
-        Budget and settings from ``solve``.
+        Settings from ``solve``; ``clock`` is only the wall-clock safety net, the
+        work budget is ``best.work``.
     rng : numpy.random.Generator, optional
         Seeds the windows of the neighbourhood search.
     use_lns : bool, default True
         Spend the last third of the budget on ``lns.improve_windows``.
     """
     rng = rng if rng is not None else np.random.default_rng(0)
+    work = best.work
     # price between the last store the relaxation takes and the first it leaves
     free_sel = lag.selected & ~model.forced
     elig = model.allowed & ~model.forced & ~lag.selected
@@ -250,20 +285,23 @@ def decomposed_bound(
     lo = float(lag.rho[elig].max()) if np.any(elig) else 0.0
     lam = max(0.0, 0.5 * (hi + lo))
     lc, _ = _component_terms(tmodel, comps, lag.u, lam)
+    work.charge(LAGRANGIAN_S_PER_PAIR * tmodel.pc.size)
     base = lam * model.p
     best.offer_bound(base + float(lc.sum()), "lagrangian+regions")
     pv = _component_primal(model, comps, best.plan, lam)
     # each region tightens its own multipliers at this price (most settle at once)
     reg_l, _u = regional_lagrangian(
-        tmodel, comps, lam, lag.u, pv, time_limit_s=max(0.5, 0.3 * (clock.left - 0.12 * clock.limit)),
+        tmodel, comps, lam, lag.u, pv, time_limit_s=clock.left,
+        work_s=max(0.5, 0.3 * (work.left - 0.12 * work.limit)), work=work,
     )
+    clock.expired("regional Lagrangian")
     ub = np.minimum(lc, reg_l)
     best.offer_bound(base + float(ub.sum()), "regional-lagrangian")
     stats["regional_lagrangian_s"] = clock.elapsed
     if not use_mip:
         return
     gap_c = ub - pv
-    order = np.argsort(-gap_c)
+    order = np.argsort(-gap_c, kind="stable")
     solved = np.zeros(comps.n_components, dtype=bool)
     site_lists = _members(comps.site_comp, comps.n_components)
     cell_lists = _members(comps.cell_comp, comps.n_components)
@@ -278,47 +316,55 @@ def decomposed_bound(
     step_like = bool(np.all(np.diff(tmodel.cell_ptr) <= 1)) or _single_level(tmodel)
     mmodel = tmodel if step_like else tmodel.truncate(8)
     # Regional MIPs prove the bound where regions are small; in the big ones they
-    # time out with little to show, and the windows of ``lns`` improve the plan
-    # far faster, so the MIPs stop at about two thirds of the budget.
-    lns_share = 0.3 * clock.limit if use_lns else 0.0
-    reserve = 0.06 * clock.limit + lns_share  # re-balancing, windows, final swap search
-    deadline = clock.t0 + clock.limit - reserve
+    # stop on their node limits with little to show, and the windows of ``lns``
+    # improve the plan far faster, so the MIPs stop at about two thirds of the budget.
+    lns_share = 0.3 * work.limit if use_lns else 0.0
+    reserve = 0.06 * work.limit + lns_share  # re-balancing, windows, final swap search
     pairs_in = np.bincount(comps.site_comp[mmodel.ps], minlength=comps.n_components)
+    workers = max(1, threads)
 
-    def work(c: int, tl: float) -> tuple[int, Any]:
+    def solve_region(c: int, nodes: int) -> tuple[int, Any]:
         sites = np.zeros(model.n_sites, dtype=bool)
         sites[site_lists[c]] = True
         cells = np.zeros(model.n_cells, dtype=bool)
         cells[cell_lists[c]] = True
         res = solve_facility_mip(
             mmodel, sites, cells=cells, price=lam, side_constraints=True,
-            hint=best.mask & sites, time_limit_s=tl, threads=1, solver_name="SCIP",
-            rel_gap=1e-6, deadline=deadline,
+            hint=best.mask & sites, time_limit_s=math.inf, threads=1, solver_name="SCIP",
+            rel_gap=1e-6, deadline=clock.t0 + 0.85 * clock.limit, node_limit=nodes,
         )
         return c, res
 
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        while pos < order.size and clock.left > reserve + 1.0:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while pos < order.size and work.left > reserve + 1.0:
+            if clock.expired("regional MIPs", 0.85):
+                break
             total_gap = float(np.sum(ub - pv))
             if total_gap <= target_abs:
                 break
             batch: list[int] = []
-            while pos < order.size and len(batch) < max(1, threads) * 2:
+            while pos < order.size and len(batch) < workers * 2:
                 c = int(order[pos])
                 pos += 1
                 if ub[c] - pv[c] <= 1e-9 * max(1.0, abs(ub[c])):
                     pos = order.size
                     break
-                if 25e-6 * pairs_in[c] > 0.5 * (clock.left - reserve):
-                    continue  # too big to build in the time left
+                if 25e-6 * pairs_in[c] > 0.5 * (work.left - reserve):
+                    continue  # too big to build in the work left
                 if use_lns and not step_like and pairs_in[c] > _REGION_MIP_MAX_PAIRS:
-                    continue  # would time out with little to show: the windows take these
+                    continue  # would stop on its node limit with little to show: the windows take these
                 batch.append(c)
             if not batch:
                 break
-            tl = max(0.5, min(0.25 * (clock.left - reserve), 4.0 if use_lns else 12.0))
-            for c, res in pool.map(lambda c, tl=tl: work(c, tl), batch):
+            tl = max(0.5, min(0.25 * (work.left - reserve), 4.0 if use_lns else 12.0))
+            # the batch's hints and limits are fixed before it starts, and map returns in order
+            for c, res in pool.map(lambda c, tl=tl: solve_region(c, node_limit(tl, int(pairs_in[c]))), batch):
                 n_mip += 1
+                closed = res.status in ("optimal", "infeasible")
+                est = mip_seconds(res.pairs, res.levels)
+                work.charge((est if closed else max(est, tl)) / workers)
+                if res.clock_cut:
+                    clock.note("regional MIPs")
                 if res.status == "infeasible":
                     continue
                 if np.isfinite(res.bound):
@@ -333,7 +379,7 @@ def decomposed_bound(
     stats["regional_mip_s"] = clock.elapsed
     if improved_regions:
         _rebalance(model, tmodel, best, improved_regions, site_lists, clock)
-    if use_lns and best.gap() > gap_target:
+    if use_lns and best.gap() > gap_target and not clock.expired("windows"):
         # seed windows where the gap is: each region's share of it, spread over its sites
         gap_c = np.maximum(ub - _component_primal(model, comps, best.plan, lam), 0.0)
         if float(gap_c.sum()) <= 1e-9 * max(1.0, abs(best.value)):
@@ -342,7 +388,8 @@ def decomposed_bound(
         weight = gap_c[comps.site_comp] / np.maximum(n_c[comps.site_comp], 1)
         weight = weight + 1e-3 * float(weight.max(initial=0.0)) + 1e-300
         improve_windows(
-            model, best, deadline=clock.t0 + clock.limit - 0.04 * clock.limit - 0.2,
+            model, best, work_s=work.left - 0.04 * work.limit - 0.2,
+            deadline=clock.deadline - 0.03 * clock.limit - 0.1,
             rng=rng, seed_weight=weight, stats=stats, gap_target=gap_target,
         )
         stats["lns_s"] = clock.elapsed
@@ -384,12 +431,14 @@ def _rebalance(
         mask[s] = sub[s]
     st = PlanState(model, mask)
     touched = np.zeros(model.n_cells, dtype=bool)
+    step_s = 1e-3 + MOVE_TABLES_S_PER_PAIR * model.pc.size
     for _ in range(4 * model.n_sites):
-        if clock.left <= 0.02 * clock.limit:
+        if clock.expired("re-balancing", 0.97):
             break
         removing, cand, need = _repair_step(model, st)
         if cand is None:
             break
+        best.work.charge(step_s)  # a step's cost is its move tables
         t = move_tables(model, st.open)
         cand = cand[np.argsort(t.loss[cand] if removing else -t.gain[cand], kind="stable")]
         want = max(1, need // 4)
@@ -410,7 +459,10 @@ def _rebalance(
             return
     if st.n_open != model.p or not st.feasible():
         return
-    mask, _ = local_search(tmodel, st.open, time_limit_s=max(0.5, 0.1 * clock.left))
+    work = best.work
+    rounds = Work.iterations(max(0.5, 0.1 * work.left), round_seconds(tmodel), cap=100_000)
+    mask, _ = local_search(tmodel, st.open, time_limit_s=clock.left, max_rounds=rounds, work=work)
+    clock.expired("swap search")
     best.offer(mask, "regions+rebalance+swap")
 
 
@@ -448,7 +500,7 @@ def regional_market_share(
     mu0: np.ndarray,
     target: np.ndarray,
     *,
-    time_limit_s: float,
+    time_limit_s: float = math.inf,
     open_mask: np.ndarray | None = None,
     max_iter: int = 3000,
     d_exact: int = 8,
@@ -458,6 +510,8 @@ def regional_market_share(
     stall_limit: int = 10,
     tables: Any = None,
     mu_out: np.ndarray | None = None,
+    work_s: float = math.inf,
+    work: Work | None = None,
 ) -> np.ndarray:
     """Per-region cell-hull market-share bound at a fixed store price.
 
@@ -473,6 +527,11 @@ def regional_market_share(
     incumbent; any plan, or none, keeps the bound valid), or ``tables`` when
     given. ``mu_out``, when given, receives each region's best multipliers
     (for :func:`market_share_bounds.market_share_dual_value`, which re-prices the count).
+
+    Work is counted in pairs of the open regions visited per iteration
+    (``MS_REGIONAL_S_PER_PAIR`` nominal seconds each, plus a pass over the
+    cells): it stops after ``work_s`` nominal seconds (charged to ``work`` when
+    given) or ``max_iter`` iterations; ``time_limit_s`` is only a safety net.
 
     Returns
     -------
@@ -512,6 +571,7 @@ def regional_market_share(
     step_pairs = tab.step_pairs
     pidx = np.arange(m.val.size)
     sidx = np.arange(m.n_sites)
+    spent = 0.0
     it = 0
     for it in range(1, max_iter + 1):
         if it == 1 or it % refresh == 0:
@@ -528,6 +588,12 @@ def regional_market_share(
             step_pairs = tab.step_pairs[active[step_reg]]
             pidx = np.flatnonzero(active[reg_pair] & free)
             sidx = np.flatnonzero(active[site_reg])
+        if spent >= work_s:
+            break
+        cost = MS_REGIONAL_S_PER_PAIR * (pidx.size + 0.1 * m.n_cells)
+        spent += cost
+        if work is not None:
+            work.charge(cost)
         per_cell = cell_terms(
             tab, mu, x, m.n_cells, m.pc, groups=groups, lin=lin, step_pairs=step_pairs, w=m.w, alt=alt
         )

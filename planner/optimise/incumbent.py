@@ -1,14 +1,26 @@
-"""What every search shares: the clock, the incumbent plan with its bound, and the gap.
+"""What every search shares: the budgets, the incumbent plan with its bound, and the gap.
 
 ``solve``, ``decompose``, ``lns`` and the rollout all report progress against the
-same three things: how much time is left (``Clock``), the best plan found and the
-best proven bound (``Incumbent``), and the relative gap between them
-(``relative_gap``, one formula for the whole package; the checkers keep their
-own on purpose).
+same things: how much *work* is left (``Work``, the deterministic budget every
+decision is taken on), the wall-clock safety net (``Clock``, which only stops a
+search and records that it did), the best plan found and the best proven bound
+(``Incumbent``), and the relative gap between them (``relative_gap``, one formula
+for the whole package; the checkers keep their own on purpose).
+
+Why two budgets: a plan must not depend on the machine's load. Work is counted
+in *nominal seconds*, estimated from sizes and counts (an iteration over so many
+pairs, a MIP over so many pairs, a window) by the cost model below and never
+measured, so every choice taken on ``Work.left`` is the same on every run of the
+same instance and settings. The model is calibrated on the project's 2-core
+reference VM; a faster machine simply finishes the same search sooner. The wall
+clock only cuts a run short when the machine is far slower than the model
+expects; then the plan may differ from run to run, and the solve says so
+(``status = "time_limit"`` and a warning).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +30,55 @@ import numpy as np
 from planner.optimise.model import Model, PlanState
 
 Progress = Callable[[dict[str, Any]], None]
+
+#: Nominal seconds of work a solve plans per second of its wall-clock limit: the
+#: rest of the limit is headroom, so a run on a loaded machine (up to about twice
+#: slower than the reference VM) still finishes its deterministic search.
+WORK_PER_LIMIT_S = 0.5
+
+# --- the cost model: nominal seconds on the reference VM (see the module docstring),
+# calibrated on its CPU time (which a loaded machine inflates far less than wall time)
+#: One subgradient iteration of the cell Lagrangian (``bounds``), per pair.
+LAGRANGIAN_S_PER_PAIR = 3e-8
+#: One iteration of the per-region Lagrangian (``decompose``), per pair of the open
+#: regions, and per cell and site for its whole-instance passes.
+REGIONAL_LAGRANGIAN_S_PER_PAIR = 1.8e-8
+#: One round of the swap search (move tables and candidates), per pair.
+SWAP_ROUND_S_PER_PAIR = 2e-7
+#: The same for market share (Huff gains and losses, pairs of pairs).
+SWAP_ROUND_MS_S_PER_PAIR = 2.5e-7
+#: The move tables alone (one step of re-balancing merged regional plans), per pair.
+MOVE_TABLES_S_PER_PAIR = 5e-8
+#: One iteration of the cell-hull market-share Lagrangian, per pair.
+MS_LAGRANGIAN_S_PER_PAIR = 3e-7
+#: One iteration of its per-region form (``decompose``), per pair of the open regions.
+MS_REGIONAL_S_PER_PAIR = 2.5e-7
+#: One iteration of the tangent-cut market-share bound, per pair.
+TANGENT_S_PER_PAIR = 4e-8
+#: Building the market share's cell tables, per pair.
+CELL_TABLES_S_PER_PAIR = 1.2e-6
+#: Compiling the model, the greedy start and the components, per pair.
+SETUP_S_PER_PAIR = 6e-7
+#: A MIP that closes at or near its root: fixed part, per pair in its scope and per
+#: benefit level with a variable of its own (``mip``'s z: about one per cell for step
+#: coverage, one per pair for distance, whose LPs are the harder ones).
+MIP_S = 0.01
+MIP_S_PER_PAIR = 6e-6
+MIP_S_PER_LEVEL = 5e-5
+#: One branch-and-bound node: fixed part and per pair in the MIP's scope.
+NODE_S = 1e-3
+NODE_S_PER_PAIR = 2e-6
+
+
+def mip_seconds(pairs: int, levels: int = 0) -> float:
+    """Nominal seconds of a MIP over ``pairs`` pairs and ``levels`` level variables that closes near its root."""
+    return MIP_S + MIP_S_PER_PAIR * float(pairs) + MIP_S_PER_LEVEL * float(levels)
+
+
+def node_limit(nominal_s: float, pairs: int, *, least: int = 20) -> int:
+    """Branch-and-bound nodes a MIP over ``pairs`` pairs may use in ``nominal_s`` nominal seconds."""
+    per = NODE_S + NODE_S_PER_PAIR * float(pairs)
+    return max(least, int(max(0.0, nominal_s) / per))
 
 
 def relative_gap(objective: float, bound: float, *, maximise: bool) -> float:
@@ -46,11 +107,16 @@ def relative_gap(objective: float, bound: float, *, maximise: bool) -> float:
 
 
 class Clock:
-    """Wall-clock budget of one solve (seconds since construction, seconds left)."""
+    """Wall-clock safety net of one solve: seconds since construction, seconds left.
+
+    Searches take their decisions on ``Work``; they consult the clock only to stop
+    early (``expired``), which records the stage cut short in ``cut``.
+    """
 
     def __init__(self, limit_s: float) -> None:
         self.t0 = time.perf_counter()
         self.limit = float(limit_s)
+        self.cut: list[str] = []
 
     @property
     def elapsed(self) -> float:
@@ -60,16 +126,66 @@ class Clock:
     def left(self) -> float:
         return max(0.0, self.limit - self.elapsed)
 
+    @property
+    def deadline(self) -> float:
+        """``time.perf_counter()`` value at which the limit runs out."""
+        return self.t0 + self.limit
+
+    def expired(self, stage: str, share: float = 1.0) -> bool:
+        """Whether ``share`` of the limit has run out; if so, ``stage`` is recorded as cut short.
+
+        A share below 1 keeps the rest of the limit for the stages that follow
+        (e.g. merging the regional plans after the regional MIPs).
+        """
+        if self.elapsed < share * self.limit:
+            return False
+        self.note(stage)
+        return True
+
+    def note(self, stage: str) -> None:
+        """Record that the clock cut ``stage`` short (the search stopped on it, not on its work)."""
+        if stage not in self.cut:
+            self.cut.append(stage)
+
+
+class Work:
+    """Deterministic budget of one solve, in nominal seconds (see the module docstring).
+
+    ``charge`` adds the estimated cost of what was just done; ``left`` is what
+    remains. Nothing here reads a clock.
+    """
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit = max(0.0, float(limit_s))
+        self.spent = 0.0
+
+    @property
+    def left(self) -> float:
+        return max(0.0, self.limit - self.spent)
+
+    def charge(self, nominal_s: float) -> None:
+        self.spent += max(0.0, float(nominal_s))
+
+    @staticmethod
+    def iterations(nominal_s: float, per_iteration_s: float, *, cap: int, least: int = 1) -> int:
+        """Iterations of ``per_iteration_s`` nominal seconds that fit in ``nominal_s`` (within ``least..cap``)."""
+        if per_iteration_s <= 0:
+            return cap
+        n = math.floor(max(0.0, nominal_s) / per_iteration_s)
+        return int(min(cap, max(least, n)))
+
 
 class Incumbent:
     """Incumbent plan and bound in the model's internal (maximised) units.
 
     ``offer`` accepts a plan only when it is feasible and strictly better;
     ``offer_bound`` keeps the smallest bound offered. Each improvement is
-    reported to ``progress`` (when given) in the user's units.
+    reported to ``progress`` (when given) in the user's units. It carries the
+    solve's budgets: ``work`` (default ``WORK_PER_LIMIT_S`` times the clock's
+    limit) and ``clock``.
     """
 
-    def __init__(self, model: Model, progress: Progress | None, clock: Clock) -> None:
+    def __init__(self, model: Model, progress: Progress | None, clock: Clock, work: Work | None = None) -> None:
         self.m = model
         self.mask: np.ndarray | None = None
         self.value = -np.inf
@@ -78,6 +194,7 @@ class Incumbent:
         self.bound_by = ""
         self.progress = progress
         self.clock = clock
+        self.work = work if work is not None else Work(WORK_PER_LIMIT_S * clock.limit)
 
     @property
     def plan(self) -> np.ndarray:

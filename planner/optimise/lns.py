@@ -14,6 +14,11 @@ stores already give it, and every side constraint net of the outside plan
 second, so one second of search re-optimises dozens of neighbourhoods; each
 result is only kept when the checker-grade evaluation of the whole plan improves.
 
+The search is deterministic: its budget is nominal work (each window charged by
+``incumbent``'s cost model from its size, or its node limit when it reaches it),
+window sizes adapt to what the MIPs report (node limit reached or not), never to
+how long they took, and the wall clock is only a safety net.
+
 This is the primal side of the decomposition: the regional MIPs prove the bound
 where the regions are small, the windows improve the plan where they are large.
 """
@@ -21,11 +26,13 @@ where the regions are small, the windows improve the plan where they are large.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from planner.optimise.incumbent import mip_seconds, node_limit
 from planner.optimise.local_search import move_tables
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, ranges
@@ -104,8 +111,9 @@ def improve_windows(
     model: Model,
     best: Incumbent,
     *,
-    deadline: float,
     rng: np.random.Generator,
+    work_s: float | None = None,
+    deadline: float | None = None,
     seed_weight: np.ndarray | None = None,
     size: float = 80,
     extra: int = 6,
@@ -113,28 +121,32 @@ def improve_windows(
     stats: dict[str, float] | None = None,
     gap_target: float = 0.0,
 ) -> int:
-    """Re-optimise windows of the incumbent until the deadline; updates ``best``.
+    """Re-optimise windows of the incumbent until the work budget is spent; updates ``best``.
 
     Parameters
     ----------
     model : Model
         The full (untruncated) facility-form model.
     best : incumbent.Incumbent
-        Incumbent holder (``offer`` keeps a plan only if it is feasible and better).
-    deadline : float
-        ``time.perf_counter()`` value to stop by.
+        Incumbent holder (``offer`` keeps a plan only if it is feasible and better);
+        its ``work`` is charged for every window.
     rng : numpy.random.Generator
-        Seeds are drawn from it (reproducible for a fixed seed and fixed timings).
+        Seeds are drawn from it (reproducible for a fixed seed).
+    work_s : float, optional
+        Nominal seconds of work to spend at most (default what is left of ``best.work``).
+    deadline : float, optional
+        ``time.perf_counter()`` value to stop by: the safety net (default the end
+        of ``best.clock``). Stopping on it is recorded in ``best.clock.cut``.
     seed_weight : ndarray, optional
         Relative chance of each site to seed a window (e.g. its region's share
         of the gap); default uniform over the open sites.
     size, extra : float, int
         Sites in the compact part of a window (at most: it shrinks while the
-        windows' MIPs take over half a second, and grows back when they take
-        under 0.1 s); cheapest-to-lose open stores and most-wanted closed sites
-        added from elsewhere.
+        windows' MIPs reach their node limit or are estimated above half a
+        nominal second, and grows back below a tenth); cheapest-to-lose open
+        stores and most-wanted closed sites added from elsewhere.
     per_window_s : float
-        Time limit of one window's MIP.
+        Nominal seconds of one window's MIP: its node limit.
     stats : dict, optional
         Receives ``lns_windows`` and ``lns_improved``.
     gap_target : float
@@ -156,8 +168,14 @@ def improve_windows(
     tables_for: np.ndarray | None = None
     # give up after many windows in a row found nothing (each open site had a few chances)
     patience = 50 + 3 * int(m.p) // max(1, int(size))
-    while best.mask is not None and time.perf_counter() < deadline - 0.1 and stall < patience:
+    budget = best.work.left if work_s is None else work_s
+    end = best.clock.deadline if deadline is None else deadline
+    spent = 0.0
+    while best.mask is not None and spent < budget and stall < patience:
         if best.gap() <= gap_target:
+            break
+        if time.perf_counter() >= end - 0.1:
+            best.clock.note("windows")
             break
         mask = best.mask
         w = (seed_weight if seed_weight is not None else mask.astype(float)) * eligible
@@ -179,20 +197,29 @@ def improve_windows(
         cells = np.zeros(m.n_cells, dtype=bool)
         cells[m.pc[win[m.ps]]] = True
         floor = _outside_best(m, cells, outside)
-        left = deadline - time.perf_counter()
-        if left < 0.1:
-            break
+        n_pairs = int(np.count_nonzero(win[m.ps]))  # the MIP's size driver
         res = solve_facility_mip(
             m, win, cells=cells, count=int((mask & win).sum()), side_constraints=True,
-            outside_open=outside, floor=floor, hint=mask, time_limit_s=min(per_window_s, left),
-            threads=1, solver_name="SCIP", rel_gap=1e-7, deadline=deadline,
+            outside_open=outside, floor=floor, hint=mask, time_limit_s=math.inf,
+            threads=1, solver_name="SCIP", rel_gap=1e-7, deadline=end,
+            node_limit=node_limit(per_window_s, n_pairs),
         )
         windows += 1
-        # shrink the windows where their MIPs are slow (long benefit lists, e.g. distance);
-        # many small exact windows beat a few large ones
-        if res.seconds > 0.5 or res.status not in ("optimal", "infeasible"):
+        closed = res.status in ("optimal", "infeasible")
+        est = mip_seconds(res.pairs, res.levels)
+        cost = est if closed else max(est, per_window_s)
+        spent += cost
+        best.work.charge(cost)
+        if res.clock_cut:
+            if res.open_mask is not None:
+                best.offer(outside | (res.open_mask & win), "lns")
+            best.clock.note("windows")
+            break
+        # shrink the windows where their MIPs are hard (node limit reached) or large (long
+        # benefit lists, e.g. distance); many small exact windows beat a few large ones
+        if not closed or est > 0.5:
             size = max(12.0, 0.7 * size)
-        elif res.seconds < 0.1:
+        elif est < 0.1:
             size = min(size0, 1.1 * size)
         if res.open_mask is not None:
             cand = outside | (res.open_mask & win)

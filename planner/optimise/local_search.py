@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.optimise.incumbent import SWAP_ROUND_MS_S_PER_PAIR, SWAP_ROUND_S_PER_PAIR, Work
 from planner.optimise.model import Model, PlanState, huff, ranges, run_starts
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,12 @@ def _rank_within(keys: np.ndarray) -> np.ndarray:
     return rank
 
 
+def round_seconds(model: Model) -> float:
+    """Nominal seconds of one round of the swap search (``incumbent``'s cost model)."""
+    per = SWAP_ROUND_S_PER_PAIR if model.facility else SWAP_ROUND_MS_S_PER_PAIR
+    return 1e-3 + per * float(model.pc.size)
+
+
 def local_search(
     model: Model,
     open_mask: np.ndarray,
@@ -198,8 +205,12 @@ def local_search(
     time_limit_s: float = 30.0,
     max_rounds: int = 100_000,
     batch: bool = True,
+    work: Work | None = None,
 ) -> tuple[np.ndarray, int]:
     """Improve a plan by swaps until no improving feasible swap remains.
+
+    Rounds are deterministic, so the result depends only on the plan and
+    ``max_rounds`` unless the time limit (a safety net) cuts the search short.
 
     Parameters
     ----------
@@ -208,11 +219,13 @@ def local_search(
     open_mask : ndarray of bool
         Starting plan (kept feasible: only constraint-preserving swaps are made).
     time_limit_s : float, default 30
-        Stop after this many seconds (the plan is always valid).
+        Wall-clock safety net: stop after this many seconds (the plan is always valid).
     max_rounds : int
-        Safety cap on rounds.
+        Rounds at most: the work limit (see :func:`round_seconds`).
     batch : bool, default True
         Apply every non-overlapping improving swap of a round.
+    work : incumbent.Work, optional
+        Charged :func:`round_seconds` per round.
 
     Returns
     -------
@@ -232,6 +245,8 @@ def local_search(
         if time.perf_counter() - t0 > time_limit_s:
             log.info("local search: time limit after %d rounds", rnd)
             break
+        if work is not None:
+            work.charge(round_seconds(model))
         t = move_tables(model, st.open)
         f, j, score = _candidates(model, st, t)
         good = score > eps

@@ -15,6 +15,12 @@ region of the decomposition) and optionally a cell subset; side constraints
 dropped, which only loosens the bound. A store price ``price`` replaces the
 count when a region is solved inside a Lagrangian decomposition. The incumbent
 is passed as a hint; the time limit always returns the best plan and bound.
+
+Work is limited by a branch-and-bound node limit (``node_limit``, SCIP's
+``limits/totalnodes``), which SCIP honours deterministically: the same model,
+hint and limits give the same plan and bound on any machine and under any load.
+The time limit is only a safety net; ``MipResult.clock_cut`` says when it, not
+the node limit or the gap, ended the solve.
 """
 
 from __future__ import annotations
@@ -41,7 +47,10 @@ class MipResult:
     objective: float  # MIP objective of that plan (price included), -inf if none
     bound: float  # proven upper bound on the MIP objective
     status: str  # "optimal" | "feasible" | "infeasible" | "no_solution"
-    seconds: float
+    seconds: float  # wall time: reported, never a basis for decisions
+    clock_cut: bool = False  # the time limit (not the node limit or the gap) ended the solve
+    pairs: int = 0  # pairs in the model's scope (above the floor): its size, for the work estimate
+    levels: int = 0  # level variables z (one per distinct benefit level with several sites)
 
 
 def solve_facility_mip(
@@ -64,6 +73,7 @@ def solve_facility_mip(
     site_value: np.ndarray | None = None,
     floor: np.ndarray | None = None,
     outside_open: np.ndarray | None = None,
+    node_limit: int | None = None,
 ) -> MipResult:
     """Solve max benefit - price * stores over the candidate sites.
 
@@ -87,7 +97,8 @@ def solve_facility_mip(
     hint : ndarray of bool, optional
         Starting plan (SCIP only).
     time_limit_s, threads, solver_name : float, int, str
-        OR-Tools settings ("SCIP", which every caller uses, or "HIGHS").
+        OR-Tools settings ("SCIP", which every caller uses, or "HIGHS"). The
+        time limit is a safety net: a solve it ends may differ from run to run.
     rel_gap, abs_gap : float
         Stop tolerances (SCIP; HiGHS keeps its defaults).
     cutoff : float, optional
@@ -107,6 +118,9 @@ def solve_facility_mip(
         the side constraints become exact residual ones (candidates sharing a
         location or spacing conflict with them stay closed; group limits and
         budgets net of them) instead of being dropped.
+    node_limit : int, optional
+        Branch-and-bound nodes (SCIP ``limits/totalnodes``): the deterministic
+        work limit. A solve it ends returns status ``"feasible"`` with its bound.
 
     Returns
     -------
@@ -228,13 +242,17 @@ def solve_facility_mip(
     solver = mbh.ModelSolverHelper("scip" if backend == "SCIP" else "highs")
     if deadline is not None:
         time_limit_s = min(time_limit_s, deadline - time.perf_counter())
-    solver.set_time_limit_in_seconds(max(0.05, time_limit_s))
+    time_limit_s = max(0.05, time_limit_s)
+    solver.set_time_limit_in_seconds(time_limit_s)
+    t_solve = time.perf_counter()
     if backend == "SCIP":
         # SCIP's multi-thread mode in OR-Tools is its concurrent solver, which often
         # finds nothing in our time limits; regions run in parallel instead.
         params = f"limits/gap = {rel_gap:.12g}\n"
         if abs_gap > 0:
             params += f"limits/absgap = {abs_gap:.12g}\n"
+        if node_limit is not None:
+            params += f"limits/totalnodes = {max(1, int(node_limit))}\n"
     else:
         params = ""  # HiGHS through this helper: its own default tolerances
     solver.set_solver_specific_parameters(params)
@@ -242,6 +260,8 @@ def solve_facility_mip(
     solver.solve(helper)
     secs = time.perf_counter() - t0
     status = solver.status()
+    # the backends report a time limit and a node limit alike (FEASIBLE, or no solution)
+    cut = status != mbh.SolveStatus.OPTIMAL and time.perf_counter() - t_solve >= 0.97 * time_limit_s
     if status in (mbh.SolveStatus.OPTIMAL, mbh.SolveStatus.FEASIBLE) and solver.has_solution():
         open_mask = np.zeros(m.n_sites, dtype=bool)
         yv = np.asarray(solver.variable_values())[:ns]
@@ -253,11 +273,11 @@ def solve_facility_mip(
             # a dual bound below the plan found is not a proof of anything
             bnd = val_ if optimal else np.inf
         bnd = max(bnd, val_)
-        return MipResult(open_mask, val_, bnd, "optimal" if optimal else "feasible", secs)
+        return MipResult(open_mask, val_, bnd, "optimal" if optimal else "feasible", secs, cut, pc.size, nz)
     if status == mbh.SolveStatus.INFEASIBLE:
-        return MipResult(None, -np.inf, -np.inf, "infeasible", secs)
+        return MipResult(None, -np.inf, -np.inf, "infeasible", secs, False, pc.size, nz)
     # Without a solution the backends report no trustworthy dual bound.
-    return MipResult(None, -np.inf, np.inf, "no_solution", secs)
+    return MipResult(None, -np.inf, np.inf, "no_solution", secs, cut, pc.size, nz)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The optimiser's single entry point: ``solve(instance, kind) -> Solution``.
 
-It strings the methods together under one time budget and always returns the
-best plan found with a proven bound and its gap:
+It strings the methods together under one work budget (deterministic, see
+``incumbent.Work``; the wall-clock limit is only a safety net) and always
+returns the best plan found with a proven bound and its gap:
 
 1. ``feasibility.precheck``: obvious contradictions become an ``InfeasibleError``
    naming the scenario keys, before any work;
@@ -34,9 +35,23 @@ from planner.optimise.check import check_solution
 from planner.optimise.exhaustive import best_plan, plan_count
 from planner.optimise.feasibility import precheck
 from planner.optimise.greedy import greedy
-from planner.optimise.incumbent import Clock, Incumbent, Progress, relative_gap
+from planner.optimise.incumbent import (
+    CELL_TABLES_S_PER_PAIR,
+    LAGRANGIAN_S_PER_PAIR,
+    MS_LAGRANGIAN_S_PER_PAIR,
+    SETUP_S_PER_PAIR,
+    TANGENT_S_PER_PAIR,
+    WORK_PER_LIMIT_S,
+    Clock,
+    Incumbent,
+    Progress,
+    Work,
+    mip_seconds,
+    node_limit,
+    relative_gap,
+)
 from planner.optimise.lns import improve_windows
-from planner.optimise.local_search import best_two, local_search
+from planner.optimise.local_search import best_two, local_search, round_seconds
 from planner.optimise.market_share_bounds import (
     cell_tables,
     market_share_bound,
@@ -83,8 +98,9 @@ def solve(
     use_mip: bool = True,
     progress: Progress | None = None,
     max_enumerated: int = 20_000,
+    work_limit_s: float | None = None,
 ) -> Solution:
-    """Choose the stores: best plan within the time limit, with a proven bound.
+    """Choose the stores: best plan within the work budget, with a proven bound.
 
     Parameters
     ----------
@@ -94,39 +110,62 @@ def solve(
         Objective to optimise (coverage and market share are maximised,
         distance minimised).
     time_limit_s : float, default 60
-        Wall-clock budget (s). The best plan found is returned when it runs out.
+        Wall-clock limit (s), a safety net, and the nominal size of the search:
+        unless ``work_limit_s`` is given, the work budget is
+        ``incumbent.WORK_PER_LIMIT_S`` (0.5) times it, so raising it buys more search.
     gap_target : float, default 0.005
-        Stop improving once the proven relative gap is at most this.
+        Stop improving once the proven relative gap is at most this (a fraction).
     threads : int, default 2
-        Threads for OR-Tools.
+        Regional MIPs solved side by side (each single-threaded).
     seed : int, default 0
         Seed for every random choice (kept for reproducibility).
     use_mip : bool, default True
-        Use OR-Tools MIPs (regional exact solves, reduced MIP).
+        Use OR-Tools MIPs (regional exact solves, reduced MIP, windows).
     progress : callable, optional
         Called with ``{"stage", "incumbent", "bound", "gap", "seconds"}`` whenever
         the plan or the bound improves.
     max_enumerated : int, default 20000
         Instances without side constraints and at most this many possible plans
         are solved exactly by scoring every plan (0 turns this off).
+    work_limit_s : float, optional
+        The work budget in nominal seconds (the reference VM's seconds, see
+        ``incumbent``), instead of the share of ``time_limit_s``.
 
     Returns
     -------
     Solution
-        Checked plan with objective, bound, gap, seconds and the methods used.
+        Checked plan with objective, bound, gap, seconds and the methods used;
+        ``stats["work_s"]`` is the work spent (nominal seconds).
 
     Raises
     ------
     InfeasibleError
         When the constraints cannot all hold (message names the keys).
+
+    Notes
+    -----
+    What is deterministic: for the same instance, ``kind``, ``gap_target``,
+    ``seed``, ``threads``, ``use_mip`` and work budget (``time_limit_s`` or
+    ``work_limit_s``), the plan, the bound and every statistic except the
+    seconds are the same on every run, whatever the machine's load. Every
+    search is limited by work counted up front from the instance's size
+    (iterations of the relaxations, rounds of the swap search, branch-and-bound
+    nodes of each MIP, windows of the neighbourhood search), never by time
+    measured, and the regional MIPs' threads return in a fixed order.
+    The one exception is the safety net: when the wall clock runs out first
+    (a machine more than about twice as slow as the reference), the search
+    stops where it is, the best plan so far is returned with its proven gap,
+    ``status`` is ``"time_limit"`` and ``methods["warning"]`` names what was cut
+    short; such a plan may differ from run to run.
     """
     clock = Clock(time_limit_s)
+    work = Work(WORK_PER_LIMIT_S * time_limit_s if work_limit_s is None else work_limit_s)
     problems = precheck(inst)
     if problems:
         raise InfeasibleError("the constraints cannot all hold", problems=problems)
     model = compile_model(inst, kind)
     tmodel = _truncation(model)
-    best = Incumbent(tmodel, progress, clock)
+    best = Incumbent(tmodel, progress, clock, work)
     rng = np.random.default_rng(seed)
     stats: dict[str, float] = {}
 
@@ -138,38 +177,60 @@ def solve(
         return _finish(inst, kind, model, best, clock, gap_target, stats)
 
     start = greedy(model)
+    work.charge(SETUP_S_PER_PAIR * model.pc.size)
     stats["greedy_s"] = clock.elapsed
     if not best.offer(start, "greedy"):
         # greedy got stuck on the constraints (count or a group minimum unmet)
-        best.offer(_find_any_plan(model, clock, threads, inst.keys), "mip-feasibility")
+        best.offer(_find_any_plan(model, best, threads, inst.keys), "mip-feasibility")
     if best.mask is None:  # pragma: no cover - the MIP's plan breaks a constraint: our bug
         raise RuntimeError("no feasible starting plan although the MIP reported one")
-    ls_mask, n_sw = local_search(tmodel, best.mask, time_limit_s=max(1.0, 0.3 * clock.left))
+    ls_mask, n_sw = local_search(
+        tmodel, best.mask, time_limit_s=clock.left, work=work,
+        max_rounds=Work.iterations(max(1.0, 0.3 * work.left), round_seconds(tmodel), cap=100_000),
+    )
+    clock.expired("swap search")
     best.offer(ls_mask, "greedy+swap")
     stats["swaps"] = float(n_sw)
     stats["local_search_s"] = clock.elapsed
 
-    if model.facility:
-        _facility_bound_and_improve(inst, model, tmodel, best, clock, gap_target, threads, use_mip, rng, stats)
+    if clock.cut:
+        _quick_bound(model, tmodel, best)  # the safety net fired already: a bound, then return
+    elif model.facility:
+        _facility_bound_and_improve(inst, model, tmodel, best, gap_target, threads, use_mip, rng, stats)
     else:
-        _market_share(model, best, clock, gap_target, stats)
+        _market_share(model, best, gap_target, stats)
 
     return _finish(inst, kind, model, best, clock, gap_target, stats)
 
 
-def _find_any_plan(model: Model, clock: Clock, threads: int, keys: ConstraintKeys) -> np.ndarray:
+def _quick_bound(model: Model, tmodel: Model, best: Incumbent) -> None:
+    """One step of the relaxation, so a plan cut short by the clock still has a proven gap."""
+    if model.facility:
+        b1, _, _ = best_two(model, best.plan)
+        lag = lagrangian_facility(tmodel, best.value, b1, max_iter=1, time_limit_s=math.inf)
+        best.offer_bound(_round_bound(lag.bound, False), "lagrangian")
+    else:
+        bnd, _ = market_share_bound(model, best.value, best.plan, max_iter=1, time_limit_s=math.inf)
+        best.offer_bound(bnd, "tangent-cuts")
+
+
+def _find_any_plan(model: Model, best: Incumbent, threads: int, keys: ConstraintKeys) -> np.ndarray:
     """When greedy gets stuck on the constraints, ask a MIP for a plan.
 
     First any plan (a pure feasibility problem is quick), then, with it as a
     hint, a better one for a linear stand-in objective (each site's value alone).
     """
+    clock, work = best.clock, best.work
     proxy = model if model.facility else _coverage_proxy(model)
     everything = np.ones(model.n_sites, dtype=bool)
     no_cells = np.zeros(model.n_cells, dtype=bool)
+    size = model.n_sites + int(model.conf_adj.size)  # no cells: sites and spacing rows
+    share = max(1.0, 0.5 * work.left)
     res = solve_facility_mip(
-        proxy, everything, cells=no_cells, count=model.p,
-        time_limit_s=max(1.0, 0.5 * clock.left), threads=threads, solver_name="SCIP",
+        proxy, everything, cells=no_cells, count=model.p, time_limit_s=math.inf,
+        deadline=clock.deadline, node_limit=node_limit(share, size), threads=threads, solver_name="SCIP",
     )
+    _charge_mip(best, res, size, share, "feasibility MIP")
     if res.status == "infeasible":
         raise InfeasibleError(
             "no plan satisfies every constraint together (count, spacing, one store per "
@@ -182,14 +243,25 @@ def _find_any_plan(model: Model, clock: Clock, threads: int, keys: ConstraintKey
             "no plan satisfying every constraint was found within the time limit; "
             f"the constraints may be contradictory (raise {keys.time_limit} to be sure)"
         )
+    share = max(0.5, 0.2 * work.left)
     better = solve_facility_mip(
         proxy, everything, cells=no_cells, count=model.p, site_value=_standalone_value(model),
-        hint=res.open_mask, rel_gap=0.05, time_limit_s=max(0.5, 0.2 * clock.left),
-        threads=threads, solver_name="SCIP",
+        hint=res.open_mask, rel_gap=0.05, time_limit_s=math.inf, deadline=clock.deadline,
+        node_limit=node_limit(share, size), threads=threads, solver_name="SCIP",
     )
+    _charge_mip(best, better, size, share, "feasibility MIP")
     if better.open_mask is not None and PlanState(model, better.open_mask).feasible():
         return better.open_mask
     return res.open_mask
+
+
+def _charge_mip(best: Incumbent, res: Any, pairs: int, share_s: float, stage: str) -> None:
+    """Charge a MIP's work (its estimate if it closed, else its node limit's share); note a clock cut."""
+    closed = res.status in ("optimal", "infeasible")
+    est = mip_seconds(max(pairs, res.pairs), res.levels)
+    best.work.charge(est if closed else max(est, share_s))
+    if res.clock_cut:
+        best.clock.note(stage)
 
 
 def _standalone_value(model: Model) -> np.ndarray:
@@ -216,13 +288,13 @@ def _facility_bound_and_improve(
     model: Model,
     tmodel: Model,
     best: Incumbent,
-    clock: Clock,
     gap_target: float,
     threads: int,
     use_mip: bool,
     rng: np.random.Generator,
     stats: dict[str, float],
 ) -> None:
+    clock, work = best.clock, best.work
     integral = _integral(inst, model.kind)
     slack = (1.0 - 1e-6) if integral else 0.0
     # ranking only: the truncated model's values are fine
@@ -237,10 +309,13 @@ def _facility_bound_and_improve(
     # The bound is cheap next to the rest, and its quality drives fixing, so it
     # runs to convergence whatever the gap target. With regions, the global run
     # only has to find the store price and a start for each region's multipliers.
+    iter_s = 1e-3 + LAGRANGIAN_S_PER_PAIR * tmodel.pc.size
     lag = lagrangian_facility(
-        tmodel, best.value, b1, time_limit_s=max(0.5, (0.1 if regional else 0.25) * clock.left),
-        gap_stop=1e-9, on_plan=on_plan, plan_every=5, max_iter=150 if regional else 3000,
+        tmodel, best.value, b1, time_limit_s=clock.left, gap_stop=1e-9, on_plan=on_plan, plan_every=5,
+        max_iter=Work.iterations(max(0.5, 0.25 * work.left), iter_s, cap=150 if regional else 3000),
     )
+    work.charge(lag.iterations * iter_s)
+    clock.expired("Lagrangian")
     best.offer_bound(_round_bound(lag.bound, integral), "lagrangian")
     stats["lagrangian_iters"] = float(lag.iterations)
     stats["lagrangian_s"] = clock.elapsed
@@ -250,14 +325,15 @@ def _facility_bound_and_improve(
     tried = 0
     n_polish = 0 if regional else (2 if model.pc.size <= _ONE_MIP_PAIRS else 12)  # small: the MIP follows
     for _v, sel in ranked[:n_polish]:
-        if best.gap() <= gap_target * 0.5 or clock.left < 0.5 * clock.limit:
+        if best.gap() <= gap_target * 0.5 or work.left < 0.5 * work.limit or clock.expired("polishing"):
             break
-        mask, _ = local_search(tmodel, sel, time_limit_s=max(0.1, 0.06 * clock.left))
+        rounds = Work.iterations(max(0.1, 0.06 * work.left), round_seconds(tmodel), cap=100_000)
+        mask, _ = local_search(tmodel, sel, time_limit_s=clock.left, max_rounds=rounds, work=work)
         best.offer(mask, "lagrangian+swap")
         tried += 1
     stats["lagrangian_plans_polished"] = float(tried)
 
-    if best.gap() <= gap_target:
+    if best.gap() <= gap_target or clock.cut:
         return
     if regional:
         decompose.decomposed_bound(
@@ -265,15 +341,16 @@ def _facility_bound_and_improve(
             use_mip=use_mip, integral=integral, stats=stats, rng=rng,
         )
         return
-    if not use_mip or clock.left < 0.5:
+    if not use_mip or work.left < 0.5:
         return
-    ran = _reduced_mip(model, tmodel, lag, best, clock, threads, integral, slack, stats)
+    ran = _reduced_mip(model, tmodel, lag, best, integral, slack, stats)
     local = model.pc.size <= 64 * model.n_cells  # catchments are local, so windows are small MIPs
-    if not ran and local and best.gap() > gap_target and clock.left > 0.1 * clock.limit:
+    if not ran and local and best.gap() > gap_target and work.left > 0.1 * work.limit and not clock.cut:
         # the MIP was too big to try: the windows improve the plan piece by piece
         improve_windows(
-            model, best, deadline=clock.t0 + 0.92 * clock.limit - 0.3, rng=rng, stats=stats,
-            per_window_s=min(2.0, 0.05 * clock.limit), gap_target=gap_target,
+            model, best, work_s=0.92 * work.limit - 0.3 - work.spent,
+            deadline=clock.deadline - 0.03 * clock.limit - 0.1, rng=rng, stats=stats,
+            per_window_s=min(2.0, 0.05 * work.limit), gap_target=gap_target,
         )
 
 
@@ -282,27 +359,30 @@ def _reduced_mip(
     tmodel: Model,
     lag: Any,
     best: Incumbent,
-    clock: Clock,
-    threads: int,
     integral: bool,
     slack: float,
     stats: dict[str, float],
 ) -> bool:
     """The MIP over the candidates reduced-cost fixing leaves (when it is small enough; True if run)."""
+    clock, work = best.clock, best.work
     out, in_, worst = reduced_cost_fixing(tmodel, lag, best.value, slack=slack)
     stats["mip_candidates"] = float(model.n_sites - out.sum())
     stats["mip_fixed_open"] = float(in_.sum())
     size = _mip_size(tmodel, ~out)
     stats["mip_pairs"] = float(size)
-    if size > _MIP_MAX_PAIRS or 5e-6 * size + 1.0 > clock.left:
-        log.info("reduced MIP too large (%d pairs) for the time left; keeping the Lagrangian bound", size)
+    if size > _MIP_MAX_PAIRS or 5e-6 * size + 1.0 > work.left:
+        log.info("reduced MIP too large (%d pairs) for the work left; keeping the Lagrangian bound", size)
         return False
+    share = max(0.2, 0.8 * work.limit - 0.4 - work.spent)  # the MIP may use the budget up to 80 %
+    nodes = node_limit(share, size)
     res = solve_facility_mip(
-        tmodel, ~out, fix_open=in_, count=model.p, hint=best.mask,
-        time_limit_s=max(0.2, clock.left - 0.3), threads=threads, solver_name="SCIP",
-        deadline=clock.t0 + 0.8 * clock.limit - 0.4,  # backends overrun their limit a little
+        tmodel, ~out, fix_open=in_, count=model.p, hint=best.mask, time_limit_s=math.inf,
+        threads=1, solver_name="SCIP", node_limit=nodes,
+        deadline=clock.deadline - 0.03 * clock.limit - 0.1,  # backends overrun their limit a little
     )
+    _charge_mip(best, res, size, share, "reduced MIP")
     stats["mip_s"] = res.seconds
+    stats["mip_node_limit"] = float(nodes)
     if res.open_mask is not None:
         best.offer(res.open_mask, "mip")
     # plans that respect the fixings are worth at most the MIP's bound, the others
@@ -311,7 +391,6 @@ def _reduced_mip(
     if np.isfinite(mb) or res.status == "infeasible":
         best.offer_bound(_round_bound(max(mb, worst), integral), "lagrangian+mip")
     return True
-
 
 
 def _plan_collector(
@@ -341,27 +420,44 @@ def _round_bound(b: float, integral: bool) -> float:
     return b
 
 
-def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float, stats: dict[str, float]) -> None:
+def _market_share(model: Model, best: Incumbent, gap_target: float, stats: dict[str, float]) -> None:
+    clock, work = best.clock, best.work
+    n_pairs = model.pc.size
     comps = decompose.components(model)
     regional = comps.n_components > 1 and comps.largest_share < 0.9
     if not regional:
         # The linearised (tangent) bound is cheap but weak: a concave share rewards
         # spreading fractional stores. The per-cell hull Lagrangian is the real
         # bound; the tangent one is only a quick fallback.
+        iter_s = TANGENT_S_PER_PAIR * n_pairs
+        n_it = Work.iterations(max(0.2, 0.03 * work.left), iter_s, cap=3000)
         bnd, _gamma = market_share_bound(
-            model, best.value, best.plan, time_limit_s=max(0.2, 0.03 * clock.left), gap_stop=gap_target * 0.2
+            model, best.value, best.plan, time_limit_s=clock.left, max_iter=n_it, gap_stop=gap_target * 0.2
         )
+        work.charge(n_it * iter_s)  # at most (the bound reports no count)
+        clock.expired("tangent bound")
         best.offer_bound(bnd, "tangent-cuts")
-    plans, on_plan = _plan_collector(model, best)
+    plans, collect = _plan_collector(model, best)
+    calls = [0]
+
+    def on_plan(sel: np.ndarray) -> float | None:
+        calls[0] += 1
+        return collect(sel)
 
     # the cells' upper models, exact at the incumbent (any plan keeps them valid)
     tables = cell_tables(model, best.mask)
+    work.charge(CELL_TABLES_S_PER_PAIR * n_pairs)
+    iter_s = MS_LAGRANGIAN_S_PER_PAIR * n_pairs
+    plan_every = 10
     lb, mu = market_share_lagrangian(
-        model, best.value, best.plan, time_limit_s=max(0.5, (0.15 if regional else 0.6) * clock.left),
-        gap_stop=gap_target * 0.2, on_plan=on_plan, plan_every=10, tables=tables,
+        model, best.value, best.plan, time_limit_s=clock.left, gap_stop=gap_target * 0.2,
+        on_plan=on_plan, plan_every=plan_every, tables=tables,
+        max_iter=Work.iterations(max(0.5, (0.15 if regional else 0.6) * work.left), iter_s, cap=1000),
     )
+    work.charge(calls[0] * plan_every * iter_s)  # the callback runs every ``plan_every`` iterations
+    clock.expired("cell-hull Lagrangian")
     best.offer_bound(lb, "cell-hull-lagrangian")
-    if regional and best.gap() > gap_target:
+    if regional and best.gap() > gap_target and not clock.cut:
         # price the store count and let each region converge on its own
         rho = np.bincount(model.ps, weights=mu, minlength=model.n_sites)
         sel = select_top(model, rho)
@@ -376,17 +472,21 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
         target = decompose.market_share_primal_by_region(model, comps, best.plan, lam)
         mu_reg = mu.copy()
         reg = decompose.regional_market_share(
-            model, comps, lam, mu, target, time_limit_s=max(0.5, 0.7 * clock.left - 0.1 * clock.limit),
+            model, comps, lam, mu, target, time_limit_s=clock.left,
+            work_s=max(0.5, 0.7 * work.left - 0.1 * work.limit), work=work,
             tables=tables, mu_out=mu_reg, max_iter=100_000,
         )
+        clock.expired("regional cell-hull Lagrangian")
         best.offer_bound(lam * model.p + float(reg.sum()), "regional-cell-hull-lagrangian")
         # the regions' multipliers together, with the store count exact again
         best.offer_bound(market_share_dual_value(model, tables, mu_reg), "regional-cell-hull-lagrangian")
+        work.charge(iter_s)
     stats["bound_s"] = clock.elapsed
     for _v, sel in sorted(plans.values(), key=lambda t: -t[0])[:5]:
-        if best.gap() <= gap_target or clock.left < 0.1 * clock.limit:
+        if best.gap() <= gap_target or work.left < 0.1 * work.limit or clock.expired("polishing"):
             break
-        mask, _ = local_search(model, sel, time_limit_s=max(0.2, 0.3 * clock.left))
+        rounds = Work.iterations(max(0.2, 0.3 * work.left), round_seconds(model), cap=100_000)
+        mask, _ = local_search(model, sel, time_limit_s=clock.left, max_rounds=rounds, work=work)
         best.offer(mask, "lagrangian+swap")
 
 
@@ -413,10 +513,20 @@ def _finish(
         gap = relative_gap(obj, bound, maximise=model.maximise)
     if gap is not None and gap <= 1e-9:
         status = "optimal"
-    elif clock.left <= 0.05 * clock.limit and (gap is None or gap > gap_target):
+    elif clock.cut:
         status = "time_limit"
     else:
         status = "feasible"
+    methods = {"primal": best.primal_by, "bound": best.bound_by or "none"}
+    if clock.cut:
+        methods["warning"] = (
+            f"the wall-clock limit ({inst.keys.time_limit} = {clock.limit:g} s) cut short: "
+            + ", ".join(clock.cut)
+            + "; the machine ran slower than the work budget assumes, so this plan may differ "
+            "from another run of the same scenario (rerun on a less loaded machine to reproduce it)"
+        )
+    stats["work_s"] = round(best.work.spent, 6)
+    stats["work_limit_s"] = best.work.limit
     sol = Solution(
         open_sites=sites,
         objective=float(obj),
@@ -424,10 +534,12 @@ def _finish(
         bound=None if bound is None else float(bound),
         gap=None if gap is None else float(gap),
         seconds=clock.elapsed,
-        methods={"primal": best.primal_by, "bound": best.bound_by or "none"},
+        methods=methods,
         status=status,
         stats=stats,
     )
     check_solution(inst, sol).raise_if_failed()
     log.info("solve %s: objective %.6g bound %s gap %s in %.2fs (%s)", kind, obj, bound, gap, sol.seconds, sol.methods)
+    if clock.cut:
+        log.warning("solve %s: %s", kind, methods["warning"])
     return sol
