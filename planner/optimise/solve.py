@@ -90,9 +90,9 @@ def solve(
     ----------
     inst : Instance
         The instance (see ``types.Instance`` for the objectives).
-    kind : {"coverage", "distance", "market_share"}
-        Objective to optimise (coverage and market share are maximised,
-        distance minimised).
+    kind : {"coverage", "distance", "market_share", "profit"}
+        Objective to optimise (coverage, market share and profit are
+        maximised, distance minimised; profit is ``optimise.profit.solve_profit``).
     time_limit_s : float, default 60
         Wall-clock budget (s). The best plan found is returned when it runs out.
     gap_target : float, default 0.005
@@ -120,6 +120,11 @@ def solve(
     InfeasibleError
         When the constraints cannot all hold (message names the keys).
     """
+    if kind == "profit":
+        from planner.optimise.profit import solve_profit
+
+        return solve_profit(inst, time_limit_s=time_limit_s, gap_target=gap_target, progress=progress,
+                            max_enumerated=max_enumerated)
     clock = Clock(time_limit_s)
     problems = precheck(inst)
     if problems:
