@@ -148,3 +148,19 @@ def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
     inverse, well below a metre off). Parameters and returns as :func:`wgs84_to_gcj02`.
     """
     return _convert_points(_geocn.gcj02_to_wgs84, lon, lat)
+
+
+def wgs84_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert WGS-84 longitudes / latitudes (degrees) to BD-09 (Baidu Maps).
+
+    Uses :func:`fast_geocn.coord.wgs84_to_bd09`. Parameters and returns as :func:`wgs84_to_gcj02`.
+    """
+    return _convert_points(_geocn.wgs84_to_bd09, lon, lat)
+
+
+def bd09_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert BD-09 (Baidu Maps) longitudes / latitudes (degrees) to WGS-84.
+
+    Uses :func:`fast_geocn.coord.bd09_to_wgs84`. Parameters and returns as :func:`wgs84_to_gcj02`.
+    """
+    return _convert_points(_geocn.bd09_to_wgs84, lon, lat)

@@ -29,7 +29,7 @@ from ._sources import WGS84
 
 log = logging.getLogger(__name__)
 
-__all__ = ["read_store_file", "tag_stores", "CHINA_BBOX"]
+__all__ = ["read_store_file", "tag_stores", "read_table", "row_label", "CHINA_BBOX"]
 
 #: (min lon, min lat, max lon, max lat) of China including the South China Sea islands
 CHINA_BBOX = (73.4, 3.3, 135.1, 53.6)
@@ -310,3 +310,17 @@ def tag_stores(stores: gpd.GeoDataFrame, counties: gpd.GeoDataFrame, *, path: st
             "province_code": hit["province_code"].to_numpy(dtype=object),
         }
     )
+
+
+def read_table(path: str | Path, role: str) -> tuple[pd.DataFrame, str]:
+    """A user's file (CSV in UTF-8 / GBK, GeoJSON, GeoPackage, Parquet) as a table, and how its rows are named.
+
+    The second value is ``'csv'`` (rows named by spreadsheet line) or ``'record'``;
+    pass it to :func:`row_label`. Used by other loaders of user files (candidate sites).
+    """
+    return _read_table(Path(path).expanduser(), role)
+
+
+def row_label(kind: str, i: int) -> str:
+    """How row ``i`` (0-based) of a table read by :func:`read_table` is named in messages."""
+    return _row_label(kind, i)
