@@ -43,7 +43,10 @@ from planner.optimise.types import Instance, Solution
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ProfitModel", "profit_model", "solve_profit", "profit_lagrangian", "select_range"]
+__all__ = [
+    "ProfitModel", "profit_model", "solve_profit", "profit_lagrangian", "regional_profit_bound", "select_range",
+    "dual_value", "count_price",
+]
 
 
 class ProfitModel:
@@ -168,9 +171,10 @@ def local_search_profit(
         fs: list[np.ndarray] = []
         js: list[np.ndarray] = []
         scores: list[np.ndarray] = []
-        add_j = np.flatnonzero(addable)
+        # opening / closing only where the count range leaves room (else they would crowd out the swaps)
+        add_j = np.flatnonzero(addable) if st.n_open < pm.hi else np.zeros(0, dtype=np.int64)
         add_s = gain[add_j] - pm.cost_w[add_j]
-        drop_f = np.flatnonzero(removable)
+        drop_f = np.flatnonzero(removable) if st.n_open > pm.lo else np.zeros(0, dtype=np.int64)
         drop_s = pm.cost_w[drop_f] - loss[drop_f]
         kinds += [np.zeros(add_j.size, np.int8), np.ones(drop_f.size, np.int8)]
         fs += [np.full(add_j.size, -1), drop_f]
@@ -187,9 +191,10 @@ def local_search_profit(
         sf.append(loc_open[m.loc[jj]])
         sj.append(jj)
         rem = np.flatnonzero(st.open & ~m.forced)
-        if rem.size and add_j.size:
+        add_all = np.flatnonzero(addable)
+        if rem.size and add_all.size:
             cheap = rem[np.argsort(loss[rem] - pm.cost_w[rem], kind="stable")[:3]]
-            top = add_j[np.argsort(-add_s, kind="stable")[:200]]
+            top = add_all[np.argsort(-(gain[add_all] - pm.cost_w[add_all]), kind="stable")[:200]]
             for f in cheap:
                 sf.append(np.full(top.size, f))
                 sj.append(top)
@@ -390,6 +395,83 @@ def profit_lagrangian(
     return float(best_val)
 
 
+def _initial_mu(m: Model, tab: object, open_mask: np.ndarray) -> np.ndarray:
+    """Each pair's marginal value in the plan ``open_mask``: where the multipliers start."""
+    s = np.add.reduceat(np.where(open_mask[m.ps], m.val, 0.0), m.cell_ptr[:-1]) if m.val.size else np.zeros(0)
+    sp, c, wc = s[m.pc], m.pull[m.pc], m.w[m.pc]
+    mu = np.where(
+        open_mask[m.ps],
+        wc * (huff(sp, c) - huff(np.maximum(sp - m.val, 0.0), c)),
+        wc * (huff(sp + m.val, c) - huff(sp, c)),
+    )
+    return np.where(tab.free, np.maximum(mu, 0.0), 0.0)  # type: ignore[attr-defined]
+
+
+def dual_value(pm: ProfitModel, tab: object, mu: np.ndarray) -> float:
+    """The profit relaxation's value at multipliers ``mu >= 0`` (a valid bound for every count in the range)."""
+    m = pm.model
+    x = np.zeros(m.val.size)
+    mu = np.where(tab.free, np.maximum(mu, 0.0), 0.0)  # type: ignore[attr-defined]
+    total = tab.const + float(cell_terms(tab, mu, x, m.n_cells, m.pc, w=m.w).sum())  # type: ignore[arg-type, attr-defined]
+    rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites) - pm.cost_w
+    return total + float(rho[select_range(m, rho, pm.lo, pm.hi)].sum())
+
+
+def count_price(pm: ProfitModel, rho: np.ndarray) -> float:
+    """A price on the store count for priced scores ``rho``: 0 unless the range binds the relaxation's choice.
+
+    Midway between the last site :func:`select_range` takes and the best one it
+    leaves out, clipped to ``>= 0`` when the upper end binds and ``<= 0`` when the
+    lower one does. Any price gives a valid bound; this one makes it tight.
+    """
+    m = pm.model
+    sel = select_range(m, rho, pm.lo, pm.hi)
+    n_sel = int(sel.sum())
+    free_sel = sel & ~m.forced
+    taken = np.zeros(m.n_loc, dtype=bool)
+    taken[m.loc[sel]] = True
+    left = m.allowed & ~sel & ~taken[m.loc]
+    if not np.any(free_sel):
+        return 0.0
+    last = float(rho[free_sel].min())
+    nxt = float(rho[left].max()) if np.any(left) else last
+    mid = 0.5 * (last + nxt)
+    if n_sel >= pm.hi and last > 0:
+        return max(mid, 0.0)
+    if n_sel <= pm.lo and last < 0:
+        return min(mid, 0.0)
+    return 0.0
+
+
+def regional_profit_bound(pm: ProfitModel, open_mask: np.ndarray, *, time_limit_s: float) -> float:
+    """The profit relaxation region by region, with the store count priced (``decompose.regional_market_share``).
+
+    At a count price ``lam`` the relaxation separates by region (connected
+    components of the cell-site graph): ``lam K + sum over regions of
+    max [f_r(S) - cost(S) - lam |S|]`` with ``K = hi`` for ``lam >= 0`` and ``lo``
+    otherwise bounds every plan with a count in the range, and each region
+    converges on its own (each site's cost is its own price on top of ``lam``).
+    The regions' multipliers are then re-priced together with the exact range
+    (:func:`dual_value`); the smaller of the two bounds is returned.
+    """
+    from planner.optimise.decompose import components, market_share_primal_by_region, regional_market_share
+
+    m = pm.model
+    comps = components(m)
+    tab = cell_tables(m, open_mask)
+    mu = _initial_mu(m, tab, open_mask)
+    lam = count_price(pm, np.bincount(m.ps, weights=mu, minlength=m.n_sites) - pm.cost_w)
+    target = market_share_primal_by_region(m, comps, open_mask, lam) - np.bincount(
+        comps.site_comp, weights=np.where(open_mask, pm.cost_w, 0.0), minlength=comps.n_components)
+    mu_reg = mu.copy()
+    reg = regional_market_share(
+        m, comps, lam, mu, target, time_limit_s=time_limit_s, tables=tab, mu_out=mu_reg, max_iter=100_000,
+        site_price=pm.cost_w,
+    )
+    priced = lam * (pm.hi if lam >= 0 else pm.lo) + float(reg.sum())
+    return min(priced, dual_value(pm, tab, mu_reg))
+
+
 # ---------------------------------------------------------------------------
 # the entry point
 # ---------------------------------------------------------------------------
@@ -494,11 +576,19 @@ def solve_profit(
             return best_v
 
         assert best_mask is not None
+        from planner.optimise.decompose import components
+
+        comps = components(pm.model)
+        stats["components"] = float(comps.n_components)
         bound = profit_lagrangian(
-            pm, best_v, best_mask, time_limit_s=max(0.5, 0.6 * clock.left),
+            pm, best_v, best_mask, time_limit_s=max(0.5, (0.15 if comps.n_components > 1 else 0.6) * clock.left),
             gap_stop=gap_target * 0.2, on_plan=on_plan,
         )
         methods["bound"] = "cell-hull-lagrangian"
+        if comps.n_components > 1 and pm.share_w > 0 and (_gap(pm.profit(best_v), pm.profit(bound)) or 1.0) > gap_target:
+            reg = regional_profit_bound(pm, best_mask, time_limit_s=max(0.5, 0.6 * clock.left))
+            if reg < bound:
+                bound, methods["bound"] = reg, "regional-cell-hull-lagrangian"
         stats["bound_s"] = clock.elapsed
         _report("bound")
         for sel in sorted(plans.values(), key=lambda s: -pm.value(s))[:5]:
