@@ -389,8 +389,16 @@ def rollout_instance(prep: Prepared) -> Any:
     sites = prep.built.sites
     codes, uniques = pd.factorize(sites["province_code"].astype(str), sort=True)
     names = prep.layers.provinces.set_index("code")["name"].reindex(uniques).fillna("").tolist()
+    inst = prep.built.instance
+    if prep.scenario.rollout.mode == "two_stage":
+        # a site-file site that must open (signed lease) is new: the schedule gives it its quarter,
+        # no earlier than its available_from, instead of treating it as open before the horizon
+        from_file = sites["from_file"].to_numpy(bool)
+        fixed = np.asarray(inst.fixed, dtype=np.int64)
+        if np.any(from_file[fixed]):
+            inst = replace(inst, fixed=fixed[~from_file[fixed]])
     return RolloutInstance(
-        instance=prep.built.instance,
+        instance=inst,
         site_province=codes,
         site_is_county=sites["is_county"].to_numpy(dtype=bool),
         capex_cny=sites["capex_cny"].to_numpy(dtype=float),
@@ -400,6 +408,7 @@ def rollout_instance(prep: Prepared) -> Any:
         objective_kind="market_share" if prep.scenario.objective.kind == "profit" else prep.scenario.objective.kind,
         cell_population=prep.built.cells["population"].to_numpy(dtype=float),
         province_names=names,
+        site_available_from=sites["available_from"].to_numpy(dtype=np.int64),
     )
 
 
