@@ -41,13 +41,13 @@ from .attributes import city_tiers, province_income
 from .boundaries import read_boundaries
 from .cache import CODE_VERSION, Stage, Tables, cached_stage, stage_key
 from .candidates import build_candidates
-from .sites import read_site_file
 from .grid import build_grid, cells_to_str, latlng_to_cells
 from .layers import Layers
 from .networks import NETWORK_RESOLUTION, PlacementSpace
 from .population import county_population
 from .regions import resolve_provinces
 from .settlements import assign_settlements, county_seats
+from .sites import read_site_file
 from .stores import read_store_file, tag_stores
 
 log = logging.getLogger(__name__)

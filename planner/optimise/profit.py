@@ -37,7 +37,7 @@ from planner.optimise.feasibility import precheck
 from planner.optimise.greedy import GainTracker
 from planner.optimise.incumbent import Clock, Progress, relative_gap
 from planner.optimise.local_search import move_tables
-from planner.optimise.market_share_bounds import cell_tables, cell_terms
+from planner.optimise.market_share_bounds import CellTables, cell_tables, cell_terms
 from planner.optimise.model import Model, PlanState, compile_model, huff, run_starts
 from planner.optimise.types import Instance, Solution
 
@@ -105,9 +105,9 @@ def greedy_profit(pm: ProfitModel) -> np.ndarray:
     m = pm.model
     st = PlanState(m)
     gt = GainTracker(m)
-    for j in np.flatnonzero(m.forced):
-        st.add(int(j))
-        gt.open_site(int(j))
+    for f0 in np.flatnonzero(m.forced):
+        st.add(int(f0))
+        gt.open_site(int(f0))
     net = pm.share_w * gt.all_gains() - pm.cost_w
     for _ in range(pm.hi):
         short = np.flatnonzero(st.grp_count < st.grp_min)
@@ -122,7 +122,7 @@ def greedy_profit(pm: ProfitModel) -> np.ndarray:
         st.add(pick)
         gt.open_site(pick)
     net = pm.share_w * gt.all_gains() - pm.cost_w
-    heap = [(-float(net[j]), int(j)) for j in np.flatnonzero(st.addable_mask())]
+    heap: list[tuple[float, int]] = [(-float(net[k]), int(k)) for k in np.flatnonzero(st.addable_mask())]
     heapq.heapify(heap)
     while heap and st.n_open < pm.hi:
         neg, j = heapq.heappop(heap)
@@ -395,7 +395,7 @@ def profit_lagrangian(
     return float(best_val)
 
 
-def _initial_mu(m: Model, tab: object, open_mask: np.ndarray) -> np.ndarray:
+def _initial_mu(m: Model, tab: CellTables, open_mask: np.ndarray) -> np.ndarray:
     """Each pair's marginal value in the plan ``open_mask``: where the multipliers start."""
     s = np.add.reduceat(np.where(open_mask[m.ps], m.val, 0.0), m.cell_ptr[:-1]) if m.val.size else np.zeros(0)
     sp, c, wc = s[m.pc], m.pull[m.pc], m.w[m.pc]
@@ -404,15 +404,15 @@ def _initial_mu(m: Model, tab: object, open_mask: np.ndarray) -> np.ndarray:
         wc * (huff(sp, c) - huff(np.maximum(sp - m.val, 0.0), c)),
         wc * (huff(sp + m.val, c) - huff(sp, c)),
     )
-    return np.where(tab.free, np.maximum(mu, 0.0), 0.0)  # type: ignore[attr-defined]
+    return np.where(tab.free, np.maximum(mu, 0.0), 0.0)
 
 
-def dual_value(pm: ProfitModel, tab: object, mu: np.ndarray) -> float:
+def dual_value(pm: ProfitModel, tab: CellTables, mu: np.ndarray) -> float:
     """The profit relaxation's value at multipliers ``mu >= 0`` (a valid bound for every count in the range)."""
     m = pm.model
     x = np.zeros(m.val.size)
-    mu = np.where(tab.free, np.maximum(mu, 0.0), 0.0)  # type: ignore[attr-defined]
-    total = tab.const + float(cell_terms(tab, mu, x, m.n_cells, m.pc, w=m.w).sum())  # type: ignore[arg-type, attr-defined]
+    mu = np.where(tab.free, np.maximum(mu, 0.0), 0.0)
+    total = tab.const + float(cell_terms(tab, mu, x, m.n_cells, m.pc, w=m.w).sum())
     rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites) - pm.cost_w
     return total + float(rho[select_range(m, rho, pm.lo, pm.hi)].sum())
 
@@ -454,7 +454,11 @@ def regional_profit_bound(pm: ProfitModel, open_mask: np.ndarray, *, time_limit_
     The regions' multipliers are then re-priced together with the exact range
     (:func:`dual_value`); the smaller of the two bounds is returned.
     """
-    from planner.optimise.decompose import components, market_share_primal_by_region, regional_market_share
+    from planner.optimise.decompose import (
+        components,
+        market_share_primal_by_region,
+        regional_market_share,
+    )
 
     m = pm.model
     comps = components(m)

@@ -60,9 +60,8 @@ def test_quarterly_cash_ramp_and_capex_in_the_opening_quarter() -> None:
 
 
 def test_profit_run_writes_pnl(tmp_path: Path) -> None:
-    from tests.test_pipeline import prepared
-
     from planner.pipeline import run
+    from tests.test_pipeline import prepared
 
     prep = prepared(objective={"kind": "profit"}, constraints={"total_stores": {"min": 2, "max": 4}})
     res = run(prep.scenario, results_dir=tmp_path, prepared=prep)
