@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 TierName = Literal["1", "new1", "2", "3", "4", "5"]
 TIERS: tuple[TierName, ...] = ("1", "new1", "2", "3", "4", "5")
@@ -248,10 +248,18 @@ class StoreRange(_Section):
         return self
 
 
+def _count_or_range(v: object) -> str:
+    """Which form of ``total_stores`` a value is (so a bad number gets one error, not one per form)."""
+    return "range" if isinstance(v, dict | StoreRange) else "number"
+
+
 class ConstraintsConfig(_Section):
     """Hard limits on the plan. Every one is verified by the checker after solving."""
 
-    total_stores: Annotated[int, Field(ge=1)] | StoreRange = Field(
+    total_stores: Annotated[
+        Annotated[Annotated[int, Field(ge=1)], Tag("number")] | Annotated[StoreRange, Tag("range")],
+        Discriminator(_count_or_range),
+    ] = Field(
         1000,
         description="Stores open at the end, existing ones included: a number (exactly), or {min: N, max: M} "
         "(objective.kind profit only: the plan opens as many as pay, within the range).",
