@@ -584,13 +584,16 @@ def solve_profit(
 
         comps = components(pm.model)
         stats["components"] = float(comps.n_components)
+        regional = comps.n_components > 1
+        # with regions the global run only gives a first bound and plans to polish: the regional
+        # run below does the real work (one global step size serves many regions badly)
         bound = profit_lagrangian(
-            pm, best_v, best_mask, time_limit_s=max(0.5, (0.15 if comps.n_components > 1 else 0.6) * clock.left),
-            gap_stop=gap_target * 0.2, on_plan=on_plan,
+            pm, best_v, best_mask, time_limit_s=max(0.5, (0.1 if regional else 0.6) * clock.left),
+            gap_stop=gap_target * 0.2, on_plan=on_plan, max_iter=40 if regional else 2000,
         )
         methods["bound"] = "cell-hull-lagrangian"
         if comps.n_components > 1 and pm.share_w > 0 and (_gap(pm.profit(best_v), pm.profit(bound)) or 1.0) > gap_target:
-            reg = regional_profit_bound(pm, best_mask, time_limit_s=max(0.5, 0.6 * clock.left))
+            reg = regional_profit_bound(pm, best_mask, time_limit_s=max(0.5, 0.75 * clock.left))
             if reg < bound:
                 bound, methods["bound"] = reg, "regional-cell-hull-lagrangian"
         stats["bound_s"] = clock.elapsed

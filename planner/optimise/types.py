@@ -56,6 +56,8 @@ ARRAY_KEYS_OPTIONAL: tuple[str, ...] = (
     "stores_min",
     "stores_max",
 )
+#: The profit objective's arrays: :meth:`Instance.to_arrays` writes them only when set.
+ARRAY_KEYS_PROFIT: tuple[str, ...] = ("site_fixed_cost", "margin", "stores_min", "stores_max")
 #: Every interchange array, in the order :meth:`Instance.to_arrays` writes them.
 ARRAY_KEYS: tuple[str, ...] = ARRAY_KEYS_REQUIRED + ARRAY_KEYS_OPTIONAL
 

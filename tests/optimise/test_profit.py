@@ -140,3 +140,18 @@ def test_interchange_round_trip_and_errors() -> None:
         Instance.from_arrays(**{**arrays, "stores_min": 4})
     with pytest.raises(DataError, match="margin"):
         Instance.from_arrays(**{**arrays, "margin": -1.0})
+
+
+def test_bench_contract_profit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``planner bench instance FILE.npz --objective profit`` with the range arrays (the contract)."""
+    from planner.bench import run_instance
+
+    f = tmp_path / "p.npz"
+    np.savez(f, **three_shops().to_arrays())
+    out = run_instance(f, "profit", time_limit_s=5)
+    assert set(out) == {"objective", "bound", "gap", "seconds", "open"}
+    assert out["open"] == [0, 1] and out["objective"] == pytest.approx(40.0)
+    # without the range arrays the exact `stores` (1) holds
+    arrays = {k: v for k, v in three_shops().to_arrays().items() if k not in ("stores_min", "stores_max")}
+    np.savez(f, **arrays)
+    assert run_instance(f, "profit", time_limit_s=5)["open"] == [0]
