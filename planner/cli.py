@@ -433,7 +433,7 @@ def bench_pmed(
 @bench_app.command("instance")
 def bench_instance(
     file: Annotated[Path, typer.Argument(help="Instance in the .npz interchange format.")],
-    objective: Annotated[str, typer.Option(help="coverage | distance | market_share")] = "coverage",
+    objective: Annotated[str, typer.Option(help="coverage | distance | market_share | profit")] = "coverage",
     time_limit: TimeOpt = 60.0,
     gap_target: GapOpt = 0.1,
     json_: JsonOpt = False,
@@ -453,7 +453,7 @@ def bench_synthetic(
     candidates: Annotated[int, typer.Option(help="Candidate sites.")] = 10_000,
     stores: Annotated[int, typer.Option(help="Stores to open (existing included).")] = 1000,
     existing: Annotated[int, typer.Option(help="Existing (fixed) stores.")] = 150,
-    objective: Annotated[str, typer.Option(help="coverage | distance | market_share")] = "coverage",
+    objective: Annotated[str, typer.Option(help="coverage | distance | market_share | profit")] = "coverage",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     time_limit: TimeOpt = 60.0,
     dump: Annotated[Path | None, typer.Option(help="Write instance.npz and solution.json here.")] = None,

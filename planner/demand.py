@@ -25,7 +25,7 @@ from planner.geodata.layers import Layers
 from planner.optimise.types import attraction
 from planner.spatial import km_to_minutes, minutes_to_km, pairs_within
 
-__all__ = ["compute_demand", "catchment_km_of"]
+__all__ = ["compute_demand", "catchment_km_of", "market_cny_per_demand"]
 
 
 def catchment_km_of(tiers: pd.Series | np.ndarray, scenario: Scenario) -> np.ndarray:
@@ -45,6 +45,22 @@ def _relative_income(layers: Layers, scenario: Scenario) -> pd.Series:
     return (income / mean) ** scenario.demand.income_elasticity
 
 
+def market_cny_per_demand(layers: Layers, scenario: Scenario) -> float:
+    """Yearly offline market (CNY) of one unit of demand (one "standard-spend person").
+
+    Demand is people × (income / mean income)^elasticity × tier factor, so one unit
+    is worth the population-weighted mean per-capita disposable income (CNY per year,
+    ``data.province_income``) × ``economics.category_spend_share_pct`` ×
+    ``economics.offline_share_pct``; a cell's market is its demand times this.
+    """
+    prov = layers.provinces
+    income = prov["income_cny"].astype(float)
+    pop = prov["population"].astype(float)
+    mean_income = float((income * pop).sum() / pop.sum()) if float(pop.sum()) > 0 else 0.0
+    e = scenario.economics
+    return mean_income * e.category_spend_share_pct / 100.0 * e.offline_share_pct / 100.0
+
+
 def compute_demand(layers: Layers, scenario: Scenario) -> pd.DataFrame:
     """Demand and competitor pull for every populated cell.
 
@@ -52,7 +68,8 @@ def compute_demand(layers: Layers, scenario: Scenario) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per cell of ``layers.cells`` (same order) with columns
-        ``h3, population, demand, competitor_pull`` and ``pull_<brand>`` per competitor.
+        ``h3, population, demand, market_cny_per_year, competitor_pull`` and
+        ``pull_<brand>`` per competitor.
     """
     cells = layers.cells
     rel_income = _relative_income(layers, scenario)
@@ -69,6 +86,7 @@ def compute_demand(layers: Layers, scenario: Scenario) -> pd.DataFrame:
             "demand": population * income_factor * tier_factor,
         }
     )
+    out["market_cny_per_year"] = out["demand"] * market_cny_per_demand(layers, scenario)
     out["competitor_pull"] = 0.0
     comp = layers.competitors
     if len(comp) == 0 or len(cells) == 0:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from planner.config.models import Quota, RolloutConfig, Scenario
+from planner.config.models import Quota, RolloutConfig, Scenario, StoreRange
+from planner.demand import market_cny_per_demand
 from planner.errors import ConfigError, DataError
 from planner.geodata.layers import Layers, TravelCosts
 from planner.optimise.rollout.chain import implies_city_minimum
@@ -26,7 +27,9 @@ from planner.optimise.rollout.types import RolloutParams
 from planner.optimise.types import ConstraintKeys, GroupLimit, Instance
 from planner.spatial import km_to_minutes, minutes_to_km, pairs_within
 
-__all__ = ["BuiltInstance", "build_instance", "is_county_unit", "rollout_params", "UnitNames"]
+__all__ = [
+    "BuiltInstance", "build_instance", "is_county_unit", "rollout_params", "UnitNames", "site_costs", "profit_terms",
+]
 
 log = logging.getLogger(__name__)
 
@@ -134,30 +137,85 @@ def _site_rows(layers: Layers, scenario: Scenario) -> pd.DataFrame:
             "Add them to the scenario's formats.catalogue or fix the store file's format column."
         )
     cand = layers.candidates
+    extra = _site_file_columns(cand)
     base = pd.DataFrame(
         {
             "site_id": cand["site_id"].astype(str).to_numpy(),
             "location_id": cand["site_id"].astype(str).to_numpy(),
-            "name": cand["site_id"].astype(str).to_numpy(),
+            "name": extra["name"],
             "existing": False,
             **{c: cand[c].to_numpy() for c in cols},
+            **{k: v for k, v in extra.items() if k != "name"},
         }
     )
+    listed = base["formats"].astype(str)
     if scenario.formats.enabled:
         parts = []
         for fname, fmt in formats.items():
-            allowed = base["tier"].astype(str).isin(fmt.tiers)
+            # a site file's own list of formats wins over the catalogue's tiers
+            own_list = listed.str.split(";").apply(lambda xs, f=fname: f in xs)
+            allowed = np.where(listed != "", own_list, base["tier"].astype(str).isin(fmt.tiers))
             part = base[allowed].copy()
             part["format"] = fname
-            if fname != "standard":
-                part["site_id"] = part["site_id"] + "#" + fname
+            first = listed[allowed].str.split(";").str[0]
+            # the file's id names the site's standard format (or its first listed one)
+            plain = (fname == "standard") | ((listed[allowed] != "") & ~listed[allowed].str.contains("standard")
+                                             & (first == fname))
+            part.loc[~plain.to_numpy(), "site_id"] = part.loc[~plain.to_numpy(), "site_id"] + "#" + fname
             parts.append(part)
         new = pd.concat(parts, ignore_index=True)
     else:
-        new = base.assign(format="standard")
+        # every new store is standard, or the first format a site file allows
+        first = listed.str.split(";").str[0]
+        new = base.assign(format=np.where((listed == "") | listed.str.contains("standard"), "standard", first))
     sites = pd.concat([ex, new], ignore_index=True)
     sites["tier"] = sites["tier"].astype(str)
+    for k, default in (("capex_file_cny", np.nan), ("opex_file_cny", np.nan), ("available_from", 0),
+                       ("signed", False), ("from_file", False)):
+        sites[k] = sites[k].fillna(default) if k in sites else default
+    sites["signed"] = sites["signed"].astype(bool)
+    sites["from_file"] = sites["from_file"].astype(bool)
+    sites["available_from"] = sites["available_from"].astype(np.int64)
     return sites
+
+
+def _site_file_columns(cand: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The site file's own columns of the candidates (defaults for modelled candidates)."""
+    n = len(cand)
+
+    def get(col: str, default: object) -> pd.Series:
+        return cand[col] if col in cand else pd.Series([default] * n, index=cand.index)
+
+    return {
+        "name": get("name", None).fillna(cand["site_id"]).astype(str).to_numpy(),
+        "formats": get("formats", "").fillna("").astype(str).to_numpy(),
+        "capex_file_cny": get("capex_cny", np.nan).astype(float).to_numpy(),
+        "opex_file_cny": get("opex_cny_per_year", np.nan).astype(float).to_numpy(),
+        "available_from": get("available_from", 0).fillna(0).astype(np.int64).to_numpy(),
+        "signed": (get("status", "candidate").astype(str) == "signed").to_numpy(),
+        "from_file": (get("kind", "cell").astype(str) == "file").to_numpy(),
+    }
+
+
+def site_costs(sites: pd.DataFrame, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """Capex (CNY, 0 for existing stores) and yearly opex (CNY) of every site.
+
+    A site file's own figures win; otherwise the format's catalogue cost times the
+    city tier's factor (``economics.capex_tier_factor`` / ``opex_tier_factor``).
+    """
+    formats = scenario.formats.catalogue
+    e = scenario.economics
+    tier = sites["tier"].astype(str)
+    capex = sites["format"].map({k: f.capex_cny for k, f in formats.items()}).to_numpy(float)
+    capex = capex * tier.map(e.capex_tier_factor).fillna(1.0).to_numpy(float)
+    opex = sites["format"].map({k: f.opex_cny_per_year for k, f in formats.items()}).to_numpy(float)
+    opex = opex * tier.map(e.opex_tier_factor).fillna(1.0).to_numpy(float)
+    own_capex = sites["capex_file_cny"].to_numpy(float)
+    own_opex = sites["opex_file_cny"].to_numpy(float)
+    capex = np.where(np.isfinite(own_capex), own_capex, capex)
+    opex = np.where(np.isfinite(own_opex), own_opex, opex)
+    capex = np.where(sites["existing"].to_numpy(bool), 0.0, capex)
+    return capex, opex
 
 
 def _quota_groups(
@@ -296,6 +354,23 @@ def site_cell_pairs(
     log.info("travel costs: %d of %d instance pairs from %s (%s); pairs it leaves out: %s",
              n_file, len(ps), travel.path, travel.unit, scenario.data.travel_costs_missing)
     return ps[order], pc[order], cost[order]
+def _store_range(total: int | StoreRange) -> tuple[int, int]:
+    """``constraints.total_stores`` as (min, max): a number is both ends."""
+    if isinstance(total, StoreRange):
+        return int(total.min), int(total.max)
+    return int(total), int(total)
+
+
+def profit_terms(sites: pd.DataFrame, scenario: Scenario, cny_per_demand: float) -> tuple[np.ndarray, float]:
+    """The profit objective's yearly fixed cost per site and margin per unit of demand (CNY).
+
+    Fixed cost = opex + capex / ``economics.capex_years`` (existing stores: opex only,
+    their capex is spent); margin = ``economics.gross_margin_pct`` × the yearly offline
+    market of one unit of demand (:func:`planner.demand.market_cny_per_demand`).
+    """
+    e = scenario.economics
+    fixed = sites["opex_cny"].to_numpy(float) + sites["capex_cny"].to_numpy(float) / e.capex_years
+    return fixed, e.gross_margin_pct / 100.0 * cny_per_demand
 
 
 def rollout_params(config: RolloutConfig) -> RolloutParams:
@@ -319,6 +394,7 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
     c = scenario.constraints
     formats = scenario.formats.catalogue
     sites = _site_rows(layers, scenario)
+    cny_per_demand = market_cny_per_demand(layers, scenario)
 
     cell_mask = demand["demand"].to_numpy() > 0
     cells = pd.concat(
@@ -343,10 +419,7 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
     ps, pc, km = site_cell_pairs(sites, cells, search, scenario, travel)
     attr = sites["format"].map({k: f.attractiveness for k, f in formats.items()}).to_numpy(dtype=float)
     attr = attr * scenario.networks.brand_weight.get("own", 1.0)
-    capex = np.where(
-        sites["existing"], 0.0, sites["format"].map({k: f.capex_cny for k, f in formats.items()}).to_numpy(float)
-    )
-    opex = sites["format"].map({k: f.opex_cny_per_year for k, f in formats.items()}).to_numpy(dtype=float)
+    capex, opex = site_costs(sites, scenario)
     sites["capex_cny"], sites["opex_cny"], sites["attractiveness"] = capex, opex, attr
     county_name = sites["county_code"].map(layers.counties.set_index("code")["name"]).fillna("")
     # a prefecture without counties (东莞, 中山, ...) is all city core
@@ -366,6 +439,9 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
         return np.asarray(id_to_idx[ids].to_numpy(), dtype=np.int64)
 
     forced = _resolve_sites(c.forced_sites, "constraints.forced_sites")
+    # a signed lease must open: the file's id (its standard or first format) is forced
+    signed = sites["signed"].to_numpy(bool) & (sites["site_id"] == sites["location_id"]).to_numpy()
+    forced = np.union1d(forced, np.flatnonzero(signed)).astype(np.int64)
     forbidden = _resolve_sites(c.forbidden_sites, "constraints.forbidden_sites")
 
     # one store per cell: sites in the same H3 cell share a location
@@ -409,13 +485,15 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
         fixed, closable, max_closures = forced, existing_idx, c.max_closures
 
     unreachable = scenario.objective.unreachable_min if unit == "min" else scenario.objective.unreachable_km
+    lo, hi = _store_range(c.total_stores)
+    fixed_cost, margin = profit_terms(sites, scenario, cny_per_demand)
     inst = Instance(
         weight=cells["demand"].to_numpy(dtype=float),
         pair_cell=pc.astype(np.int32),
         pair_site=ps.astype(np.int32),
         pair_km=km,
         n_sites=len(sites),
-        stores=c.total_stores,
+        stores=hi,
         radius_km=radius,
         unreachable_km=unreachable,
         site_attr=attr,
@@ -435,6 +513,10 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
         opex_budget_cny=c.opex_budget_cny,
         groups=groups,
         keys=SCENARIO_KEYS,
+        site_fixed_cost=fixed_cost,
+        margin=margin,
+        stores_min=lo if lo != hi else None,
+        stores_max=hi if lo != hi else None,
     )
     log.info(
         "instance: %d cells, %d sites (%d existing), %d pairs, %d spacing conflicts, %d groups",

@@ -220,6 +220,7 @@ def run(
     plan = with_extra_crs(plan_table(built, sol, layers, quarter_labels=labels), scenario.output.extra_crs)
     illustrative = bool(layers.own_stores["illustrative"].any() or layers.competitors["illustrative"].any())
     kpis = compute_kpis(built, sol, plan, layers, scenario_name=scenario.name, illustrative=illustrative)
+    cash, rollout_df = _money(built, sol, plan, kpis, scenario, rollout_df)
     kpis["solve_seconds"] = round(timings["solve_s"], 3)
     # the optimiser's own warnings (e.g. the wall clock cut its deterministic search short)
     kpis["warnings"] = [v for k, v in sol.methods.items() if k == "warning" or k.endswith("_warning")]
@@ -238,6 +239,7 @@ def run(
         if write_map:
             from planner.report.figures import write_overview_png, write_rollout_png
             from planner.report.maps import write_map as _write_map
+            from planner.report.pnl import write_cashflow_png
 
             _write_map(
                 folder / "map.html", layers=layers, plan=plan, kpis=kpis, scenario=scenario,
@@ -246,6 +248,8 @@ def run(
             write_overview_png(folder / "overview.png", layers=layers, plan=plan, kpis=kpis)
             if rollout_df is not None:
                 write_rollout_png(folder / "rollout.png", rollout=rollout_df, kpis=kpis)
+            if cash is not None and labels is not None:
+                write_cashflow_png(folder / "cashflow.png", cash=cash, labels=labels, kpis=kpis)
         timings["total_s"] = time.perf_counter() - t_start
         run_info = {
             "scenario": scenario.name,
@@ -289,6 +293,29 @@ def write_outputs(folder: Path, outputs: RunOutputs) -> None:
         frame.to_csv(folder / name, index=False, encoding=CSV_ENCODING)
     for layer, frame in outputs.layers.items():
         pyogrio.write_dataframe(frame, folder / GPKG_NAME, layer=layer, driver="GPKG")
+
+
+def _money(
+    built: BuiltInstance, sol: Solution, plan: pd.DataFrame, kpis: dict[str, Any], scenario: Scenario,
+    rollout_df: pd.DataFrame | None,
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Each store's P&L into ``plan``, the network's into ``kpis['pnl']``, the quarters' cash into ``rollout``."""
+    from planner.report.pnl import PNL_COLUMNS, pnl_kpis, quarterly_cash, store_pnl
+
+    econ = scenario.economics
+    pnl = store_pnl(built, sol.open_sites, econ)
+    by_id = pnl.set_axis(built.sites["site_id"].iloc[pnl.index].to_numpy())
+    for col in PNL_COLUMNS:
+        plan[col] = plan["store_id"].map(by_id[col]).to_numpy()
+    cash = None
+    if rollout_df is not None:
+        cash = quarterly_cash(built, sol.open_sites, sol.quarter, econ, len(rollout_df))
+        rollout_df = rollout_df.assign(
+            sales_cny=cash["sales_cny"].to_numpy(), ebitda_cny=cash["ebitda_cny"].to_numpy(),
+            cumulative_cash_cny=cash["cumulative_cash_cny"].to_numpy(),
+        )
+    kpis["pnl"] = pnl_kpis(pnl, built.sites["province_code"].astype(str), cash)
+    return cash, rollout_df
 
 
 def _solve(
@@ -387,15 +414,26 @@ def rollout_instance(prep: Prepared) -> Any:
     sites = prep.built.sites
     codes, uniques = pd.factorize(sites["province_code"].astype(str), sort=True)
     names = prep.layers.provinces.set_index("code")["name"].reindex(uniques).fillna("").tolist()
+    inst = prep.built.instance
+    if prep.scenario.rollout.mode == "two_stage":
+        # a site-file site that must open (signed lease) is new: the schedule gives it its quarter,
+        # no earlier than its available_from, instead of treating it as open before the horizon
+        from_file = sites["from_file"].to_numpy(bool)
+        fixed = np.asarray(inst.fixed, dtype=np.int64)
+        if np.any(from_file[fixed]):
+            inst = replace(inst, fixed=fixed[~from_file[fixed]])
     return RolloutInstance(
-        instance=prep.built.instance,
+        instance=inst,
         site_province=codes,
         site_is_county=sites["is_county"].to_numpy(dtype=bool),
         capex_cny=sites["capex_cny"].to_numpy(dtype=float),
         opex_cny=sites["opex_cny"].to_numpy(dtype=float),
-        objective_kind=prep.scenario.objective.kind,
+        # the rollout schedules by market share when the selection maximised profit (its
+        # sales are the share's; the costs are fixed by the selection)
+        objective_kind="market_share" if prep.scenario.objective.kind == "profit" else prep.scenario.objective.kind,
         cell_population=prep.built.cells["population"].to_numpy(dtype=float),
         province_names=names,
+        site_available_from=sites["available_from"].to_numpy(dtype=np.int64),
     )
 
 

@@ -160,8 +160,8 @@ def wgs84_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndar
     """Convert WGS-84 longitudes / latitudes (degrees) to BD-09 (the Baidu Maps datum).
 
     Uses :func:`fast_geocn.coord.wgs84_to_bd09` (GCJ-02 plus Baidu's offset);
-    parameters and returns as :func:`wgs84_to_gcj02`. Only for outputs a Baidu
-    map reads (``output.extra_crs``); nothing inside the planner uses BD-09.
+    parameters and returns as :func:`wgs84_to_gcj02`. For outputs a Baidu map reads
+    (``output.extra_crs``); inputs in BD-09 come back through :func:`bd09_to_wgs84`.
     """
     return _convert_points(_geocn.wgs84_to_bd09, lon, lat)
 
@@ -173,3 +173,11 @@ def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
     inverse, well below a metre off). Parameters and returns as :func:`wgs84_to_gcj02`.
     """
     return _convert_points(_geocn.gcj02_to_wgs84, lon, lat)
+
+
+def bd09_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert BD-09 (Baidu Maps) longitudes / latitudes (degrees) to WGS-84.
+
+    Uses :func:`fast_geocn.coord.bd09_to_wgs84`. Parameters and returns as :func:`wgs84_to_gcj02`.
+    """
+    return _convert_points(_geocn.bd09_to_wgs84, lon, lat)

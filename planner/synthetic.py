@@ -41,6 +41,7 @@ __all__ = [
     "uniform_instance",
     "fragmented_instance",
     "FAMILIES",
+    "with_profit",
     "synthetic_rollout_instance",
     "greedy_selection",
 ]
@@ -292,6 +293,45 @@ def clustered_instance(
         fixed=np.sort(fixed),
     )
 
+
+
+def with_profit(
+    inst: Instance,
+    *,
+    seed: int,
+    margin: float = 1.0,
+    cost_ratio: float = 0.5,
+    stores_min: int | None = None,
+    stores_max: int | None = None,
+) -> Instance:
+    """The same instance with the profit objective's arrays: a margin, a fixed cost per site, a count range.
+
+    Each site's yearly fixed cost is ``cost_ratio`` x U(0.5, 1.5) x what a site
+    captures on average when all ``stores`` are open against the competitors
+    (``margin x sum(weight) / stores`` x the mean share of a cell, estimated from the
+    pull), so with the default ratio a typical site roughly pays for itself and the
+    marginal ones do not: the range's end is then a real choice. Illustrative only.
+
+    Parameters
+    ----------
+    inst
+        A market-share instance (``competitor_pull`` set).
+    seed
+        Seed of the cost draw.
+    margin
+        Money per unit of captured weight.
+    cost_ratio
+        Scale of the costs relative to a site's typical gross margin.
+    stores_min, stores_max
+        The count range (None: the exact ``stores``).
+    """
+    rng = np.random.default_rng(seed)
+    out = Instance(**{f: getattr(inst, f) for f in inst.__dataclass_fields__})
+    typical = margin * float(np.sum(inst.weight)) / max(int(inst.stores), 1) * 0.5
+    out.site_fixed_cost = cost_ratio * typical * rng.uniform(0.5, 1.5, inst.n_sites)
+    out.margin = float(margin)
+    out.stores_min, out.stores_max = stores_min, stores_max
+    return out
 
 
 # --- rollout instances

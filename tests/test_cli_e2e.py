@@ -59,7 +59,8 @@ def test_plan_has_target_rows_existing_kept_inside_province(run_folder: tuple[Pa
     assert kpis["illustrative_networks"] is True
     roll = pd.read_csv(folder / "rollout.csv")
     assert list(roll.columns) == ["quarter", "opened", "open_total", "managers_ready", "trainees", "capex_cny",
-                                  "opex_cny", "objective", "covered_population", "market_share"]
+                                  "opex_cny", "objective", "covered_population", "market_share",
+                                  "sales_cny", "ebitda_cny", "cumulative_cash_cny"]
     assert roll["open_total"].iloc[-1] == 60
 
 

@@ -17,13 +17,14 @@ import planner
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED = ["01_quickstart", "02_tune_constraints", "03_bring_your_own_data", "04_sweep"]
+EXPECTED = ["01_quickstart", "02_tune_constraints", "03_bring_your_own_data", "04_sweep", "05_sites_and_money"]
 # folders each notebook leaves in its results folder
 WRITES = {
     "01_quickstart": ["province-guangdong"],
     "02_tune_constraints": ["province-guangdong", "guangdong-budget-cut", "guangdong-city-quotas", "compare-02"],
     "03_bring_your_own_data": ["guangdong-own-data"],
     "04_sweep": ["province-guangdong", "province-guangdong__total_stores-40__kind-coverage", "compare-04"],
+    "05_sites_and_money": ["guangdong-sites", "guangdong-sites-coverage"],
 }
 
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 TierName = Literal["1", "new1", "2", "3", "4", "5"]
 TIERS: tuple[TierName, ...] = ("1", "new1", "2", "3", "4", "5")
@@ -173,7 +181,22 @@ class NetworksConfig(_Section):
 
 
 class CandidatesConfig(_Section):
-    """Which places may get a new store."""
+    """Which places may get a new store: modelled cells and county seats, the team's own site file, or both."""
+
+    source: Literal["modelled", "file", "both"] = Field(
+        "modelled",
+        description="modelled: populous grid cells and county seats; file: only the sites of candidates.file; "
+        "both: the two together.",
+    )
+    file: str | None = Field(
+        None,
+        description="The team's site file (CSV in UTF-8 or GBK, GeoJSON, GeoPackage, Parquet): columns id, name, "
+        "lat, lon; optional formats (';'-separated), capex_cny, opex_cny_per_year, available_from (e.g. 2027Q3), "
+        "status (candidate | signed).",
+    )
+    crs: Literal["wgs84", "gcj02", "bd09"] = Field(
+        "wgs84", description="Coordinates of the site file: wgs84, gcj02 (AMap, Tencent) or bd09 (Baidu)."
+    )
 
     min_cell_population: float = Field(
         5000, ge=0, description="A grid cell with at least this many people is a candidate site."
@@ -188,10 +211,11 @@ class CandidatesConfig(_Section):
 class ObjectiveConfig(_Section):
     """What the optimiser maximises (or minimises)."""
 
-    kind: Literal["coverage", "market_share", "distance"] = Field(
+    kind: Literal["coverage", "market_share", "distance", "profit"] = Field(
         "coverage",
         description="coverage: demand within reach; market_share: Huff share against competitors; "
-        "distance: demand-weighted distance to the nearest own store (p-median).",
+        "distance: demand-weighted distance to the nearest own store (p-median); profit: gross margin on "
+        "captured sales minus the open stores' opex and annualised capex (see economics).",
     )
     decay: Literal["step", "linear", "exponential"] = Field(
         "step", description="Distance decay for coverage (step = classic maximal covering)."
@@ -258,10 +282,35 @@ class Quota(_Section):
         return self
 
 
+class StoreRange(_Section):
+    """A range for the store total (``objective.kind: profit`` chooses how many are worth opening)."""
+
+    min: NonNegInt = Field(0, description="Fewest stores open at the end, existing ones included.")
+    max: int = Field(ge=1, description="Most stores open at the end, existing ones included.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StoreRange:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} exceeds max {self.max}")
+        return self
+
+
+def _count_or_range(v: object) -> str:
+    """Which form of ``total_stores`` a value is (so a bad number gets one error, not one per form)."""
+    return "range" if isinstance(v, dict | StoreRange) else "number"
+
+
 class ConstraintsConfig(_Section):
     """Hard limits on the plan. Every one is verified by the checker after solving."""
 
-    total_stores: int = Field(1000, ge=1, description="Stores open at the end, existing ones included.")
+    total_stores: Annotated[
+        Annotated[Annotated[int, Field(ge=1)], Tag("number")] | Annotated[StoreRange, Tag("range")],
+        Discriminator(_count_or_range),
+    ] = Field(
+        1000,
+        description="Stores open at the end, existing ones included: a number (exactly), or {min: N, max: M} "
+        "(objective.kind profit only: the plan opens as many as pay, within the range).",
+    )
     keep_existing: bool = Field(True, description="Keep every existing store open.")
     max_closures: NonNegInt = Field(
         0, description="When keep_existing is false: at most this many existing stores may close."
@@ -374,6 +423,72 @@ class RolloutConfig(_Section):
     )
 
 
+# ---------------------------------------------------------------------- economics
+#: Default capex and opex multipliers per city tier (rents and fit-out differ between
+#: Shanghai and a county town). ASSUMPTION, illustrative: no public per-tier rent table was
+#: found among the shipped sources; tier 3 is the reference (1.0).
+_COST_TIER_FACTOR = {"1": 1.8, "new1": 1.4, "2": 1.2, "3": 1.0, "4": 0.85, "5": 0.75}
+
+
+class EconomicsConfig(_Section):
+    """Money: each cell's offline market in CNY, store P&L, the profit objective's costs.
+
+    A cell's market = its demand (people × relative income^elasticity × tier factor) ×
+    the national mean per-capita disposable income (CNY, from ``data.province_income``:
+    real, NBS) × ``category_spend_share_pct`` × ``offline_share_pct``. Values marked
+    ASSUMPTION in the descriptions are illustrative and should be replaced by the
+    brand's own figures.
+    """
+
+    category_spend_share_pct: Pct = Field(
+        2.0,
+        description="Share of per-capita disposable income spent on the brand's category (phones, tablets, "
+        "wearables, laptops) (%). ASSUMPTION: about 1.5 % for phones alone (an order of magnitude of ~270 M "
+        "phones a year at ~3,000 CNY over 1.41 bn people with ~39,000 CNY income), plus other devices.",
+    )
+    offline_share_pct: Pct = Field(
+        50.0,
+        description="Share of that spend made in physical stores (%). ASSUMPTION: roughly half of Chinese "
+        "smartphone sales go through offline channels.",
+    )
+    gross_margin_pct: Pct = Field(
+        20.0, description="Gross margin on a store's sales (%). ASSUMPTION: an own-retail margin, illustrative."
+    )
+    ramp_quarters: int = Field(
+        4, ge=0, le=20,
+        description="Quarters from opening to mature sales (linear ramp; 0 = mature at once). ASSUMPTION.",
+    )
+    discount_rate_pct: float = Field(
+        8.0, ge=0, le=100, description="Yearly discount rate of the network NPV (%). ASSUMPTION."
+    )
+    capex_years: float = Field(
+        5.0, gt=0, le=50,
+        description="Years over which capex is spread in the profit objective (straight line). ASSUMPTION.",
+    )
+    capex_tier_factor: dict[str, float] = Field(
+        default_factory=lambda: dict(_COST_TIER_FACTOR),
+        description="Multiplier on a format's capex per city tier (sites without their own capex_cny). "
+        "ASSUMPTION, illustrative.",
+    )
+    opex_tier_factor: dict[str, float] = Field(
+        default_factory=lambda: dict(_COST_TIER_FACTOR),
+        description="Multiplier on a format's yearly opex per city tier (rent) (sites without their own "
+        "opex_cny_per_year). ASSUMPTION, illustrative.",
+    )
+
+    _keys = field_validator("capex_tier_factor", "opex_tier_factor", mode="before")(
+        classmethod(lambda cls, v: _tier_keys(v))
+    )
+
+    @field_validator("capex_tier_factor", "opex_tier_factor")
+    @classmethod
+    def _fill(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: x for k, x in v.items() if not x > 0}
+        if bad:
+            raise ValueError(f"cost factors must be > 0, got {bad}")
+        return _fill_tiers(v, _COST_TIER_FACTOR)
+
+
 # ------------------------------------------------------------------------- solver
 class SolverConfig(_Section):
     """How hard to work."""
@@ -431,7 +546,19 @@ class Scenario(_Section):
     objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
     constraints: ConstraintsConfig = Field(default_factory=ConstraintsConfig)
     formats: FormatsConfig = Field(default_factory=FormatsConfig)
+    economics: EconomicsConfig = Field(default_factory=EconomicsConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     solver: SolverConfig = Field(default_factory=SolverConfig)
     map: MapConfig = Field(default_factory=MapConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @model_validator(mode="after")
+    def _range_needs_profit(self) -> Scenario:
+        if isinstance(self.constraints.total_stores, StoreRange) and self.objective.kind != "profit":
+            raise ValueError(
+                "constraints.total_stores as {min, max} needs objective.kind: profit (the other objectives "
+                "always gain from one more store); give a number instead"
+            )
+        if self.candidates.source != "modelled" and not self.candidates.file:
+            raise ValueError(f"candidates.source is {self.candidates.source!r} but candidates.file is not set")
+        return self

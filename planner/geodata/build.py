@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from planner.config.models import Scenario, StoreSource
@@ -46,6 +47,7 @@ from .networks import NETWORK_RESOLUTION, PlacementSpace
 from .population import county_population
 from .regions import resolve_provinces
 from .settlements import assign_settlements, county_seats
+from .sites import read_site_file
 from .stores import read_store_file, tag_stores
 
 log = logging.getLogger(__name__)
@@ -391,8 +393,8 @@ def _assemble(ctx: _Context, admin: Tables, cells: gpd.GeoDataFrame, nets: Table
         },
         geometry=provinces.geometry.to_numpy(), crs=src.WGS84,
     )
-    candidates = build_candidates(cells, counties_out, ctx.scenario.candidates, resolution=res)
     tiers = cities_out.set_index("code")["tier"]
+    candidates = _candidates(ctx, admin, cells, counties_out, tiers, res)
     own = _tag_h3_tier(nets["own_stores"], tiers, res)
     own = own[["store_id", "name", "format", "lat", "lon", "h3", "county_code", "city_code", "province_code",
                "tier", "illustrative", "geometry"]]
@@ -413,6 +415,36 @@ def _assemble(ctx: _Context, admin: Tables, cells: gpd.GeoDataFrame, nets: Table
         candidates=candidates, own_stores=own.reset_index(drop=True), competitors=comp.reset_index(drop=True),
         provenance=_provenance(ctx), cache_key=key,
     )
+
+
+def _candidates(
+    ctx: _Context, admin: Tables, cells: gpd.GeoDataFrame, counties: gpd.GeoDataFrame, tiers: pd.Series, res: int
+) -> gpd.GeoDataFrame:
+    """Modelled candidates, the team's site file, or both (``candidates.source``), with the file's columns."""
+    cfg = ctx.scenario.candidates
+    parts = []
+    if cfg.source in ("modelled", "both"):
+        mod = build_candidates(cells, counties, cfg, resolution=res)
+        parts.append(mod.assign(name=mod["site_id"], formats="", capex_cny=np.nan, opex_cny_per_year=np.nan,
+                                available_from=0, status="candidate"))
+    if cfg.source in ("file", "both"):
+        assert cfg.file is not None  # the config model requires it
+        sc = ctx.scenario
+        ctx.say("reading candidate sites")
+        sites = read_site_file(cfg.file, crs=cfg.crs, formats=list(sc.formats.catalogue),
+                               start_quarter=sc.rollout.start_quarter, quarters=sc.rollout.quarters)
+        like_stores = sites.rename(columns={"site_id": "store_id"})
+        tags = tag_stores(like_stores, admin["counties"], path=cfg.file, role="candidate sites")
+        table = pd.concat([pd.DataFrame(sites.drop(columns="geometry")).reset_index(drop=True), tags], axis=1)
+        table = table[table["province_code"].isin(ctx.province_codes)].reset_index(drop=True)
+        table = _tag_h3_tier(table, tiers, res).assign(kind="file", population=np.nan)
+        parts.append(table)
+    out = pd.concat(parts, ignore_index=True)
+    dup = out["site_id"][out["site_id"].duplicated()]
+    if len(dup):
+        raise DataError(f"candidate sites file {cfg.file}: id(s) {sorted(set(dup))[:5]} clash with modelled "
+                        "candidate ids (c-<h3>, seat-<code>); rename them in the file.")
+    return gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(out["lon"], out["lat"]), crs=src.WGS84)
 
 
 # -------------------------------------------------------------------- API

@@ -121,20 +121,6 @@ def _row_label(kind: str, i: int) -> str:
     return f"line {i + 2}" if kind == "csv" else f"record {i + 1}"
 
 
-def read_table(path: Path, role: str) -> tuple[pd.DataFrame, str]:
-    """A user's table file as strings (CSV in UTF-8/BOM/GBK, GeoJSON, GeoPackage, Parquet) and its row kind.
-
-    Shared by the loaders of this package (stores, travel costs) so every file
-    gets the same encodings and messages; the kind goes to :func:`row_label`.
-    """
-    return _read_table(path, role)
-
-
-def row_label(kind: str, i: int) -> str:
-    """How a message names row ``i`` (0-based) of a table: ``line N`` in a CSV, else ``record N``."""
-    return _row_label(kind, i)
-
-
 def _pick_columns(df: pd.DataFrame, path: Path, role: str) -> dict[str, str]:
     lower = {str(c).strip().lower(): c for c in df.columns}
     found: dict[str, str] = {}
@@ -324,3 +310,18 @@ def tag_stores(stores: gpd.GeoDataFrame, counties: gpd.GeoDataFrame, *, path: st
             "province_code": hit["province_code"].to_numpy(dtype=object),
         }
     )
+
+
+def read_table(path: str | Path, role: str) -> tuple[pd.DataFrame, str]:
+    """A user's file (CSV in UTF-8 / GBK, GeoJSON, GeoPackage, Parquet) as a table, and how its rows are named.
+
+    The second value is ``'csv'`` (rows named by spreadsheet line) or ``'record'``;
+    pass it to :func:`row_label`. Shared by the loaders of user files (stores, candidate
+    sites, travel costs), so every file gets the same encodings and messages.
+    """
+    return _read_table(Path(path).expanduser(), role)
+
+
+def row_label(kind: str, i: int) -> str:
+    """How row ``i`` (0-based) of a table read by :func:`read_table` is named in messages."""
+    return _row_label(kind, i)

@@ -24,7 +24,7 @@ from planner.optimise.types import Instance, ObjectiveKind, Solution
 
 log = logging.getLogger(__name__)
 
-MAXIMISE: dict[str, bool] = {"coverage": True, "market_share": True, "distance": False}
+MAXIMISE: dict[str, bool] = {"coverage": True, "market_share": True, "distance": False, "profit": True}
 
 
 class CheckFailed(RuntimeError):  # noqa: N818 - the name the contract uses
@@ -91,8 +91,23 @@ def objective_value(inst: Instance, open_sites: np.ndarray, kind: ObjectiveKind)
         Covered demand (coverage), demand-weighted km (distance) or captured
         demand (market_share).
     """
-    per_cell = _cell_values(inst, np.asarray(open_sites, dtype=np.int64), kind)
+    sites = np.asarray(open_sites, dtype=np.int64)
+    if kind == "profit":
+        return _profit_value(inst, sites)
+    per_cell = _cell_values(inst, sites, kind)
     return float(np.sum(np.asarray(inst.weight, dtype=float) * per_cell))
+
+
+def _profit_value(inst: Instance, sites: np.ndarray) -> float:
+    """``margin * market_share - sum of the open sites' fixed costs``, from the definitions.
+
+    The checker's own copy of the profit formula (the solver's is in ``optimise/profit.py``).
+    """
+    sites = np.unique(sites)
+    share = float(np.sum(np.asarray(inst.weight, dtype=float) * _cell_values(inst, sites, "market_share")))
+    margin = 1.0 if inst.margin is None else float(inst.margin)
+    cost = 0.0 if inst.site_fixed_cost is None else float(np.sum(np.asarray(inst.site_fixed_cost, float)[sites]))
+    return margin * share - cost
 
 
 def _cell_values(inst: Instance, open_sites: np.ndarray, kind: str) -> np.ndarray:
@@ -221,7 +236,7 @@ def _marginal_values(inst: Instance, sites: np.ndarray, kind: str, pos: np.ndarr
     marginal = np.zeros(sites.size)
     if cell.size == 0:
         return marginal
-    if kind == "market_share":
+    if kind in ("market_share", "profit"):
         attr = np.ones(inst.n_sites) if inst.site_attr is None else np.asarray(inst.site_attr, float)
         pull = np.zeros(inst.n_cells) if inst.competitor_pull is None else np.asarray(inst.competitor_pull, float)
         g = attr[site] * (1.0 + km) ** (-float(inst.beta))
@@ -234,6 +249,10 @@ def _marginal_values(inst: Instance, sites: np.ndarray, kind: str, pos: np.ndarr
         s_without = np.maximum(s_all[cell] - g, 0.0)
         loss = w[cell] * (h(s_all[cell], pull[cell]) - h(s_without, pull[cell]))
         np.add.at(marginal, pos[site], loss)
+        if kind == "profit":  # margin on the sales lost, less the costs saved
+            margin = 1.0 if inst.margin is None else float(inst.margin)
+            cost = np.zeros(inst.n_sites) if inst.site_fixed_cost is None else np.asarray(inst.site_fixed_cost, float)
+            marginal = margin * marginal - cost[sites]
         return marginal
     if kind == "coverage":
         v = _coverage_credit(km, _as_radius(inst)[site], inst.decay)
@@ -299,8 +318,14 @@ def check_solution(inst: Instance, sol: Solution, *, tol: float = 1e-6) -> Check
     is_open = np.zeros(m, dtype=bool)
     is_open[uniq] = True
 
-    if uniq.size != inst.stores:
-        v.append(f"{uniq.size} stores open, the plan must have exactly {inst.stores}")
+    if inst.stores_min is None and inst.stores_max is None:
+        if uniq.size != inst.stores:
+            v.append(f"{uniq.size} stores open, the plan must have exactly {inst.stores}")
+    else:
+        lo = np.unique(np.asarray(inst.fixed)).size if inst.stores_min is None else int(inst.stores_min)
+        hi = m if inst.stores_max is None else int(inst.stores_max)
+        if not lo <= uniq.size <= hi:
+            v.append(f"{uniq.size} stores open, the plan must have between {lo} and {hi}")
 
     existing = np.unique(np.asarray(inst.existing, dtype=np.int64))
     fixed = np.setdiff1d(np.asarray(inst.fixed, dtype=np.int64), existing)

@@ -512,6 +512,7 @@ def regional_market_share(
     mu_out: np.ndarray | None = None,
     work_s: float = math.inf,
     work: Work | None = None,
+    site_price: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-region cell-hull market-share bound at a fixed store price.
 
@@ -527,6 +528,8 @@ def regional_market_share(
     incumbent; any plan, or none, keeps the bound valid), or ``tables`` when
     given. ``mu_out``, when given, receives each region's best multipliers
     (for :func:`market_share_bounds.market_share_dual_value`, which re-prices the count).
+    ``site_price`` (float[M], optional) is a price per site added to ``lam``
+    (the profit objective's fixed costs, ``optimise.profit``).
 
     Work is counted in pairs of the open regions visited per iteration
     (``MS_REGIONAL_S_PER_PAIR`` nominal seconds each, plus a pass over the
@@ -536,7 +539,7 @@ def regional_market_share(
     Returns
     -------
     ndarray
-        Best bound per region on ``max f_c(S) - lam |S|``.
+        Best bound per region on ``max f_c(S) - lam |S|`` (``- sum site_price`` over S when given).
     """
 
     t0 = time.perf_counter()
@@ -565,6 +568,7 @@ def regional_market_share(
     can = m.allowed & ~m.forced & ~loc_forced[m.loc]
     shared_loc = m.n_loc < m.n_sites
     site_reg = comps.site_comp
+    price = np.full(m.n_sites, float(lam)) if site_price is None else float(lam) + np.asarray(site_price, float)
     groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     alt = None
     lin = (tab.lin_pairs, tab.lin_coef)
@@ -600,11 +604,11 @@ def regional_market_share(
         lc = const_reg + np.bincount(cell_reg, weights=per_cell, minlength=k)
         rho = np.zeros(m.n_sites)
         rho[sidx] = np.bincount(m.ps[pidx], weights=mu[pidx], minlength=m.n_sites)[sidx]
-        sel = can & (rho > lam)
+        sel = can & (rho > price)
         if shared_loc:
-            sel = _best_per_location(m, sel, rho)
+            sel = _best_per_location(m, sel, rho - price)
         sel |= m.forced
-        lc += np.bincount(site_reg[sidx], weights=np.where(sel[sidx], rho[sidx] - lam, 0.0), minlength=k)
+        lc += np.bincount(site_reg[sidx], weights=np.where(sel[sidx], rho[sidx] - price[sidx], 0.0), minlength=k)
         better = active & (lc < best_l)
         with np.errstate(invalid="ignore"):
             much = better & ~(lc >= best_l - 1e-4 * np.maximum(best_l - target, 1e-9))

@@ -289,6 +289,12 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, params: Rollout
         out.append(f"{int((is_pre & (q >= 0)).sum())} existing stores are given an opening quarter")
     if np.any(~is_pre & (q < 0)):
         out.append(f"{int((~is_pre & (q < 0)).sum())} new stores are marked as already open (-1)")
+    if rinst.site_available_from is not None:
+        avail = np.asarray(rinst.site_available_from, dtype=np.int64)[sites]
+        early = ~is_pre & (q >= 0) & (q < avail)
+        if np.any(early):
+            out.append(f"{int(early.sum())} store(s) open before their available_from quarter, e.g. site "
+                       f"{int(sites[early][0])} in quarter {int(q[early][0])} (available from {int(avail[early][0])})")
     if np.any((hires < 0) | (hires > params.external_hires_per_quarter)):
         out.append(
             f"external hires {hires.tolist()} outside 0..rollout.external_hires_per_quarter="

@@ -106,9 +106,9 @@ def solve(
     ----------
     inst : Instance
         The instance (see ``types.Instance`` for the objectives).
-    kind : {"coverage", "distance", "market_share"}
-        Objective to optimise (coverage and market share are maximised,
-        distance minimised).
+    kind : {"coverage", "distance", "market_share", "profit"}
+        Objective to optimise (coverage, market share and profit are
+        maximised, distance minimised; profit is ``optimise.profit.solve_profit``).
     time_limit_s : float, default 60
         Wall-clock limit (s), a safety net, and the nominal size of the search:
         unless ``work_limit_s`` is given, the work budget is
@@ -158,6 +158,11 @@ def solve(
     ``status`` is ``"time_limit"`` and ``methods["warning"]`` names what was cut
     short; such a plan may differ from run to run.
     """
+    if kind == "profit":
+        from planner.optimise.profit import solve_profit
+
+        return solve_profit(inst, time_limit_s=time_limit_s, gap_target=gap_target, progress=progress,
+                            max_enumerated=max_enumerated)
     clock = Clock(time_limit_s)
     work = Work(WORK_PER_LIMIT_S * time_limit_s if work_limit_s is None else work_limit_s)
     problems = precheck(inst)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,10 +27,10 @@ import numpy.typing as npt
 
 from planner.errors import DataError
 
-ObjectiveKind = Literal["coverage", "distance", "market_share"]
+ObjectiveKind = Literal["coverage", "distance", "market_share", "profit"]
 DecayKind = Literal["step", "linear", "exponential"]
 #: Every objective an ``Instance`` can be solved for.
-OBJECTIVES: tuple[ObjectiveKind, ...] = ("coverage", "distance", "market_share")
+OBJECTIVES: tuple[ObjectiveKind, ...] = ("coverage", "distance", "market_share", "profit")
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,19 @@ ARRAY_KEYS_REQUIRED: tuple[str, ...] = (
     "unreachable_km",
 )
 #: Interchange arrays that may be left out (a default is used instead).
-ARRAY_KEYS_OPTIONAL: tuple[str, ...] = ("fixed", "site_attr", "competitor_pull", "beta")
+ARRAY_KEYS_OPTIONAL: tuple[str, ...] = (
+    "fixed",
+    "site_attr",
+    "competitor_pull",
+    "beta",
+    # the profit objective (see Instance): its costs, its margin, and a store-count range
+    "site_fixed_cost",
+    "margin",
+    "stores_min",
+    "stores_max",
+)
+#: The profit objective's arrays: :meth:`Instance.to_arrays` writes them only when set.
+ARRAY_KEYS_PROFIT: tuple[str, ...] = ("site_fixed_cost", "margin", "stores_min", "stores_max")
 #: Every interchange array, in the order :meth:`Instance.to_arrays` writes them.
 ARRAY_KEYS: tuple[str, ...] = ARRAY_KEYS_REQUIRED + ARRAY_KEYS_OPTIONAL
 
@@ -98,6 +111,9 @@ class Instance:
     - distance     = sum_i weight_i * min(unreachable_km, min over open paired j of pair_km)
     - market_share = sum_i weight_i * S_i / (S_i + competitor_pull_i),
       S_i = sum over open paired j of site_attr_j * (1 + pair_km)^(-beta); 0/0 counts 0.
+    - profit       = margin * market_share - sum over open j of site_fixed_cost_j
+      (fixed sites included); with ``stores_min`` / ``stores_max`` the number of
+      open sites may be anything in that range instead of exactly ``stores``.
     """
 
     weight: np.ndarray  # float[N] demand per cell
@@ -128,6 +144,13 @@ class Instance:
     opex_budget_cny: float | None = None
     groups: list[GroupLimit] = field(default_factory=list)
     keys: ConstraintKeys = field(default_factory=ConstraintKeys)
+    # the profit objective: yearly fixed cost of each open site (opex + annualised capex)
+    # and the money earned per unit of captured weight (gross margin x market per weight unit)
+    site_fixed_cost: np.ndarray | None = None  # float[M]
+    margin: float | None = None
+    # a store-count range (profit: "how many are worth opening"); None = exactly ``stores``
+    stores_min: int | None = None
+    stores_max: int | None = None
 
     @property
     def n_cells(self) -> int:
@@ -136,6 +159,18 @@ class Instance:
     @property
     def n_pairs(self) -> int:
         return int(self.pair_cell.shape[0])
+
+    def store_range(self) -> tuple[int, int]:
+        """Smallest and largest number of open sites allowed (both ``stores`` unless a range is set).
+
+        A range given by only one end takes the number of fixed sites (below)
+        or every site (above) for the other.
+        """
+        if self.stores_min is None and self.stores_max is None:
+            return int(self.stores), int(self.stores)
+        lo = int(np.unique(np.asarray(self.fixed)).size) if self.stores_min is None else int(self.stores_min)
+        hi = int(self.n_sites) if self.stores_max is None else int(self.stores_max)
+        return lo, hi
 
     # -- adapters: plain arrays in and out ------------------------------------
     @classmethod
@@ -158,6 +193,11 @@ class Instance:
         ``site_attr``       float[M]    attractiveness of each site (Huff)
         ``competitor_pull`` float[N]    competitors' attraction on each cell (Huff)
         ``beta``            float       distance-decay exponent (Huff)
+        ``site_fixed_cost`` float[M]    yearly fixed cost of each open site (profit)
+        ``margin``          float       money per unit of captured weight (profit)
+        ``stores_min``      int         fewest open sites, fixed included (replaces
+                                        ``stores`` when given, with ``stores_max``)
+        ``stores_max``      int         most open sites, fixed included
         ==================  ==========  ==============================================
 
         M is ``len(site_attr)`` when given, otherwise ``max(pair_site, fixed) + 1``.
@@ -167,7 +207,10 @@ class Instance:
         **arrays
             The keys of :data:`ARRAY_KEYS`. ``fixed`` (default none), ``site_attr``
             (default 1), ``competitor_pull`` (default 0) and ``beta`` (default 2)
-            may be left out; a one-element array is taken as a scalar.
+            may be left out, and so may the profit arrays (``site_fixed_cost``
+            default 0, ``margin`` default 1, no store range); a one-element array
+            is taken as a scalar. With only one of ``stores_min`` / ``stores_max``
+            the other end is the number of fixed sites / every site.
 
         Returns
         -------
@@ -302,7 +345,21 @@ class Instance:
             if self.competitor_pull is None
             else np.asarray(self.competitor_pull, dtype=np.float64),
             "beta": np.asarray(float(self.beta)),
+            **self._profit_arrays(),
         }
+
+    def _profit_arrays(self) -> dict[str, np.ndarray]:
+        """The profit objective's optional arrays, only those set."""
+        out: dict[str, np.ndarray] = {}
+        if self.site_fixed_cost is not None:
+            out["site_fixed_cost"] = np.asarray(self.site_fixed_cost, dtype=np.float64)
+        if self.margin is not None:
+            out["margin"] = np.asarray(float(self.margin))
+        if self.stores_min is not None:
+            out["stores_min"] = np.asarray(int(self.stores_min), dtype=np.int64)
+        if self.stores_max is not None:
+            out["stores_max"] = np.asarray(int(self.stores_max), dtype=np.int64)
+        return out
 
 
 @dataclass
@@ -453,6 +510,8 @@ def _instance_from_arrays(data: dict[str, npt.ArrayLike]) -> Instance:
         pull = np.zeros(n)
     beta = float(nonneg("beta", floats("beta", 0))) if "beta" in data else Instance.beta
 
+    fixed_cost, margin, stores_min, stores_max = _profit_from_arrays(data, floats, err, m, fixed.size)
+
     order = np.lexsort((pair_cell, pair_site))
     pair_cell, pair_site, pair_km = pair_cell[order], pair_site[order], pair_km[order]
     if k > 1:
@@ -476,7 +535,51 @@ def _instance_from_arrays(data: dict[str, npt.ArrayLike]) -> Instance:
         competitor_pull=pull,
         beta=beta,
         fixed=np.sort(fixed),
+        site_fixed_cost=fixed_cost,
+        margin=margin,
+        stores_min=stores_min,
+        stores_max=stores_max,
     )
+
+
+def _profit_from_arrays(
+    data: dict[str, npt.ArrayLike],
+    floats: Callable[[str, int], np.ndarray],
+    err: Callable[[str, str], DataError],
+    m: int,
+    n_fixed: int,
+) -> tuple[np.ndarray | None, float | None, int | None, int | None]:
+    """``site_fixed_cost``, ``margin``, ``stores_min``, ``stores_max`` checked (None where absent)."""
+    fixed_cost = None
+    if "site_fixed_cost" in data:
+        fixed_cost = floats("site_fixed_cost", 1)
+        if fixed_cost.shape[0] != m:
+            raise err("site_fixed_cost", f"has {fixed_cost.shape[0]} entries, expected one per site ({m}).")
+        if np.isinf(fixed_cost).any():
+            raise err("site_fixed_cost", f"contains an infinite value (first at position {_first(np.isinf(fixed_cost))}).")
+    margin = None
+    if "margin" in data:
+        margin = float(floats("margin", 0))
+        if not math.isfinite(margin) or margin < 0:
+            raise err("margin", f"must be a finite number >= 0, found {margin}.")
+    ends: dict[str, int | None] = {}
+    for key in ("stores_min", "stores_max"):
+        if key not in data:
+            ends[key] = None
+            continue
+        x = float(floats(key, 0))
+        if x != round(x) or math.isinf(x):
+            raise err(key, f"must be a whole number, found {x}.")
+        ends[key] = int(x)
+    lo = n_fixed if ends["stores_min"] is None else ends["stores_min"]
+    hi = m if ends["stores_max"] is None else ends["stores_max"]
+    if (ends["stores_min"] is not None or ends["stores_max"] is not None) and not n_fixed <= lo <= hi <= m:
+        raise err(
+            "stores_min" if ends["stores_min"] is not None else "stores_max",
+            f"range {lo}..{hi} must hold at least the {n_fixed} fixed site(s), at most the {m} sites, "
+            "and stores_min <= stores_max.",
+        )
+    return fixed_cost, margin, ends["stores_min"], ends["stores_max"]
 
 
 def _first(mask: np.ndarray) -> int | tuple[int, ...]:

@@ -39,7 +39,7 @@ EXISTING_COLOUR = "#1f2937"
 NEW_CMAP = "plasma"
 
 
-def _figure(**kwargs: Any) -> Any:
+def agg_figure(**kwargs: Any) -> Any:
     """A matplotlib ``Figure`` on its own Agg canvas: no pyplot, no global backend switch.
 
     A notebook that called :func:`planner.run` keeps its inline backend (and
@@ -106,7 +106,7 @@ def write_overview_png(
     from matplotlib.lines import Line2D
 
     path = Path(path)
-    fig = _figure(figsize=size_in, dpi=dpi)
+    fig = agg_figure(figsize=size_in, dpi=dpi)
     ax = fig.subplots()
     prov = layers.provinces
     if prov is not None and len(prov):
@@ -188,7 +188,7 @@ def write_rollout_png(path: str | Path, *, rollout: pd.DataFrame, kpis: Mapping[
     path = Path(path)
     q = rollout["quarter"].astype(str).tolist()
     x = np.arange(len(q))
-    fig = _figure(figsize=(10, 7))
+    fig = agg_figure(figsize=(10, 7))
     ax1, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     ax1.bar(x, rollout["opened"], color="#6a3d9a", alpha=0.8, label="stores opened in the quarter")
     ax1.plot(x, rollout["open_total"], color="#1f2937", marker="o", label="stores open (end of quarter)")

@@ -289,6 +289,8 @@ def _store_popup(row: Mapping[str, Any]) -> str:
         lines.append(f"Cannibalised: {fmt_float(row.get('cannibalised_pct'), 1)} %")
     if row.get("expected_share") is not None:
         lines.append(f"Expected share: {fmt_pct(row.get('expected_share'))}")
+    if row.get("sales_cny_per_year") is not None:
+        lines += _pnl_lines(row)
     if row.get("nearest_own_km") is not None:
         lines.append(f"Nearest own store: {fmt_float(row.get('nearest_own_km'), 1)} km")
     if row.get("nearest_competitor_km") is not None:
@@ -297,6 +299,49 @@ def _store_popup(row: Mapping[str, Any]) -> str:
             f"{fmt_int(row.get('competitors_in_catchment'))} in catchment"
         )
     return "<br>".join(lines)
+
+
+def _pnl_lines(row: Mapping[str, Any]) -> list[str]:
+    """A store's P&L for its popup (mature yearly figures, million CNY)."""
+
+    def mcny(key: str) -> str:
+        v = row.get(key)
+        return fmt_float(None if v is None else float(v) / 1e6, 2)
+
+    payback = row.get("payback_quarters")
+    pb = "n/a (EBITDA ≤ 0)" if payback is None or pd.isna(payback) else f"{fmt_float(payback, 1)} quarters"
+    return [
+        f"Sales: {mcny('sales_cny_per_year')} M CNY/yr "
+        f"({fmt_float(row.get('cannibalised_sales_pct'), 1)} % taken from sister stores)",
+        f"Gross profit {mcny('gross_profit_cny_per_year')} − opex {mcny('opex_cny_per_year')} = "
+        f"<b>EBITDA {mcny('ebitda_cny_per_year')}</b> M CNY/yr",
+        f"Capex {mcny('capex_cny')} M CNY, payback {pb}",
+    ]
+
+
+def _ebitda_layer(m: folium.Map, reg: LayerRegistry, *, layers: Layers, plan: pd.DataFrame, proj: _Projector) -> None:
+    """Provinces coloured by the plan's yearly EBITDA there (off by default)."""
+    if "ebitda_cny_per_year" not in plan.columns or "province_code" not in plan.columns:
+        return
+    units = admin_units(layers, "province")
+    if units is None or len(units) == 0:
+        return
+    by_prov = plan.groupby(plan["province_code"].astype(str))["ebitda_cny_per_year"].sum()
+    sales = plan.groupby(plan["province_code"].astype(str))["sales_cny_per_year"].sum()
+    codes = units["code"].astype(str).to_numpy()
+    values = by_prov.reindex(codes).fillna(0.0).to_numpy(dtype=float)
+    breaks = _class_breaks(values)
+    fills = _classify(values, breaks, _palette(len(breaks) - 1, "Greens"))
+    props = []
+    for code, name, v, fill in zip(codes, units["name"].astype(str), values, fills, strict=True):
+        tip = (f"<b>{esc(name)}</b><br>EBITDA: <b>{fmt_float(v / 1e6, 1)} M CNY/yr</b><br>"
+               f"Sales: {fmt_float(float(sales.get(code, 0.0)) / 1e6, 1)} M CNY/yr<br>"
+               "<small>mature stores of the final network; economics partly assumptions</small>")
+        props.append((tip, fill))
+    feats = polygon_features(units.geometry.to_numpy(), props, proj.geoms, SIMPLIFY_TOLERANCE_DEG["province"])
+    fg = feature_group(m, reg, "ebitda", "Province: EBITDA of the plan (CNY/yr)", show=False)
+    fg.add_child(JsLayer(fg, {"f": feats, "stroke": "#4b5563", "weight": 1.2, "opacity": 0.65}, POLYGON_JS,
+                         m.get_name(), lazy=True, key="ebitda"))
 
 
 def _catchment_m(plan: pd.DataFrame, scenario: Scenario) -> np.ndarray:
@@ -505,6 +550,7 @@ def build_map(
     admin = _admin_layers(
         m, reg, layers=layers, plan=plan, kpis=kpis, kpi=cfg.choropleth_kpi, cell_values=cell_values, proj=proj
     )
+    _ebitda_layer(m, reg, layers=layers, plan=plan, proj=proj)
     grid = None
     if cfg.max_grid_cells > 0 and layers.cells is not None and len(layers.cells):
         grid = _grid_layer(m, reg, cells=layers.cells, cell_values=cell_values, max_cells=cfg.max_grid_cells,

@@ -102,7 +102,7 @@ def test_extends_cycle_and_missing_base(tmp_path: Path) -> None:
         ("", "empty"),
         ("- a\n- b\n", "mapping"),
         ("name: [unclosed\n", "not valid YAML"),
-        ("objective:\n  kind: profit\n", "objective.kind"),
+        ("objective:\n  kind: revenue\n", "objective.kind"),
         ("rollout:\n  attrition_pct: 150\n", "rollout.attrition_pct"),
     ],
 )

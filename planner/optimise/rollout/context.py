@@ -41,6 +41,7 @@ class Context:
     base_state: np.ndarray
     base_value: float
     sel: Selection | None = None  # joint mode only
+    avail: np.ndarray | None = None  # int[n] first quarter each candidate may open (None: 0)
 
     @property
     def T(self) -> int:  # noqa: N802 - the model's notation
@@ -73,6 +74,7 @@ def make_context(
         rinst=rinst, params=params, base=base, cand=cand, must_open=must_open, n_required=n_required,
         capex=rinst.site_capex()[cand], prov=prov[cand], county=county[cand], city_base=city_base,
         vm=vm, base_state=base_state, base_value=vm.total(base_state),
+        avail=rinst.available_from()[cand] if rinst.site_available_from is not None else None,
     )
 
 

@@ -122,6 +122,8 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
         unlocked = county_stores_unlocked(city_open, need_city)
         todo = q == NEVER
         elig = todo & (~ctx.county | unlocked[ctx.prov])
+        if ctx.avail is not None:
+            elig &= ctx.avail <= t  # a site opens no earlier than its available_from
         if sel is not None:
             elig = _sel_ok_vec(sel, elig)
         idx = np.flatnonzero(elig)

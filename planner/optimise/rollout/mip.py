@@ -102,7 +102,10 @@ class Mip:
         ctx, s, T = self.ctx, self.s, self.ctx.T
         lb_last = 1.0 if ctx.must_open else 0.0
         var = s.NumVar if self.relax else s.IntVar
-        self.Y = [[var(lb_last if t == T - 1 else 0.0, 1, f"y{j}_{t}") for t in range(T)] for j in range(ctx.n)]
+        avail = np.zeros(ctx.n, dtype=np.int64) if ctx.avail is None else ctx.avail
+        # y[j][t] = open by the end of quarter t; not before the site's available_from
+        self.Y = [[var(lb_last if t == T - 1 else 0.0, 1 if t >= avail[j] else 0, f"y{j}_{t}") for t in range(T)]
+                  for j in range(ctx.n)]
         for j in range(ctx.n):
             for t in range(1, T):
                 self._row(-self.inf, 0.0, [self.Y[j][t - 1], self.Y[j][t]], [1.0, -1.0])

@@ -144,6 +144,9 @@ class RolloutInstance:
         float[N] people per cell for ``covered_population``; default the cell weight.
     province_names
         Names for messages (index = province index).
+    site_available_from
+        int[M] first quarter (0-based) in which each site may open (a site file's
+        ``available_from``); default 0 for every site.
     cache
         The solvers' memo (their value models); not part of the data, never read
         by the checker.
@@ -157,6 +160,7 @@ class RolloutInstance:
     objective_kind: ObjectiveKind = "coverage"
     cell_population: np.ndarray | None = None
     province_names: Sequence[str] | None = None
+    site_available_from: np.ndarray | None = None
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -185,6 +189,12 @@ class RolloutInstance:
         """float[N] people per cell (the weight when no population is given)."""
         p = self.cell_population
         return np.asarray(self.instance.weight if p is None else p, dtype=float)
+
+    def available_from(self) -> np.ndarray:
+        """int[M] first quarter each site may open (0 for every site unless given)."""
+        if self.site_available_from is None:
+            return np.zeros(self.instance.n_sites, dtype=np.int64)
+        return np.asarray(self.site_available_from, dtype=np.int64)
 
     def preopen_mask(self) -> np.ndarray:
         """bool[M] sites open before the horizon (``fixed`` and ``existing``)."""

@@ -1,0 +1,76 @@
+"""Store P&L by hand on two cells and two stores, and on a tiny pipeline run.
+
+Cells: 0 (market 1,000 CNY/yr) and 1 (500), competitor pull 1 each. Store A
+(strength 1 at both cells), store B (strength 1 at cell 1 only).
+- Cell 0: A takes 1/(1+1) = 1/2 -> 500. Cell 1: S = 2, each store 1/3 of 500.
+  Sales A = 500 + 166.67 = 666.67, B = 166.67.
+- Without A, cell 0 earns 0 and cell 1 earns 1/2 (vs 2/3): A adds 500 + 83.33,
+  so 83.33 of its sales (12.5 %) the network would make anyway; B adds
+  (2/3 - 1/2) x 500 = 83.33 of its 166.67 (50 % cannibalised).
+- Margin 20 %, opex 50 and 10, capex 400 and 0: EBITDA 83.33 and 23.33; payback
+  400 / (83.33 / 4) = 19.2 quarters.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.config.models import EconomicsConfig
+from planner.instance import BuiltInstance
+from planner.optimise.types import Instance
+from planner.report.pnl import quarterly_cash, store_pnl
+
+
+def two_stores() -> BuiltInstance:
+    inst = Instance(
+        weight=np.array([1.0, 1.0]), pair_cell=np.array([0, 1, 1], dtype=np.int32),
+        pair_site=np.array([0, 0, 1], dtype=np.int32), pair_km=np.zeros(3), n_sites=2, stores=2,
+        radius_km=np.ones(2), site_attr=np.ones(2), competitor_pull=np.ones(2),
+    )
+    sites = pd.DataFrame({"site_id": ["A", "B"], "opex_cny": [50.0, 10.0], "capex_cny": [400.0, 0.0],
+                          "province_code": ["440000", "440000"]})
+    cells = pd.DataFrame({"market_cny_per_year": [1000.0, 500.0]})
+    return BuiltInstance(instance=inst, sites=sites, cells=cells)
+
+
+def test_store_pnl_by_hand() -> None:
+    pnl = store_pnl(two_stores(), np.array([0, 1]), EconomicsConfig(gross_margin_pct=20.0))
+    assert pnl["sales_cny_per_year"].tolist() == pytest.approx([2000 / 3, 500 / 3])
+    assert pnl["cannibalised_sales_pct"].tolist() == pytest.approx([12.5, 50.0])
+    assert pnl["ebitda_cny_per_year"].tolist() == pytest.approx([400 / 3 - 50, 100 / 3 - 10])
+    assert pnl["payback_quarters"].iloc[0] == pytest.approx(400 / ((400 / 3 - 50) / 4))
+    assert pnl["payback_quarters"].iloc[1] == pytest.approx(0.0)  # nothing to pay back
+
+
+def test_quarterly_cash_ramp_and_capex_in_the_opening_quarter() -> None:
+    # A opens in quarter 1, B is open from the start; ramp 2 quarters, no discounting
+    econ = EconomicsConfig(gross_margin_pct=20.0, ramp_quarters=2, discount_rate_pct=0.0)
+    cash = quarterly_cash(two_stores(), np.array([0, 1]), np.array([1, -1]), econ, 3)
+    # quarter 0: B alone takes 1/2 of cell 1 = 250 a year; mature (existing)
+    assert cash["sales_cny"].iloc[0] == pytest.approx(250 / 4)
+    assert cash["capex_paid_cny"].tolist() == pytest.approx([0.0, 400.0, 0.0])
+    # quarter 1: A at half its sales (first quarter of a 2-quarter ramp), B full
+    assert cash["sales_cny"].iloc[1] == pytest.approx((0.5 * 2000 / 3 + 500 / 3) / 4)
+    assert cash["cumulative_cash_cny"].iloc[-1] == pytest.approx(cash["cash_flow_cny"].sum())
+
+
+def test_profit_run_writes_pnl(tmp_path: Path) -> None:
+    from planner.pipeline import run
+    from tests.test_pipeline import prepared
+
+    prep = prepared(objective={"kind": "profit"}, constraints={"total_stores": {"min": 2, "max": 4}})
+    res = run(prep.scenario, results_dir=tmp_path, prepared=prep)
+    plan = pd.read_csv(res.path / "plan.csv")
+    kpis = json.loads((res.path / "kpis.json").read_text(encoding="utf-8"))
+    assert 2 <= len(plan) <= 4 and kpis["objective_kind"] == "profit"
+    assert plan["ebitda_cny_per_year"].to_numpy() == pytest.approx(
+        (plan["gross_profit_cny_per_year"] - plan["opex_cny_per_year"]).to_numpy())
+    assert kpis["pnl"]["sales_cny_per_year"] == pytest.approx(plan["sales_cny_per_year"].sum())
+    assert kpis["pnl"]["npv_cny"] is not None and (res.path / "cashflow.png").is_file()
+    roll = pd.read_csv(res.path / "rollout.csv")
+    assert {"sales_cny", "ebitda_cny", "cumulative_cash_cny"} <= set(roll.columns)
