@@ -45,12 +45,15 @@ from planner.optimise.market_share_bounds import (
 )
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState, compile_model
+from planner.optimise.tree_search import lagrangian_tree_search, restrict, searchable
 from planner.optimise.types import ConstraintKeys, Instance, ObjectiveKind, Solution
 
 log = logging.getLogger(__name__)
 
 _ONE_MIP_PAIRS = 40_000  # below this many pairs, no regional decomposition
 _MIP_MAX_PAIRS = 80_000  # a reduced MIP beyond this rarely closes anything in our time limits
+# the tree search branches up to once per store to choose: beyond this many the reduced MIP is the better bet
+_TREE_MAX_STORES = 16
 
 
 def _integral(inst: Instance, kind: str) -> bool:
@@ -265,6 +268,10 @@ def _facility_bound_and_improve(
             use_mip=use_mip, integral=integral, stats=stats, rng=rng,
         )
         return
+    if searchable(tmodel) and model.p - int(model.forced.sum()) <= _TREE_MAX_STORES and clock.left > 0.5:
+        _tree_search(tmodel, lag, best, clock, integral, slack, stats)
+        if best.gap() <= gap_target:
+            return
     if not use_mip or clock.left < 0.5:
         return
     ran = _reduced_mip(model, tmodel, lag, best, clock, threads, integral, slack, stats)
@@ -312,6 +319,22 @@ def _reduced_mip(
         best.offer_bound(_round_bound(max(mb, worst), integral), "lagrangian+mip")
     return True
 
+
+
+def _tree_search(
+    tmodel: Model, lag: Any, best: Incumbent, clock: Clock, integral: bool, slack: float, stats: dict[str, float]
+) -> None:
+    """Branch on sites where the Lagrangian (the LP) leaves a gap (``tree_search``); a MIP may follow."""
+    out, in_, worst = reduced_cost_fixing(tmodel, lag, best.value, slack=slack)
+    if not integral:
+        slack = 1e-6 * max(1.0, abs(best.value))  # prunes what cannot beat the plan by a millionth
+    res = lagrangian_tree_search(
+        restrict(tmodel, out, in_), best.value, lag.u, slack=slack,
+        deadline=clock.t0 + 0.85 * clock.limit, on_plan=lambda sel: best.offer(sel, "tree-search"),
+    )
+    stats["tree_nodes"] = float(res.nodes)
+    stats["tree_s"] = clock.elapsed
+    best.offer_bound(_round_bound(max(res.bound, worst), integral), "lagrangian-tree")
 
 
 def _plan_collector(
