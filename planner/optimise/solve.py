@@ -45,7 +45,13 @@ from planner.optimise.market_share_bounds import (
 )
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState, compile_model
-from planner.optimise.tree_search import lagrangian_tree_search, restrict, searchable
+from planner.optimise.tree_search import (
+    lagrangian_tree_search,
+    market_share_searchable,
+    market_share_tree_search,
+    restrict,
+    searchable,
+)
 from planner.optimise.types import ConstraintKeys, Instance, ObjectiveKind, Solution
 
 log = logging.getLogger(__name__)
@@ -405,12 +411,27 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
         best.offer_bound(lam * model.p + float(reg.sum()), "regional-cell-hull-lagrangian")
         # the regions' multipliers together, with the store count exact again
         best.offer_bound(market_share_dual_value(model, tables, mu_reg), "regional-cell-hull-lagrangian")
+    if not regional and best.gap() > gap_target and market_share_searchable(model):
+        _market_share_tree(model, best, clock, gap_target, mu, tables, stats)
     stats["bound_s"] = clock.elapsed
     for _v, sel in sorted(plans.values(), key=lambda t: -t[0])[:5]:
         if best.gap() <= gap_target or clock.left < 0.1 * clock.limit:
             break
         mask, _ = local_search(model, sel, time_limit_s=max(0.2, 0.3 * clock.left))
         best.offer(mask, "lagrangian+swap")
+
+
+def _market_share_tree(
+    model: Model, best: Incumbent, clock: Clock, gap_target: float, mu: np.ndarray, tables: Any,
+    stats: dict[str, float],
+) -> None:
+    """Branch on sites where the cell-hull bound leaves a gap (small dense instances, ``tree_search``)."""
+    res = market_share_tree_search(
+        model, best.value, mu, tables, deadline=clock.t0 + 0.85 * clock.limit,
+        rel_slack=max(1e-9, 0.2 * gap_target), on_plan=lambda sel: best.offer(sel, "tree-search"),
+    )
+    stats["tree_nodes"] = float(res.nodes)
+    best.offer_bound(res.bound, "cell-hull-tree")
 
 
 def _finish(

@@ -17,6 +17,14 @@ the final bound is valid whatever the slack.
 Only plain instances are searched (the count, fixed and forbidden sites; no
 location, spacing, group or budget limits), where every relaxation plan of
 the right size is feasible.
+
+Market share has its own search (:func:`market_share_tree_search`), for
+small dense instances such as the maximum-capture (logit) ones of the
+literature: the objective is monotone and submodular (each cell's share is
+concave in its own stores' strength), so a node fixing ``T`` open is bounded
+by ``f(T)`` plus its best ``r`` marginal gains (Nemhauser and Wolsey), and by
+the cell-hull Lagrangian at fixed multipliers with ``T`` forced; each node
+costs one pass over a dense cells x candidates matrix.
 """
 
 from __future__ import annotations
@@ -30,7 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.optimise.bounds import lagrangian_facility, reduced_cost_fixing
-from planner.optimise.model import Model
+from planner.optimise.market_share_bounds import CellTables, cell_terms
+from planner.optimise.model import Model, huff
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +55,17 @@ class TreeResult:
     nodes: int
 
 
+#: Largest dense cells x candidates matrix the market-share search builds (floats).
+MS_MAX_DENSE = 2**22
+
+
 def searchable(model: Model) -> bool:
-    """Whether the tree search applies: a facility model with only the count, fixed and forbidden sites."""
+    """Whether the tree searches apply: only the count, fixed and forbidden sites constrain plans.
+
+    (For market share, see also :func:`market_share_searchable`.)
+    """
     return bool(
-        model.facility
-        and not model.groups
+        not model.groups
         and model.conf_adj.size == 0
         and model.capex is None
         and model.opex is None
@@ -109,7 +124,7 @@ def lagrangian_tree_search(
     -------
     TreeResult
     """
-    assert searchable(model)
+    assert model.facility and searchable(model)
     full = model.full if model.full is not None else model
     best_v = float(incumbent_value)
     best_plan: np.ndarray | None = None
@@ -202,3 +217,126 @@ def _last_site(full: Model, forced: np.ndarray, free: np.ndarray, offer: Callabl
     sel = forced.copy()
     sel[j] = True
     offer(sel)
+
+
+def market_share_searchable(model: Model) -> bool:
+    """Whether :func:`market_share_tree_search` applies (plain constraints, a dense matrix of bounded size)."""
+    free = int(np.sum(model.allowed & ~model.forced))
+    return bool(not model.facility and searchable(model) and model.n_cells * free <= MS_MAX_DENSE)
+
+
+def market_share_tree_search(
+    model: Model,
+    incumbent_value: float,
+    mu: np.ndarray,
+    tables: CellTables,
+    *,
+    deadline: float,
+    rel_slack: float = 1e-9,
+    on_plan: Callable[[np.ndarray], float | None] | None = None,
+) -> TreeResult:
+    """Prove (or improve) a market-share plan by branching on the first open site.
+
+    Parameters
+    ----------
+    model : Model
+        A market-share model for which :func:`market_share_searchable` holds.
+    incumbent_value : float
+        Internal value of the best known plan.
+    mu, tables : ndarray, CellTables
+        Multipliers and cell models of a cell-hull Lagrangian
+        (``market_share_bounds.market_share_lagrangian``); any ``mu >= 0`` is valid.
+    deadline : float
+        ``time.perf_counter()`` by which to stop (the bound is then the largest
+        of the open nodes': valid, not a proof).
+    rel_slack : float
+        A node is pruned when its bound is at most ``value * (1 + rel_slack)``.
+    on_plan : callable, optional
+        Called with every better plan found.
+
+    Returns
+    -------
+    TreeResult
+    """
+    m = model
+    assert market_share_searchable(m)
+    x = np.zeros(m.val.size)
+    mu = np.where(tables.free, np.maximum(mu, 0.0), 0.0)
+    cells_part = tables.const + float(cell_terms(tables, mu, x, m.n_cells, m.pc, w=m.w).sum())
+    rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites)
+    forced = m.forced
+    cand = np.flatnonzero(m.allowed & ~forced)
+    col = np.full(m.n_sites, -1, dtype=np.int64)
+    col[cand] = np.arange(cand.size)
+    on = col[m.ps] >= 0
+    strength = np.zeros((m.n_cells, cand.size))
+    strength[m.pc[on], col[m.ps[on]]] = m.val[on]
+    w, c = m.w, m.pull
+    rho_c = rho[cand]
+    best_v, best_plan = float(incumbent_value), None
+    pruned = -np.inf
+    nodes = 0
+
+    def beaten(b: float) -> bool:
+        return b <= best_v + rel_slack * abs(best_v)
+
+    s0 = np.bincount(m.pc, weights=np.where(forced[m.ps], m.val, 0.0), minlength=m.n_cells)
+    n_free = m.p - int(forced.sum())
+    # a node: (strength per cell, chosen candidates, remaining candidates, stores left,
+    # Lagrangian part fixed so far, bound inherited)
+    root = (s0, np.zeros(0, dtype=np.int64), np.arange(cand.size), n_free, cells_part + float(rho[forced].sum()), np.inf)
+    stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, float, float]] = [root] if 0 < n_free <= cand.size else []
+    if n_free == 0 or n_free == cand.size:
+        plan = forced.copy()
+        plan[cand] = n_free > 0
+        best_v = max(best_v, m.value(plan))
+        pruned = best_v
+    while stack:
+        if time.perf_counter() > deadline:
+            break
+        s, chosen, rest, r, lag_part, parent_b = stack.pop()
+        if beaten(parent_b):
+            pruned = max(pruned, parent_b)
+            continue
+        nodes += 1
+        share = huff(s, c)
+        f_t = float(w @ share)
+        gain = w @ (huff(s[:, None] + strength[:, rest], np.broadcast_to(c[:, None], (c.size, rest.size))) - share[:, None])
+        o = np.argsort(-gain, kind="stable")
+        rest, gain = rest[o], gain[o]
+        if r == 1:
+            # the last store: every completion valued exactly
+            v = f_t + float(gain[0])
+            if v > best_v:
+                best_v = v
+                best_plan = forced.copy()
+                best_plan[cand[np.append(chosen, rest[0])]] = True
+                if on_plan is not None:
+                    on_plan(best_plan)
+            pruned = max(pruned, v)
+            continue
+        lag_b = lag_part + float(np.sort(rho_c[rest])[-r:].sum())
+        sub_b = f_t + float(gain[:r].sum())
+        b = min(parent_b, lag_b, sub_b)
+        if beaten(b):
+            pruned = max(pruned, b)
+            continue
+        # child k opens rest[k] with rest[:k] closed; by submodularity its plans are
+        # worth at most f(T) + gain_k + the next r - 1 gains
+        n_child = rest.size - r + 1
+        cum = np.concatenate([[0.0], np.cumsum(gain)])
+        k = np.arange(n_child)
+        child_b = f_t + gain[k] + cum[k + r] - cum[k + 1]
+        keep = child_b > best_v + rel_slack * abs(best_v)
+        if np.any(~keep):
+            pruned = max(pruned, float(child_b[~keep].max()))
+        for kk in np.flatnonzero(keep)[::-1]:
+            j = rest[kk]
+            stack.append(
+                (s + strength[:, j], np.append(chosen, j), rest[kk + 1 :], r - 1,
+                 lag_part + float(rho_c[j]), min(b, float(child_b[kk])))
+            )
+    complete = not stack
+    bound = max(best_v, pruned, max((t[5] for t in stack), default=-np.inf))
+    log.debug("market-share tree search: %d nodes, value %.6g, bound %.6g, complete %s", nodes, best_v, bound, complete)
+    return TreeResult(best_v, best_plan, float(bound), complete, nodes)

@@ -18,7 +18,14 @@ from planner.optimise.greedy import greedy
 from planner.optimise.local_search import best_two
 from planner.optimise.model import compile_model
 from planner.optimise.solve import solve
-from planner.optimise.tree_search import lagrangian_tree_search, restrict, searchable
+from planner.optimise.market_share_bounds import cell_tables, market_share_lagrangian
+from planner.optimise.tree_search import (
+    lagrangian_tree_search,
+    market_share_searchable,
+    market_share_tree_search,
+    restrict,
+    searchable,
+)
 from planner.optimise.types import Instance
 
 
@@ -99,3 +106,49 @@ def test_solve_proves_small_p_median_with_an_lp_gap() -> None:
     assert sol.objective == pytest.approx(best)
     assert sol.bound is not None and sol.bound <= best + 1e-9
     assert sol.status == "optimal"
+
+
+def _ms_setup(seed: int):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    kw: dict[str, object] = {}
+    if seed % 2:
+        kw["fixed"] = np.array([seed % 8])
+    if seed % 3 == 0:  # some cells without competitor: a step share
+        pull = rng.uniform(0, 1, 12)
+        pull[rng.random(12) < 0.4] = 0.0
+        kw["competitor_pull"] = pull
+    inst = random_instance(seed, n_cells=12, n_sites=8, stores=3, **kw)
+    m = compile_model(inst, "market_share")
+    plan = greedy(m)
+    tab = cell_tables(m, plan, 2)  # narrow tables: a loose root, so the search has work
+    _, mu = market_share_lagrangian(m, m.value(plan), plan, max_iter=20, tables=tab)
+    return inst, m, plan, mu, tab
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_market_share_search_proves_the_brute_force_optimum(seed: int) -> None:
+    inst, m, plan, mu, tab = _ms_setup(seed)
+    assert market_share_searchable(m)
+    opt = float(m.internal(brute_optimum(inst, "market_share")[0]))  # type: ignore[arg-type]
+    found: list[np.ndarray] = []
+    res = market_share_tree_search(
+        m, m.value(plan), mu, tab, deadline=time.perf_counter() + 60, rel_slack=0.0, on_plan=found.append
+    )
+    assert res.complete
+    assert res.value == pytest.approx(opt, rel=1e-9)
+    assert res.bound >= opt * (1 - 1e-12) and res.bound == pytest.approx(opt, rel=1e-9)
+    for sel in found:
+        assert int(sel.sum()) == m.p and np.all(sel[m.forced])
+        assert m.value(sel) <= opt * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_market_share_search_bound_valid_with_slack_any_multipliers_or_stopped(seed: int) -> None:
+    inst, m, plan, mu, tab = _ms_setup(seed)
+    opt = float(m.internal(brute_optimum(inst, "market_share")[0]))  # type: ignore[arg-type]
+    rng = np.random.default_rng(seed)
+    for mu_try, slack, wait in ((mu, 0.05, 60.0), (rng.uniform(0, 5, mu.size), 0.0, 60.0), (mu, 0.0, -1.0)):
+        res = market_share_tree_search(
+            m, m.value(plan), mu_try, tab, deadline=time.perf_counter() + wait, rel_slack=slack
+        )
+        assert res.bound >= opt * (1 - 1e-12)
