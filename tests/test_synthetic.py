@@ -11,7 +11,7 @@ from planner import synthetic
 from planner.bench import read_npz, write_npz
 from planner.optimise.check import objective_value
 from planner.optimise.model import compile_model
-from planner.optimise.types import attraction
+from planner.optimise.types import Instance, attraction
 from planner.synthetic import (
     clustered_instance,
     encode_logit,
@@ -109,3 +109,26 @@ def test_logit_instance_is_dense_and_deterministic() -> None:
     np.maximum.at(best, a.pair_cell, strength)
     assert np.allclose(best, 1.0)
     assert float(np.max(a.pair_km)) > 1e4  # not distances: many orders of magnitude
+
+
+def test_cells_whose_terms_all_underflow_still_count() -> None:
+    # cell 0 has no competitor and strengths (1 + 1e200)^-2 ~ 1e-400: no float holds them,
+    # yet any open site wins the whole cell; cell 1 is ordinary (pull 1, strengths 1 and 1/4)
+    inst = Instance(
+        weight=np.array([10.0, 5.0]),
+        pair_cell=np.array([0, 1, 0, 1], dtype=np.int32),
+        pair_site=np.array([0, 0, 1, 1], dtype=np.int32),
+        pair_km=np.array([1e200, 0.0, 1e201, 1.0]),
+        n_sites=2,
+        stores=1,
+        radius_km=np.zeros(2),
+        site_attr=np.ones(2),
+        competitor_pull=np.array([0.0, 1.0]),
+        beta=2.0,
+    )
+    model = compile_model(inst, "market_share")
+    assert model.n_cells == 2  # the underflowing cell is kept
+    for plan, expect in (([0], 10.0 + 5.0 * 0.5), ([1], 10.0 + 5.0 * 0.2)):
+        mask = np.isin(np.arange(2), plan)
+        assert model.user_objective(model.value(mask)) == pytest.approx(expect)
+        assert objective_value(inst, np.array(plan), "market_share") == pytest.approx(expect)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.optimise.feasibility import forced_sites, min_existing_open
-from planner.optimise.types import Instance, ObjectiveKind, attraction
+from planner.optimise.types import Instance, ObjectiveKind, cell_strengths
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
         val = w_all[pc] * np.clip(u - km, 0.0, None)
     elif kind == "market_share":
         attr = np.ones(m) if inst.site_attr is None else np.asarray(inst.site_attr, float)
-        val = attraction(attr[ps], km, inst.beta)
+        val, pull_all = cell_strengths(attr[ps], km, inst.beta, pc, pull_all)
     else:
         raise ValueError(f"unknown objective kind {kind!r}")
     keep = (val > 0) & (w_all[pc] > 0)
