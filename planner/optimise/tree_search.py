@@ -77,7 +77,8 @@ def restrict(model: Model, closed: np.ndarray, forced: np.ndarray) -> Model:
     """The model with the sites ``closed`` removed (their pairs dropped) and ``forced`` open.
 
     Cells keep their index (a cell may be left with no pair); the result only
-    serves the Lagrangian and fixing, which read pairs, sites and locations.
+    serves the Lagrangian and fixing, which read pairs, sites and locations, and
+    values plans on its ``full`` model (the unrestricted, untruncated one).
     """
     keep = ~closed[model.ps]
     out = copy.copy(model)
@@ -85,6 +86,7 @@ def restrict(model: Model, closed: np.ndarray, forced: np.ndarray) -> Model:
     out.cell_ptr = np.searchsorted(out.pc, np.arange(model.n_cells + 1)).astype(np.int64)
     out.allowed = model.allowed & ~closed
     out.forced = model.forced | forced
+    out.full = model.full if model.full is not None else model  # plans are valued on the whole model
     return out
 
 
