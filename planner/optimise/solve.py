@@ -383,10 +383,12 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
         best.offer_bound(bnd, "tangent-cuts")
     plans, on_plan = _plan_collector(model, best)
 
-    # the cells' upper models, exact at the incumbent (any plan keeps them valid)
+    # the cells' upper models, exact at the incumbent (any plan keeps them valid). With
+    # regions, the global run only prices the store count and starts the multipliers:
+    # the regions' own runs make the bound, so they get most of the time
     tables = cell_tables(model, best.mask)
     lb, mu = market_share_lagrangian(
-        model, best.value, best.plan, time_limit_s=max(0.5, (0.15 if regional else 0.6) * clock.left),
+        model, best.value, best.plan, time_limit_s=max(0.5, (0.05 if regional else 0.6) * clock.left),
         gap_stop=gap_target * 0.2, on_plan=on_plan, plan_every=10, tables=tables,
     )
     best.offer_bound(lb, "cell-hull-lagrangian")
@@ -405,7 +407,7 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
         target = decompose.market_share_primal_by_region(model, comps, best.plan, lam)
         mu_reg = mu.copy()
         reg = decompose.regional_market_share(
-            model, comps, lam, mu, target, time_limit_s=max(0.5, 0.7 * clock.left - 0.1 * clock.limit),
+            model, comps, lam, mu, target, time_limit_s=max(0.5, 0.85 * clock.left - 0.06 * clock.limit),
             tables=tables, mu_out=mu_reg, max_iter=100_000,
         )
         best.offer_bound(lam * model.p + float(reg.sum()), "regional-cell-hull-lagrangian")
