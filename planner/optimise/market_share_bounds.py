@@ -204,7 +204,7 @@ def exact_sizes(degree: np.ndarray, weight: np.ndarray, d_max: int, budget: floa
             break
         size[can[:n_up]] = level
         left -= n_up * extra
-    return size
+    return np.asarray(size)
 
 
 def _block_rows(d: int) -> int:
