@@ -47,6 +47,7 @@ from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState, compile_model
 from planner.optimise.tree_search import (
     lagrangian_tree_search,
+    market_share_priced_regions,
     market_share_searchable,
     market_share_tree_search,
     restrict,
@@ -407,12 +408,14 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
         target = decompose.market_share_primal_by_region(model, comps, best.plan, lam)
         mu_reg = mu.copy()
         reg = decompose.regional_market_share(
-            model, comps, lam, mu, target, time_limit_s=max(0.5, 0.85 * clock.left - 0.06 * clock.limit),
+            model, comps, lam, mu, target, time_limit_s=max(0.5, 0.75 * clock.left - 0.06 * clock.limit),
             tables=tables, mu_out=mu_reg, max_iter=100_000,
         )
         best.offer_bound(lam * model.p + float(reg.sum()), "regional-cell-hull-lagrangian")
         # the regions' multipliers together, with the store count exact again
         best.offer_bound(market_share_dual_value(model, tables, mu_reg), "regional-cell-hull-lagrangian")
+        if best.gap() > gap_target:
+            _priced_regions(model, comps, lam, reg, mu_reg, tables, best, clock, gap_target, stats)
     if not regional and best.gap() > gap_target and market_share_searchable(model):
         _market_share_tree(model, best, clock, gap_target, mu, tables, stats)
     stats["bound_s"] = clock.elapsed
@@ -421,6 +424,22 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
             break
         mask, _ = local_search(model, sel, time_limit_s=max(0.2, 0.3 * clock.left))
         best.offer(mask, "lagrangian+swap")
+
+
+def _priced_regions(
+    model: Model, comps: Any, lam: float, reg: np.ndarray, mu: np.ndarray, tables: Any, best: Incumbent,
+    clock: Clock, gap_target: float, stats: dict[str, float],
+) -> None:
+    """Tighten the priced regional bounds by branching, smallest regions first (``tree_search``)."""
+    size = np.bincount(comps.cell_comp, minlength=comps.n_components) * np.maximum(
+        np.bincount(comps.site_comp, minlength=comps.n_components), 1
+    )
+    exact = market_share_priced_regions(
+        model, comps.cell_comp, comps.site_comp, np.argsort(size, kind="stable"), lam, mu, tables,
+        deadline=clock.t0 + 0.9 * clock.limit, rel_slack=max(1e-9, 0.02 * gap_target), max_nodes=2000,
+    )
+    stats["regions_searched"] = float(np.isfinite(exact).sum())
+    best.offer_bound(lam * model.p + float(np.minimum(reg, exact).sum()), "regional-cell-hull-tree")
 
 
 def _market_share_tree(

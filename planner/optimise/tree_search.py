@@ -342,3 +342,134 @@ def market_share_tree_search(
     bound = max(best_v, pruned, max((t[5] for t in stack), default=-np.inf))
     log.debug("market-share tree search: %d nodes, value %.6g, bound %.6g, complete %s", nodes, best_v, bound, complete)
     return TreeResult(best_v, best_plan, float(bound), complete, nodes)
+
+
+def market_share_priced_regions(
+    model: Model,
+    cell_region: np.ndarray,
+    site_region: np.ndarray,
+    regions: np.ndarray,
+    lam: float,
+    mu: np.ndarray,
+    tables: CellTables,
+    *,
+    deadline: float,
+    rel_slack: float = 1e-9,
+    max_nodes: int = 20_000,
+    max_dense: int = 2**22,
+) -> np.ndarray:
+    """Bounds on each region's priced optimum ``max f_c(S) - lam |S|`` (forced sites in ``S``), by branching.
+
+    The decomposition's regional bound (``decompose.regional_market_share``)
+    prices the store count at ``lam``; its gap sits in many small regions.
+    Here a region's plans are searched in the order of the first open site,
+    every node being a plan itself. A node ``T`` with candidates ``R`` is
+    bounded by ``g(T) + sum over R of max(0, gain_j(T) - lam)`` (submodular
+    shares) and by the cell-hull Lagrangian at ``mu`` with ``T`` fixed; a site
+    whose gain is not positive is dropped from ``R`` (by submodularity it never
+    helps below). Location, spacing, group and budget limits are dropped,
+    which only loosens the bound.
+
+    Parameters
+    ----------
+    model : Model
+        Market-share model.
+    cell_region, site_region : ndarray
+        Region of every cell and site (``decompose.components``).
+    regions : ndarray
+        Regions to search, in order, while time is left.
+    lam : float
+        Price of a store.
+    mu, tables : ndarray, CellTables
+        Multipliers and cell models of a cell-hull Lagrangian.
+    deadline : float
+        ``time.perf_counter()`` to stop by.
+    rel_slack : float
+        Prune a node whose bound is within this (relative to the region's
+        target scale) of the best plan.
+    max_nodes, max_dense : int
+        Per-region work limits (nodes; cells x sites of the dense matrix).
+
+    Returns
+    -------
+    ndarray
+        float[number of regions] a valid bound for each region searched
+        (``inf`` elsewhere; a stopped search gives its open nodes' largest).
+    """
+    m = model
+    k = int(max(cell_region.max(initial=-1), site_region.max(initial=-1))) + 1
+    out = np.full(k, np.inf)
+    mu = np.where(tables.free, np.maximum(mu, 0.0), 0.0)
+    x = np.zeros(m.val.size)
+    per_cell = tables.const_cell + cell_terms(tables, mu, x, m.n_cells, m.pc, w=m.w)
+    rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites)
+    cell_order = np.argsort(cell_region, kind="stable")
+    cell_ptr = np.searchsorted(cell_region[cell_order], np.arange(k + 1))
+    site_order = np.argsort(site_region, kind="stable")
+    site_ptr = np.searchsorted(site_region[site_order], np.arange(k + 1))
+    pair_region = cell_region[m.pc]
+    pair_order = np.argsort(pair_region, kind="stable")
+    pair_ptr = np.searchsorted(pair_region[pair_order], np.arange(k + 1))
+    lc = np.full(m.n_cells, -1, dtype=np.int64)  # local index of a region's cells
+    ls = np.full(m.n_sites, -1, dtype=np.int64)  # and of its free sites
+    for c in np.asarray(regions, dtype=np.int64):
+        if time.perf_counter() > deadline:
+            break
+        cells = cell_order[cell_ptr[c] : cell_ptr[c + 1]]
+        sites = site_order[site_ptr[c] : site_ptr[c + 1]]
+        pairs = pair_order[pair_ptr[c] : pair_ptr[c + 1]]
+        forced = sites[m.forced[sites]]
+        free = sites[m.allowed[sites] & ~m.forced[sites]]
+        if cells.size * max(free.size, 1) > max_dense:
+            continue
+        lc[cells] = np.arange(cells.size)
+        ls[free] = np.arange(free.size)
+        fp = m.forced[m.ps[pairs]]
+        s0 = np.bincount(lc[m.pc[pairs[fp]]], weights=m.val[pairs[fp]], minlength=cells.size)
+        fr = pairs[ls[m.ps[pairs]] >= 0]
+        strength = np.zeros((cells.size, free.size))
+        strength[lc[m.pc[fr]], ls[m.ps[fr]]] = m.val[fr]
+        lc[cells] = -1
+        ls[free] = -1
+        w, pull = m.w[cells], m.pull[cells]
+        pen = rho[free] - lam
+        n_forced = forced.size
+        lag0 = float(per_cell[cells].sum() + np.sum(rho[forced] - lam))
+        best = float(w @ huff(s0, pull)) - lam * n_forced
+        tol = rel_slack * max(1.0, abs(best))
+        pruned = -np.inf
+        nodes = 0
+        stack: list[tuple[np.ndarray, np.ndarray, int, float, float]] = [
+            (s0, np.arange(free.size), n_forced, lag0, np.inf)
+        ]
+        while stack and nodes < max_nodes and time.perf_counter() <= deadline:
+            s, rest, n_open, lag_part, parent_b = stack.pop()
+            if parent_b <= best + tol:
+                pruned = max(pruned, parent_b)
+                continue
+            nodes += 1
+            share = huff(s, pull)
+            g_t = float(w @ share) - lam * n_open
+            best = max(best, g_t)
+            if rest.size == 0:
+                continue
+            pc_b = np.broadcast_to(pull[:, None], (pull.size, rest.size))
+            gain = w @ (huff(s[:, None] + strength[:, rest], pc_b) - share[:, None]) - lam
+            pos = gain > 0
+            rest, gain = rest[pos], gain[pos]
+            b = min(parent_b, g_t + float(gain.sum()), lag_part + float(np.maximum(pen[rest], 0.0).sum()))
+            if b <= best + tol:
+                pruned = max(pruned, b)
+                continue
+            o = np.argsort(-gain, kind="stable")
+            rest, gain = rest[o], gain[o]
+            # child i opens rest[i] with rest[:i] closed: worth at most g(T) + gain_i + the gains after it
+            child_b = g_t + np.cumsum(gain[::-1])[::-1]
+            keep = np.flatnonzero(child_b > best + tol)
+            if keep.size < rest.size:
+                pruned = max(pruned, float(np.max(child_b, initial=-np.inf, where=child_b <= best + tol)))
+            for i in keep[::-1]:
+                j = rest[i]
+                stack.append((s + strength[:, j], rest[i + 1 :], n_open + 1, lag_part + float(pen[j]), min(b, float(child_b[i]))))
+        out[c] = max(best, pruned, max((t[4] for t in stack), default=-np.inf))
+    return out

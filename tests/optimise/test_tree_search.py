@@ -13,14 +13,16 @@ import numpy as np
 import pytest
 from micro import brute_optimum, random_instance
 
+from planner.optimise import decompose
 from planner.optimise.bounds import lagrangian_facility
 from planner.optimise.greedy import greedy
 from planner.optimise.local_search import best_two
+from planner.optimise.market_share_bounds import cell_tables, market_share_lagrangian
 from planner.optimise.model import compile_model
 from planner.optimise.solve import solve
-from planner.optimise.market_share_bounds import cell_tables, market_share_lagrangian
 from planner.optimise.tree_search import (
     lagrangian_tree_search,
+    market_share_priced_regions,
     market_share_searchable,
     market_share_tree_search,
     restrict,
@@ -152,3 +154,31 @@ def test_market_share_search_bound_valid_with_slack_any_multipliers_or_stopped(s
             m, m.value(plan), mu_try, tab, deadline=time.perf_counter() + wait, rel_slack=slack
         )
         assert res.bound >= opt * (1 - 1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_priced_region_bounds_at_least_the_brute_force_priced_optimum(seed: int) -> None:
+    # each region's bound >= max over its plans (any count, forced sites in) of f_c(S) - lam |S|
+    inst, m, plan, mu, tab = _ms_setup(seed)
+    _, mu = market_share_lagrangian(m, m.value(plan), plan, max_iter=5, tables=tab)
+    comps = decompose.components(m)
+    rng = np.random.default_rng(seed)
+    for lam in (0.0, float(rng.uniform(0.1, 3.0))):
+        for slack, nodes in ((0.0, 10_000), (0.05, 10_000), (0.0, 1)):
+            got = market_share_priced_regions(
+                m, comps.cell_comp, comps.site_comp, np.arange(comps.n_components), lam, mu, tab,
+                deadline=time.perf_counter() + 60, rel_slack=slack, max_nodes=nodes,
+            )
+            free = np.flatnonzero(m.allowed & ~m.forced)
+            best = np.full(comps.n_components, -np.inf)
+            for r in range(free.size + 1):
+                for extra in itertools.combinations(free, r):
+                    sel = m.forced.copy()
+                    sel[list(extra)] = True
+                    per_cell = m.cell_values(sel)
+                    f = np.bincount(comps.cell_comp, weights=per_cell, minlength=comps.n_components)
+                    f -= lam * np.bincount(comps.site_comp[sel], minlength=comps.n_components)
+                    best = np.maximum(best, f)
+            assert np.all(got >= best - 1e-9 * np.maximum(1.0, np.abs(best)))
+            if slack == 0.0 and nodes > 1:
+                assert np.allclose(got, best, rtol=1e-9, atol=1e-9)
