@@ -10,11 +10,16 @@ best plan found with a proven bound and its gap:
    greedy, then swap local search, for a first plan in well under a second;
 3. a bound: the cell Lagrangian (coverage, distance; its iterates' plans are
    polished by local search as further primal candidates) or the cell-hull
-   Lagrangian (market share, then region by region at a store price);
+   Lagrangian (market share, then region by region at a store price, each
+   region's priced bound tightened by branching; a small dense instance such
+   as a logit maximum-capture one is branched on as a whole, ``tree_search``);
 4. when the problem splits into independent regions, ``decompose`` prices the
    shared store count, solves the regions that hold the gap exactly, and
    re-balances stores between regions;
-5. otherwise a MIP on the candidates that reduced-cost fixing leaves;
+5. otherwise, with few stores to choose and plain constraints, a Lagrangian
+   tree search (``tree_search``; the LP of a p-median with p = 5 leaves a gap
+   a MIP closes only slowly), then a MIP on the candidates that reduced-cost
+   fixing leaves;
 6. ``check.check_solution`` on the way out: a plan that fails is our bug.
 """
 
