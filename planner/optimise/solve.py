@@ -263,7 +263,9 @@ def _facility_bound_and_improve(
     # so a many-region instance polishes only a couple)
     ranked = sorted(plans.values(), key=lambda t: -t[0])
     tried = 0
-    n_polish = 0 if regional else (2 if model.pc.size <= _ONE_MIP_PAIRS else 12)  # small: the MIP follows
+    tree = searchable(tmodel) and model.p - int(model.forced.sum()) <= _TREE_MAX_STORES
+    # small: the MIP follows; few stores: the tree search values the relaxation's plans itself
+    n_polish = 0 if regional else (2 if model.pc.size <= _ONE_MIP_PAIRS or tree else 12)
     for _v, sel in ranked[:n_polish]:
         if best.gap() <= gap_target * 0.5 or clock.left < 0.5 * clock.limit:
             break
@@ -280,7 +282,7 @@ def _facility_bound_and_improve(
             use_mip=use_mip, integral=integral, stats=stats, rng=rng,
         )
         return
-    if searchable(tmodel) and model.p - int(model.forced.sum()) <= _TREE_MAX_STORES and clock.left > 0.5:
+    if tree and clock.left > 0.5:
         _tree_search(tmodel, lag, best, clock, integral, slack, stats)
         if best.gap() <= gap_target:
             return

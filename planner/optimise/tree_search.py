@@ -133,10 +133,16 @@ def lagrangian_tree_search(
     pruned = -np.inf
     nodes = 0
 
+    seen: set[bytes] = set()
+
     def offer(sel: np.ndarray) -> float | None:
         nonlocal best_v, best_plan
         if int(sel.sum()) != model.p:
             return best_v
+        key = np.packbits(sel).tobytes()
+        if key in seen:  # relaxation plans repeat a lot across nodes; valuing one costs a pass
+            return best_v
+        seen.add(key)
         v = full.value(sel)
         if v > best_v + 1e-9 * max(1.0, abs(best_v)):
             best_v, best_plan = v, sel.copy()
@@ -177,7 +183,7 @@ def lagrangian_tree_search(
         gap_stop = slack / max(abs(best_v), 1e-12)
         lag = lagrangian_facility(
             sub, best_v, u, time_limit_s=max(0.0, deadline - time.perf_counter()),
-            max_iter=node_iter, gap_stop=gap_stop, on_plan=offer, plan_every=10,
+            max_iter=node_iter, gap_stop=gap_stop, on_plan=offer, plan_every=20,
         )
         b = min(lag.bound, parent_b)
         if b <= best_v + slack:
@@ -194,12 +200,25 @@ def lagrangian_tree_search(
         # children, strongest first: o_k open with o_1..o_{k-1} closed. The last one
         # explored (top of the stack) is the most promising.
         order = cand[np.argsort(-lag.rho[cand], kind="stable")]
+        # the node's multipliers bound each child at once: the child's own sites plus
+        # the best r - 1 after it in the order (those before it are closed there)
+        r = model.p - n_forced
+        base = float(lag.u.sum() + lag.rho[sub.forced].sum())
+        cum = np.concatenate([[0.0], np.cumsum(lag.rho[order])])
+        k = np.arange(order.size)
+        fits = k + r <= order.size
+        child_b = base + cum[np.minimum(k + r, order.size)] - cum[k]
         children = []
         shut = closed2.copy()
-        for j in order:
-            f = forced2.copy()
-            f[j] = True
-            children.append((sub, shut.copy(), f, lag.u, b))
+        for i, j in enumerate(order):
+            if not fits[i]:
+                break  # too few sites left to fill the plan: no plan there
+            if child_b[i] <= best_v + slack:
+                pruned = max(pruned, float(child_b[i]))
+            else:
+                f = forced2.copy()
+                f[j] = True
+                children.append((sub, shut.copy(), f, lag.u, min(b, float(child_b[i]))))
             shut[j] = True
         stack.extend(reversed(children))
     complete = not open_bounds
