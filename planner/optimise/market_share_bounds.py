@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.optimise.bounds import select_top
-from planner.optimise.model import Model, huff, run_starts
+from planner.optimise.model import Model, dot, huff, run_starts
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def market_share_bound(
         g = np.where(free, s_sel - sb, 0.0)
         # projected direction: no move past the box
         g = np.where(((gamma <= 0) & (g > 0)) | ((gamma >= gmax) & (g < 0)), 0.0, g)
-        nrm = float(g @ g)
+        nrm = dot(g, g)
         if nrm <= 0:
             break
         step = theta * (val - lb) / nrm
@@ -538,11 +538,11 @@ def market_share_lagrangian(
             break
         g = np.where(free, sel[m.ps].astype(float) - x, 0.0)
         g = np.where((mu <= 0.0) & (g > 0.0), 0.0, g)
-        dn = float(d_prev @ d_prev)
-        beta = max(0.0, -deflect * float(g @ d_prev) / dn) if dn > 0 else 0.0
+        dn = dot(d_prev, d_prev)
+        beta = max(0.0, -deflect * dot(g, d_prev) / dn) if dn > 0 else 0.0
         d = g + beta * d_prev
         d_prev = d
-        nrm = float(d @ d)
+        nrm = dot(d, d)
         if nrm == 0:
             break
         mu = np.maximum(mu - theta * max(val - lb, 0.0) / nrm * d, 0.0)

@@ -44,6 +44,17 @@ def ranges(lens: np.ndarray) -> np.ndarray:
     return np.asarray(np.arange(total, dtype=np.int64) - starts)
 
 
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``a @ b`` of two vectors without BLAS: its threads spin against each other on a
+    busy machine (a 40,000-long dot product then takes 10 ms instead of 15 us)."""
+    return float(np.einsum("i,i->", a, b))
+
+
+def weigh_columns(w: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``w @ a`` for a vector ``w`` and a matrix ``a`` (column sums weighted by ``w``), without BLAS."""
+    return np.asarray(np.einsum("i,ij->j", w, a))
+
+
 def run_starts(keys: np.ndarray) -> np.ndarray:
     """Where each run of equal values begins in a sorted array (True at index 0; empty in, empty out)."""
     keys = np.asarray(keys)

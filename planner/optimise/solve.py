@@ -394,9 +394,13 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
     # the cells' upper models, exact at the incumbent (any plan keeps them valid). With
     # regions, the global run only prices the store count and starts the multipliers:
     # the regions' own runs make the bound, so they get most of the time
-    tables = cell_tables(model, best.mask)
+    # a small dense instance is closed by the tree search, which wants a converged
+    # Lagrangian soon more than the widest tables
+    tree = not regional and market_share_searchable(model)
+    tables = cell_tables(model, best.mask, 8 if tree else 10)
+    share = 0.05 if regional else (0.35 if tree else 0.6)
     lb, mu = market_share_lagrangian(
-        model, best.value, best.plan, time_limit_s=max(0.5, (0.05 if regional else 0.6) * clock.left),
+        model, best.value, best.plan, time_limit_s=max(0.5, share * clock.left),
         gap_stop=gap_target * 0.2, on_plan=on_plan, plan_every=10, tables=tables,
     )
     best.offer_bound(lb, "cell-hull-lagrangian")
@@ -423,7 +427,7 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
         best.offer_bound(market_share_dual_value(model, tables, mu_reg), "regional-cell-hull-lagrangian")
         if best.gap() > gap_target:
             _priced_regions(model, comps, lam, reg, mu_reg, tables, best, clock, gap_target, stats)
-    if not regional and best.gap() > gap_target and market_share_searchable(model):
+    if tree and best.gap() > gap_target:
         _market_share_tree(model, best, clock, gap_target, mu, tables, stats)
     stats["bound_s"] = clock.elapsed
     for _v, sel in sorted(plans.values(), key=lambda t: -t[0])[:5]:

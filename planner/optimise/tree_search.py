@@ -39,7 +39,7 @@ import numpy as np
 
 from planner.optimise.bounds import lagrangian_facility, reduced_cost_fixing
 from planner.optimise.market_share_bounds import CellTables, cell_terms
-from planner.optimise.model import Model, huff
+from planner.optimise.model import Model, dot, huff, weigh_columns
 
 log = logging.getLogger(__name__)
 
@@ -321,8 +321,8 @@ def market_share_tree_search(
             continue
         nodes += 1
         share = huff(s, c)
-        f_t = float(w @ share)
-        gain = w @ (huff(s[:, None] + strength[:, rest], np.broadcast_to(c[:, None], (c.size, rest.size))) - share[:, None])
+        f_t = dot(w, share)
+        gain = weigh_columns(w, huff(s[:, None] + strength[:, rest], np.broadcast_to(c[:, None], (c.size, rest.size))) - share[:, None])
         o = np.argsort(-gain, kind="stable")
         rest, gain = rest[o], gain[o]
         if r == 1:
@@ -454,7 +454,7 @@ def market_share_priced_regions(
         pen = rho[free] - lam
         n_forced = forced.size
         lag0 = float(per_cell[cells].sum() + np.sum(rho[forced] - lam))
-        best = float(w @ huff(s0, pull)) - lam * n_forced
+        best = dot(w, huff(s0, pull)) - lam * n_forced
         tol = rel_slack * max(1.0, abs(best))
         pruned = -np.inf
         nodes = 0
@@ -468,12 +468,12 @@ def market_share_priced_regions(
                 continue
             nodes += 1
             share = huff(s, pull)
-            g_t = float(w @ share) - lam * n_open
+            g_t = dot(w, share) - lam * n_open
             best = max(best, g_t)
             if rest.size == 0:
                 continue
             pc_b = np.broadcast_to(pull[:, None], (pull.size, rest.size))
-            gain = w @ (huff(s[:, None] + strength[:, rest], pc_b) - share[:, None]) - lam
+            gain = weigh_columns(w, huff(s[:, None] + strength[:, rest], pc_b) - share[:, None]) - lam
             pos = gain > 0
             rest, gain = rest[pos], gain[pos]
             b = min(parent_b, g_t + float(gain.sum()), lag_part + float(np.maximum(pen[rest], 0.0).sum()))
