@@ -392,13 +392,13 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
     plans, on_plan = _plan_collector(model, best)
 
     # the cells' upper models, exact at the incumbent (any plan keeps them valid). With
-    # regions, the global run only prices the store count and starts the multipliers:
-    # the regions' own runs make the bound, so they get most of the time
+    # regions, the global run prices the store count and starts the multipliers; the
+    # regions' own runs, then their branching, make the bound
     # a small dense instance is closed by the tree search, which wants a converged
     # Lagrangian soon more than the widest tables
     tree = not regional and market_share_searchable(model)
     tables = cell_tables(model, best.mask, 8 if tree else 10)
-    share = 0.05 if regional else (0.35 if tree else 0.6)
+    share = 0.15 if regional else (0.35 if tree else 0.6)
     lb, mu = market_share_lagrangian(
         model, best.value, best.plan, time_limit_s=max(0.5, share * clock.left),
         gap_stop=gap_target * 0.2, on_plan=on_plan, plan_every=10, tables=tables,
