@@ -393,9 +393,9 @@ def _market_share(model: Model, best: Incumbent, clock: Clock, gap_target: float
 
     # the cells' upper models, exact at the incumbent (any plan keeps them valid). With
     # regions, the global run prices the store count and starts the multipliers; the
-    # regions' own runs, then their branching, make the bound
-    # a small dense instance is closed by the tree search, which wants a converged
-    # Lagrangian soon more than the widest tables
+    # regions' own runs, then their branching, make the bound. A small dense instance
+    # is closed by the tree search, which wants a converged Lagrangian soon more than
+    # the widest tables.
     tree = not regional and market_share_searchable(model)
     tables = cell_tables(model, best.mask, 8 if tree else 10)
     share = 0.15 if regional else (0.35 if tree else 0.6)
