@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 
 from planner import synthetic
-from planner.synthetic import clustered_instance, synthetic_instance
+from planner.bench import read_npz, write_npz
+from planner.optimise.check import objective_value
+from planner.optimise.model import compile_model
+from planner.optimise.types import Instance, attraction
+from planner.synthetic import (
+    clustered_instance,
+    encode_logit,
+    logit_capture,
+    logit_capture_instance,
+    logit_utilities,
+    synthetic_instance,
+)
 from tests.fixtures.instances import assert_same
 
 
@@ -68,3 +79,56 @@ def test_clustered_is_deterministic_and_sorted() -> None:
 
 def test_module_has_no_print() -> None:
     assert "print(" not in Path(synthetic.__file__).read_text()
+
+
+# --- maximum capture (logit) -------------------------------------------------
+@pytest.mark.parametrize("beta_util", [0.05, 1.0, 5.0])
+def test_logit_encoding_round_trips(beta_util: float, tmp_path: Path) -> None:
+    # utilities -> interchange file -> the solver's market-share objective = the logit capture sum
+    q, v, log_u = logit_utilities(30, seed=3, beta_util=beta_util, alpha=0.1)
+    inst = read_npz(write_npz(tmp_path / "logit", encode_logit(q, v, log_u, 4)))
+    model = compile_model(inst, "market_share")
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        plan = rng.choice(30, size=4, replace=False)
+        mask = np.zeros(30, dtype=bool)
+        mask[plan] = True
+        direct = logit_capture(q, v, log_u, plan)
+        assert model.user_objective(model.value(mask)) == pytest.approx(direct, rel=1e-9)
+        assert objective_value(inst, plan, "market_share") == pytest.approx(direct, rel=1e-9)
+
+
+def test_logit_instance_is_dense_and_deterministic() -> None:
+    a = logit_capture_instance(40, 3, seed=1, beta_util=0.2)
+    b = logit_capture_instance(40, 3, seed=1, beta_util=0.2)
+    assert a.n_pairs == 40 * 40 and a.n_cells == 40 and a.n_sites == 40
+    assert np.array_equal(a.pair_km, b.pair_km) and np.array_equal(a.competitor_pull, b.competitor_pull)
+    # strengths are e^{v - max}: each customer's best alternative is worth exactly 1
+    strength = attraction(a.site_attr[a.pair_site], a.pair_km, a.beta)
+    best = np.asarray(a.competitor_pull, dtype=float).copy()
+    np.maximum.at(best, a.pair_cell, strength)
+    assert np.allclose(best, 1.0)
+    assert float(np.max(a.pair_km)) > 1e4  # not distances: many orders of magnitude
+
+
+def test_cells_whose_terms_all_underflow_still_count() -> None:
+    # cell 0 has no competitor and strengths (1 + 1e200)^-2 ~ 1e-400: no float holds them,
+    # yet any open site wins the whole cell; cell 1 is ordinary (pull 1, strengths 1 and 1/4)
+    inst = Instance(
+        weight=np.array([10.0, 5.0]),
+        pair_cell=np.array([0, 1, 0, 1], dtype=np.int32),
+        pair_site=np.array([0, 0, 1, 1], dtype=np.int32),
+        pair_km=np.array([1e200, 0.0, 1e201, 1.0]),
+        n_sites=2,
+        stores=1,
+        radius_km=np.zeros(2),
+        site_attr=np.ones(2),
+        competitor_pull=np.array([0.0, 1.0]),
+        beta=2.0,
+    )
+    model = compile_model(inst, "market_share")
+    assert model.n_cells == 2  # the underflowing cell is kept
+    for plan, expect in (([0], 10.0 + 5.0 * 0.5), ([1], 10.0 + 5.0 * 0.2)):
+        mask = np.isin(np.arange(2), plan)
+        assert model.user_objective(model.value(mask)) == pytest.approx(expect)
+        assert objective_value(inst, np.array(plan), "market_share") == pytest.approx(expect)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.optimise.model import Model, run_starts
+from planner.optimise.model import Model, dot, run_starts
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def lagrangian_facility(
         g = 1.0 - np.bincount(model.pc[hit], minlength=model.n_cells)
         # a multiplier at its floor cannot go lower: project the direction
         g = np.where((u <= floor) & (g > 0), 0.0, g)
-        nrm = float(g @ g)
+        nrm = dot(g, g)
         if nrm == 0:
             break
         step = theta * (val - lb) / nrm

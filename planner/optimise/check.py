@@ -147,9 +147,10 @@ def _values_on_pairs(
         return out
     if kind == "market_share":
         attr = np.ones(inst.n_sites) if inst.site_attr is None else np.asarray(inst.site_attr, float)
-        s = np.zeros(n)
-        np.add.at(s, cell, attr[site] * (1.0 + km) ** (-float(inst.beta)))
         pull = np.zeros(inst.n_cells) if inst.competitor_pull is None else np.asarray(inst.competitor_pull, float)
+        g, pull = _huff_terms(inst, attr, pull)
+        s = np.zeros(n)
+        np.add.at(s, cell, g[pairs])
         if cell_slot is None:
             pull_n = pull
         else:
@@ -239,7 +240,8 @@ def _marginal_values(inst: Instance, sites: np.ndarray, kind: str, pos: np.ndarr
     if kind in ("market_share", "profit"):
         attr = np.ones(inst.n_sites) if inst.site_attr is None else np.asarray(inst.site_attr, float)
         pull = np.zeros(inst.n_cells) if inst.competitor_pull is None else np.asarray(inst.competitor_pull, float)
-        g = attr[site] * (1.0 + km) ** (-float(inst.beta))
+        g_all, pull = _huff_terms(inst, attr, pull)
+        g = g_all[sel]
         s_all = np.bincount(cell, weights=g, minlength=inst.n_cells)
 
         def h(x: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -278,6 +280,30 @@ def _ranges(lens: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     starts = np.repeat(np.cumsum(lens) - lens, lens)
     return np.asarray(np.arange(total) - starts)
+
+
+def _huff_terms(inst: Instance, attr: np.ndarray, pull: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair's Huff term and each cell's pull, a cell whose terms all lie below 1e-150
+    rescaled in logarithms so its largest is 1 (the checker's own copy of ``types.cell_strengths``)."""
+    cell = np.asarray(inst.pair_cell, dtype=np.int64)
+    km = np.asarray(inst.pair_km, dtype=float)
+    a = attr[np.asarray(inst.pair_site, dtype=np.int64)]
+    g = a * (1.0 + km) ** (-float(inst.beta))
+    pull = pull.copy()
+    top = pull.copy()
+    np.maximum.at(top, cell, g)
+    tiny = top < 1e-150
+    at = tiny[cell]
+    if np.any(at):
+        with np.errstate(divide="ignore"):
+            log_g = np.log(a[at]) - float(inst.beta) * np.log1p(km[at])
+            log_c = np.log(pull)
+        shift = np.where(tiny, log_c, -np.inf)
+        np.maximum.at(shift, cell[at], log_g)
+        shift = np.where(np.isfinite(shift), shift, 0.0)
+        g[at] = np.exp(log_g - shift[cell[at]])
+        pull[tiny] = np.exp(log_c[tiny] - shift[tiny])
+    return g, pull
 
 
 def _sense_word(kind: str) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.optimise.bounds import select_top
-from planner.optimise.model import Model, huff, run_starts
+from planner.optimise.model import Model, dot, huff, run_starts
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def market_share_bound(
         g = np.where(free, s_sel - sb, 0.0)
         # projected direction: no move past the box
         g = np.where(((gamma <= 0) & (g > 0)) | ((gamma >= gmax) & (g < 0)), 0.0, g)
-        nrm = float(g @ g)
+        nrm = dot(g, g)
         if nrm <= 0:
             break
         step = theta * (val - lb) / nrm
@@ -173,7 +173,38 @@ class CellTables:
 
 
 #: Largest number of subset values the cell tables may hold (8 bytes each).
-_MAX_TABLE = 2**23
+_MAX_TABLE = 2**24
+
+
+def exact_sizes(degree: np.ndarray, weight: np.ndarray, d_max: int, budget: float | None = None) -> np.ndarray:
+    """How many of each cell's strongest sites its table values exactly (``2**d`` entries each).
+
+    Every cell gets ``min(degree, d)`` for the largest common ``d >= 3`` whose
+    tables fit the ``budget`` (entries, default :data:`_MAX_TABLE`); what is left of it then raises the
+    heaviest cells one level at a time (all cells able to take level ``d + 1``
+    in order of weight, then ``d + 2``, ...) up to ``d_max``. Big cells of
+    heavy demand hold most of the bound's slack, and a table one site wider
+    costs twice as much, so the budget goes where it buys most.
+    """
+    budget = float(_MAX_TABLE if budget is None else budget)
+    degree = np.asarray(degree, dtype=np.int64)
+    base = max(1, min(3, d_max))
+    while base < d_max and float(np.sum(2.0 ** np.minimum(degree, base + 1))) <= budget:
+        base += 1
+    size = np.minimum(degree, base)
+    left = budget - float(np.sum(2.0 ** size))
+    order = np.argsort(-np.asarray(weight, dtype=float), kind="stable")
+    for level in range(base + 1, d_max + 1):
+        if left <= 0:
+            break
+        can = order[degree[order] >= level]
+        extra = 2.0 ** (level - 1)  # 2**level - 2**(level - 1)
+        n_up = min(can.size, int(left // extra))
+        if n_up == 0:
+            break
+        size[can[:n_up]] = level
+        left -= n_up * extra
+    return np.asarray(size)
 
 
 def _block_rows(d: int) -> int:
@@ -201,7 +232,7 @@ def _share(s: np.ndarray, c: np.ndarray) -> np.ndarray:
     return huff(s, np.broadcast_to(c, s.shape))
 
 
-def cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) -> CellTables:
+def cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 10) -> CellTables:
     """Upper models of every cell's share for the cell-hull Lagrangians.
 
     Forced sites are open in every plan, so their strength ``B`` is a constant
@@ -242,12 +273,11 @@ def cell_tables(model: Model, open_mask: np.ndarray | None, d_exact: int = 8) ->
     nf_deg = np.bincount(cell_o, minlength=m.n_cells)
     first = np.concatenate([[0], np.cumsum(nf_deg)[:-1]])
     rank = np.arange(order.size) - first[cell_o]
-    # every subset of A is stored: keep the tables within a fixed size on big instances
-    while d_exact > 3 and float(np.sum(2.0 ** np.minimum(nf_deg, d_exact))) > _MAX_TABLE:
-        d_exact -= 1
-    in_a = rank < d_exact
+    # every subset of A is stored: the tables' size is bounded, the heaviest cells first
+    a_size = exact_sizes(nf_deg, m.w, d_exact)
+    d_exact = int(a_size.max(initial=0))
+    in_a = rank < a_size[cell_o]
     a_pairs, r_pairs = order[in_a], order[~in_a]
-    a_size = np.minimum(nf_deg, d_exact)
     # the plan's strength per cell (total, forced included) and the rest's maximum
     if open_mask is None:
         open_mask = np.zeros(m.n_sites, dtype=bool)
@@ -508,11 +538,11 @@ def market_share_lagrangian(
             break
         g = np.where(free, sel[m.ps].astype(float) - x, 0.0)
         g = np.where((mu <= 0.0) & (g > 0.0), 0.0, g)
-        dn = float(d_prev @ d_prev)
-        beta = max(0.0, -deflect * float(g @ d_prev) / dn) if dn > 0 else 0.0
+        dn = dot(d_prev, d_prev)
+        beta = max(0.0, -deflect * dot(g, d_prev) / dn) if dn > 0 else 0.0
         d = g + beta * d_prev
         d_prev = d
-        nrm = float(d @ d)
+        nrm = dot(d, d)
         if nrm == 0:
             break
         mu = np.maximum(mu - theta * max(val - lb, 0.0) / nrm * d, 0.0)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.optimise.feasibility import forced_sites, min_existing_open
-from planner.optimise.types import Instance, ObjectiveKind, attraction
+from planner.optimise.types import Instance, ObjectiveKind, cell_strengths
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,17 @@ def ranges(lens: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     starts = np.repeat(np.cumsum(lens) - lens, lens)
     return np.asarray(np.arange(total, dtype=np.int64) - starts)
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``a @ b`` of two vectors without BLAS: its threads spin against each other on a
+    busy machine (a 40,000-long dot product then takes 10 ms instead of 15 us)."""
+    return float(np.einsum("i,i->", a, b))
+
+
+def weigh_columns(w: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``w @ a`` for a vector ``w`` and a matrix ``a`` (column sums weighted by ``w``), without BLAS."""
+    return np.asarray(np.einsum("i,ij->j", w, a))
 
 
 def run_starts(keys: np.ndarray) -> np.ndarray:
@@ -218,7 +229,7 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
         val = w_all[pc] * np.clip(u - km, 0.0, None)
     elif kind == "market_share":
         attr = np.ones(m) if inst.site_attr is None else np.asarray(inst.site_attr, float)
-        val = attraction(attr[ps], km, inst.beta)
+        val, pull_all = cell_strengths(attr[ps], km, inst.beta, pc, pull_all)
     else:
         raise ValueError(f"unknown objective kind {kind!r}")
     keep = (val > 0) & (w_all[pc] > 0)

@@ -11,11 +11,16 @@ returns the best plan found with a proven bound and its gap:
    greedy, then swap local search, for a first plan in well under a second;
 3. a bound: the cell Lagrangian (coverage, distance; its iterates' plans are
    polished by local search as further primal candidates) or the cell-hull
-   Lagrangian (market share, then region by region at a store price);
+   Lagrangian (market share, then region by region at a store price, each
+   region's priced bound tightened by branching; a small dense instance such
+   as a logit maximum-capture one is branched on as a whole, ``tree_search``);
 4. when the problem splits into independent regions, ``decompose`` prices the
    shared store count, solves the regions that hold the gap exactly, and
    re-balances stores between regions;
-5. otherwise a MIP on the candidates that reduced-cost fixing leaves;
+5. otherwise, with few stores to choose and plain constraints, a Lagrangian
+   tree search (``tree_search``; the LP of a p-median with p = 5 leaves a gap
+   a MIP closes only slowly), then a MIP on the candidates that reduced-cost
+   fixing leaves;
 6. ``check.check_solution`` on the way out: a plan that fails is our bug.
 """
 
@@ -60,12 +65,22 @@ from planner.optimise.market_share_bounds import (
 )
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState, compile_model
+from planner.optimise.tree_search import (
+    lagrangian_tree_search,
+    market_share_priced_regions,
+    market_share_searchable,
+    market_share_tree_search,
+    restrict,
+    searchable,
+)
 from planner.optimise.types import ConstraintKeys, Instance, ObjectiveKind, Solution
 
 log = logging.getLogger(__name__)
 
 _ONE_MIP_PAIRS = 40_000  # below this many pairs, no regional decomposition
 _MIP_MAX_PAIRS = 80_000  # a reduced MIP beyond this rarely closes anything in our time limits
+# the tree search branches up to once per store to choose: beyond this many the reduced MIP is the better bet
+_TREE_MAX_STORES = 16
 
 
 def _integral(inst: Instance, kind: str) -> bool:
@@ -328,7 +343,9 @@ def _facility_bound_and_improve(
     # so a many-region instance polishes only a couple)
     ranked = sorted(plans.values(), key=lambda t: -t[0])
     tried = 0
-    n_polish = 0 if regional else (2 if model.pc.size <= _ONE_MIP_PAIRS else 12)  # small: the MIP follows
+    tree = searchable(tmodel) and model.p - int(model.forced.sum()) <= _TREE_MAX_STORES
+    # small: the MIP follows; few stores: the tree search values the relaxation's plans itself
+    n_polish = 0 if regional else (2 if model.pc.size <= _ONE_MIP_PAIRS or tree else 12)
     for _v, sel in ranked[:n_polish]:
         if best.gap() <= gap_target * 0.5 or work.left < 0.5 * work.limit or clock.expired("polishing"):
             break
@@ -346,6 +363,10 @@ def _facility_bound_and_improve(
             use_mip=use_mip, integral=integral, stats=stats, rng=rng,
         )
         return
+    if tree and work.left > 0.5 and not clock.cut:
+        _tree_search(tmodel, lag, best, clock, integral, slack, stats)
+        if best.gap() <= gap_target:
+            return
     if not use_mip or work.left < 0.5:
         return
     ran = _reduced_mip(model, tmodel, lag, best, integral, slack, stats)
@@ -396,6 +417,23 @@ def _reduced_mip(
     if np.isfinite(mb) or res.status == "infeasible":
         best.offer_bound(_round_bound(max(mb, worst), integral), "lagrangian+mip")
     return True
+
+
+
+def _tree_search(
+    tmodel: Model, lag: Any, best: Incumbent, clock: Clock, integral: bool, slack: float, stats: dict[str, float]
+) -> None:
+    """Branch on sites where the Lagrangian (the LP) leaves a gap (``tree_search``); a MIP may follow."""
+    out, in_, worst = reduced_cost_fixing(tmodel, lag, best.value, slack=slack)
+    if not integral:
+        slack = 1e-6 * max(1.0, abs(best.value))  # prunes what cannot beat the plan by a millionth
+    res = lagrangian_tree_search(
+        restrict(tmodel, out, in_), best.value, lag.u, slack=slack,
+        deadline=clock.t0 + 0.85 * clock.limit, on_plan=lambda sel: best.offer(sel, "tree-search"),
+    )
+    stats["tree_nodes"] = float(res.nodes)
+    stats["tree_s"] = clock.elapsed
+    best.offer_bound(_round_bound(max(res.bound, worst), integral), "lagrangian-tree")
 
 
 def _plan_collector(
@@ -449,15 +487,21 @@ def _market_share(model: Model, best: Incumbent, gap_target: float, stats: dict[
         calls[0] += 1
         return collect(sel)
 
-    # the cells' upper models, exact at the incumbent (any plan keeps them valid)
-    tables = cell_tables(model, best.mask)
+    # the cells' upper models, exact at the incumbent (any plan keeps them valid). With
+    # regions, the global run prices the store count and starts the multipliers; the
+    # regions' own runs, then their branching, make the bound. A small dense instance
+    # is closed by the tree search, which wants a converged Lagrangian soon more than
+    # the widest tables.
+    tree = not regional and market_share_searchable(model)
+    tables = cell_tables(model, best.mask, 8 if tree else 10)
     work.charge(CELL_TABLES_S_PER_PAIR * n_pairs)
     iter_s = MS_LAGRANGIAN_S_PER_PAIR * n_pairs
     plan_every = 10
+    share = 0.15 if regional else (0.35 if tree else 0.6)
     lb, mu = market_share_lagrangian(
         model, best.value, best.plan, time_limit_s=clock.left, gap_stop=gap_target * 0.2,
         on_plan=on_plan, plan_every=plan_every, tables=tables,
-        max_iter=Work.iterations(max(0.5, (0.15 if regional else 0.6) * work.left), iter_s, cap=1000),
+        max_iter=Work.iterations(max(0.5, share * work.left), iter_s, cap=1000),
     )
     work.charge(calls[0] * plan_every * iter_s)  # the callback runs every ``plan_every`` iterations
     clock.expired("cell-hull Lagrangian")
@@ -486,6 +530,10 @@ def _market_share(model: Model, best: Incumbent, gap_target: float, stats: dict[
         # the regions' multipliers together, with the store count exact again
         best.offer_bound(market_share_dual_value(model, tables, mu_reg), "regional-cell-hull-lagrangian")
         work.charge(iter_s)
+        if best.gap() > gap_target:
+            _priced_regions(model, comps, lam, reg, mu_reg, tables, best, clock, gap_target, stats)
+    if tree and best.gap() > gap_target:
+        _market_share_tree(model, best, clock, gap_target, mu, tables, stats)
     stats["bound_s"] = clock.elapsed
     for _v, sel in sorted(plans.values(), key=lambda t: -t[0])[:5]:
         if best.gap() <= gap_target or work.left < 0.1 * work.limit or clock.expired("polishing"):
@@ -493,6 +541,35 @@ def _market_share(model: Model, best: Incumbent, gap_target: float, stats: dict[
         rounds = Work.iterations(max(0.2, 0.3 * work.left), round_seconds(model), cap=100_000)
         mask, _ = local_search(model, sel, time_limit_s=clock.left, max_rounds=rounds, work=work)
         best.offer(mask, "lagrangian+swap")
+
+
+def _priced_regions(
+    model: Model, comps: Any, lam: float, reg: np.ndarray, mu: np.ndarray, tables: Any, best: Incumbent,
+    clock: Clock, gap_target: float, stats: dict[str, float],
+) -> None:
+    """Tighten the priced regional bounds by branching, smallest regions first (``tree_search``)."""
+    size = np.bincount(comps.cell_comp, minlength=comps.n_components) * np.maximum(
+        np.bincount(comps.site_comp, minlength=comps.n_components), 1
+    )
+    exact = market_share_priced_regions(
+        model, comps.cell_comp, comps.site_comp, np.argsort(size, kind="stable"), lam, mu, tables,
+        deadline=clock.t0 + 0.9 * clock.limit, rel_slack=max(1e-9, 0.02 * gap_target), max_nodes=2000,
+    )
+    stats["regions_searched"] = float(np.isfinite(exact).sum())
+    best.offer_bound(lam * model.p + float(np.minimum(reg, exact).sum()), "regional-cell-hull-tree")
+
+
+def _market_share_tree(
+    model: Model, best: Incumbent, clock: Clock, gap_target: float, mu: np.ndarray, tables: Any,
+    stats: dict[str, float],
+) -> None:
+    """Branch on sites where the cell-hull bound leaves a gap (small dense instances, ``tree_search``)."""
+    res = market_share_tree_search(
+        model, best.value, mu, tables, deadline=clock.t0 + 0.85 * clock.limit,
+        rel_slack=max(1e-9, 0.2 * gap_target), on_plan=lambda sel: best.offer(sel, "tree-search"),
+    )
+    stats["tree_nodes"] = float(res.nodes)
+    best.offer_bound(res.bound, "cell-hull-tree")
 
 
 def _finish(

@@ -395,6 +395,64 @@ def attraction(site_attr: np.ndarray, pair_km: np.ndarray, beta: float) -> np.nd
     return np.asarray(site_attr, dtype=float) * (1.0 + np.asarray(pair_km, dtype=float)) ** (-float(beta))
 
 
+#: A cell whose largest Huff term (strength or competitor pull) is below this is rescaled.
+TINY_STRENGTH = 1e-150
+
+
+def cell_strengths(
+    site_attr: np.ndarray, pair_km: np.ndarray, beta: float, pair_cell: np.ndarray, pull: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Huff strengths per pair and competitor pull per cell, safe from underflow.
+
+    A share ``S / (S + c)`` does not change when a cell's strengths and pull are
+    scaled by one factor. Where ``pair_km`` is not a small distance (a logit
+    utility encoded as ``(1 + km)^-beta``, say), every term of a cell may fall
+    below the smallest float and the cell would silently count 0; such cells
+    (largest term below :data:`TINY_STRENGTH`) are computed in logarithms and
+    scaled so that their largest term is 1. Other cells keep
+    :func:`attraction` exactly.
+
+    Parameters
+    ----------
+    site_attr : ndarray
+        float[K] attractiveness of each pair's site.
+    pair_km, beta : ndarray, float
+        The Huff distance term of each pair.
+    pair_cell : ndarray
+        int[K] cell of each pair.
+    pull : ndarray
+        float[N] competitor pull per cell.
+
+    Returns
+    -------
+    strength : ndarray
+        float[K] per pair.
+    pull : ndarray
+        float[N] per cell (a copy, rescaled where the strengths were).
+    """
+    attr = np.asarray(site_attr, dtype=float)
+    km = np.asarray(pair_km, dtype=float)
+    strength = attraction(attr, km, beta)
+    pull = np.array(pull, dtype=float)
+    top = pull.copy()
+    np.maximum.at(top, pair_cell, strength)
+    tiny = top < TINY_STRENGTH
+    at = tiny[pair_cell]
+    if not np.any(at):
+        return strength, pull
+    with np.errstate(divide="ignore"):
+        log_a = np.log(attr[at]) - float(beta) * np.log1p(km[at])
+        log_c = np.log(pull[tiny])
+    idx = np.full(pull.size, -1, dtype=np.int64)
+    idx[tiny] = np.arange(int(tiny.sum()))
+    shift = log_c.copy()
+    np.maximum.at(shift, idx[pair_cell[at]], log_a)
+    shift = np.where(np.isfinite(shift), shift, 0.0)  # nothing there at all: leave it
+    strength[at] = np.exp(log_a - shift[idx[pair_cell[at]]])
+    pull[tiny] = np.exp(log_c - shift)
+    return strength, pull
+
+
 # ---------------------------------------------------------------------------
 # Validation of the interchange arrays (behind Instance.from_arrays)
 # ---------------------------------------------------------------------------

@@ -238,3 +238,15 @@ def test_dual_value_above_optimum_and_below_priced_bound(seed):
             model, comps, lam, mu, target, time_limit_s=5.0, tables=tab, max_iter=1,
         )
         assert value <= lam * model.p + float(reg.sum()) + 1e-9 * max(1.0, value)
+
+
+def test_exact_sizes_fill_the_budget_heaviest_cells_first() -> None:
+    from planner.optimise.market_share_bounds import exact_sizes
+
+    degree = np.array([12, 12, 12, 2, 5])
+    weight = np.array([1.0, 9.0, 5.0, 100.0, 3.0])
+    # common size 4 costs 16 * 3 + 4 + 16 = 68; then level 5 (16 more each) in weight order
+    got = exact_sizes(degree, weight, 6, budget=68 + 16 * 2)
+    assert got.tolist() == [4, 5, 5, 2, 4]
+    assert float(np.sum(2.0 ** got)) <= 68 + 32
+    assert exact_sizes(degree, weight, 8, budget=1e9).tolist() == [8, 8, 8, 2, 5]
