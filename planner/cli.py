@@ -347,6 +347,26 @@ def bench_synthetic(
     ))
 
 
+@bench_app.command("compete")
+def bench_compete(
+    file: Annotated[Path, typer.Argument(help="Leader-follower instance: the interchange .npz plus f_site_attr, f_pair_cell, f_pair_site, f_pair_km, f_stores.")],
+    time_limit: TimeOpt = 60.0,
+    json_: JsonOpt = False,
+) -> None:
+    """The leader's plan that holds up best after the follower's best response (max-min market share)."""
+    from planner.bench import run_compete
+
+    def show(result: dict[str, Any]) -> None:
+        if json_:
+            sys.stdout.write(json.dumps(result) + "\n")
+            return
+        for key in ("objective", "bound", "gap", "seconds", "response_gap", "objective_without_response"):
+            out.print(f"{key}: {result.get(key)}")
+        out.print(f"open ({len(result['open'])}), response ({len(result['response'])})")
+
+    _guard(lambda: show(_quiet_native(run_compete, file, time_limit_s=_budget(time_limit))))
+
+
 @app.command()
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run folders (or their `latest` links); the first is the baseline.")],

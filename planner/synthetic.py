@@ -16,6 +16,7 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
+from planner.optimise.compete import Follower
 from planner.optimise.rollout.model import value_model
 from planner.optimise.rollout.types import RolloutInstance
 from planner.optimise.types import OBJECTIVES, Instance, ObjectiveKind, Solution, attraction
@@ -363,3 +364,30 @@ def greedy_selection(rinst: RolloutInstance, stores: int | None = None) -> Solut
         vm.add(state, j)
     sites = np.sort(np.r_[base, np.asarray(chosen, dtype=np.int64)])
     return Solution(open_sites=sites, objective=vm.objective(vm.total(state)), objective_kind=rinst.objective_kind)
+
+
+def synthetic_compete(
+    *,
+    cells: int,
+    candidates: int,
+    stores: int,
+    existing: int,
+    follower_stores: int,
+    follower_attr: float = 1.2,
+    seed: int,
+) -> tuple[Instance, Follower]:
+    """A leader-follower instance: :func:`synthetic_instance` plus rivals who may open on the same sites.
+
+    The follower's sites are the leader's sites (same pairs and distances), each
+    with attraction ``follower_attr`` (a strong rival brand, as Huawei's weight
+    1.2 in the default scenario); the follower opens ``follower_stores`` of them.
+    """
+    inst = synthetic_instance(
+        cells=cells, candidates=candidates, stores=stores, existing=existing, seed=seed, objective="market_share"
+    )
+    fol = Follower(
+        site_attr=np.full(inst.n_sites, float(follower_attr)),
+        pair_cell=np.asarray(inst.pair_cell, dtype=np.int64), pair_site=np.asarray(inst.pair_site, dtype=np.int64),
+        pair_km=np.asarray(inst.pair_km, dtype=float), stores=int(follower_stores),
+    )
+    return inst, fol
