@@ -510,11 +510,14 @@ def write_compete_npz(path: str | os.PathLike[str], inst: Instance, follower: Fo
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    np.savez(
-        path, **inst.to_arrays(), f_site_attr=np.asarray(follower.site_attr, dtype=np.float64),
-        f_pair_cell=np.asarray(follower.pair_cell, dtype=np.int64), f_pair_site=np.asarray(follower.pair_site, dtype=np.int64),
-        f_pair_km=np.asarray(follower.pair_km, dtype=np.float64), f_stores=np.asarray(int(follower.stores)),
-    )
+    arrays: dict[str, Any] = {
+        **inst.to_arrays(), "f_site_attr": np.asarray(follower.site_attr, dtype=np.float64),
+        "f_pair_cell": np.asarray(follower.pair_cell, dtype=np.int64),
+        "f_pair_site": np.asarray(follower.pair_site, dtype=np.int64),
+        "f_pair_km": np.asarray(follower.pair_km, dtype=np.float64), "f_stores": np.asarray(int(follower.stores)),
+    }
+    save: Callable[..., None] = np.savez
+    save(path, **arrays)
     return path
 
 

@@ -21,9 +21,9 @@ import pandas as pd
 from planner.config.models import Quota, RolloutConfig, Scenario
 from planner.errors import ConfigError, DataError
 from planner.geodata.layers import Layers
+from planner.optimise.compete import Follower
 from planner.optimise.rollout.chain import implies_city_minimum
 from planner.optimise.rollout.types import RolloutParams
-from planner.optimise.compete import Follower
 from planner.optimise.types import ConstraintKeys, GroupLimit, Instance
 from planner.spatial import pairs_within
 

@@ -31,9 +31,15 @@ from planner.config.models import Scenario
 from planner.demand import compute_demand
 from planner.errors import InfeasibleError, OutputError
 from planner.geodata.layers import Layers
-from planner.instance import BuiltFollower, BuiltInstance, build_follower, build_instance, rollout_params
-from planner.optimise.compete import MaxMin, Response, anticipate, best_response
+from planner.instance import (
+    BuiltFollower,
+    BuiltInstance,
+    build_follower,
+    build_instance,
+    rollout_params,
+)
 from planner.optimise.check import check_solution, objective_value
+from planner.optimise.compete import MaxMin, Response, anticipate, best_response
 from planner.optimise.feasibility import precheck
 from planner.optimise.rollout.chain import provinces_short_of_city_stores
 from planner.optimise.rollout.types import quarter_labels
@@ -470,8 +476,10 @@ def answer_rivals(prep: Prepared, sol: Solution) -> tuple[Solution, Rivals]:
     bf = build_follower(prep.built, sc, sol.open_sites)
     bf.follower.validate(inst.n_cells)
     per_solve = min(sc.solver.time_limit_s, comp.time_limit_s / (4.0 if comp.anticipate else 1.0))
-    opts = dict(gap_target=sc.solver.gap_target_pct / 100.0, threads=sc.solver.threads, seed=sc.seed,
-                use_mip=sc.solver.use_mip)
+    opts: dict[str, Any] = dict(
+        gap_target=sc.solver.gap_target_pct / 100.0, threads=sc.solver.threads, seed=sc.seed,
+        use_mip=sc.solver.use_mip,
+    )
     if not comp.anticipate:
         resp = best_response(inst, sol.open_sites, bf.follower, time_limit_s=per_solve, **opts)
         return sol, Rivals(follower=bf, response=resp, sites_rule=comp.response.sites)
@@ -495,8 +503,9 @@ def answer_rivals(prep: Prepared, sol: Solution) -> tuple[Solution, Rivals]:
             sol = replace(sol, open_sites=new, objective=obj, gap=gap, status="feasible",
                           methods={**sol.methods, "anticipate": f"max-min after the rivals' response ({mm.status})"})
             check_solution(inst, sol).raise_if_failed()
-    resp = best_response(inst, sol.open_sites, bf.follower, time_limit_s=per_solve, **opts) if note else None
-    if resp is None:
+    if note:
+        resp = best_response(inst, sol.open_sites, bf.follower, time_limit_s=per_solve, **opts)
+    else:
         # the response anticipation found for its plan (the worst one known, with that plan's proven gap)
         from planner.optimise.compete import response_pull, share_against
 
