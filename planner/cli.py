@@ -184,6 +184,44 @@ def run(
 
 
 @app.command()
+def target(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    share: Annotated[float, typer.Option("--share", help="Own market share to reach (%).")],
+    unit: Annotated[str | None, typer.Option("--unit", help="A province or city (GB code or name); default the nation.")] = None,
+    set_: SetOpt = None,
+    results: Annotated[Path | None, typer.Option(help="Results folder (default: output.results_dir).")] = None,
+    json_: JsonOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+) -> None:
+    """The fewest total stores that reach an own share of SHARE % (nationally or in one unit), with proof."""
+    _setup_logging(verbose)
+
+    def body() -> None:
+        from planner.config import load_scenario
+        from planner.target import find_target
+
+        sc = load_scenario(scenario, overrides=set_ or [])
+        with _native_stdout_to_stderr():
+            res = find_target(sc, share_pct=share, unit=unit, results_dir=results)
+        if json_:
+            sys.stdout.write(json.dumps(res.to_json(), ensure_ascii=False) + "\n")
+            return
+        for p in res.probes:
+            err.print(f"  {p['stores']:>6} stores: share {p.get('share_pct')} %, bound {p.get('bound_pct')} %")
+        if res.stores_max is None:
+            out.print(f"{res.unit}: {res.reason}")
+            return
+        out.print(
+            f"{res.unit}: {share:g} % takes between {res.stores_min} and {res.stores_max} stores "
+            f"(a plan with {res.stores_max} reaches {res.share_at_max:.3f} %; run {res.run})"
+        )
+        if res.reason:
+            out.print(res.reason)
+
+    _guard(body)
+
+
+@app.command()
 def validate(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     set_: SetOpt = None,

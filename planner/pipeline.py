@@ -55,7 +55,7 @@ from planner.report.share import (
     unit_shares,
 )
 
-__all__ = ["RunResult", "Rivals", "answer_rivals", "run", "prepare", "Prepared", "write_run_folder"]
+__all__ = ["RunResult", "Rivals", "answer_rivals", "run", "prepare", "Prepared", "select_sites", "write_run_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,7 @@ def run(
     progress: Progress | None = None,
     prepared: Prepared | None = None,
     write_map: bool = True,
+    solution: Solution | None = None,
 ) -> RunResult:
     """Solve a scenario end to end and write its run folder.
 
@@ -204,6 +205,9 @@ def run(
         Reuse layers/demand/instance already built for this scenario.
     write_map
         Write ``map.html`` and ``overview.png`` (default true).
+    solution
+        A plan already chosen for this scenario's instance (e.g. by ``planner target``);
+        it is checked and used instead of solving.
 
     Returns
     -------
@@ -219,7 +223,11 @@ def run(
 
     t = time.perf_counter()
     _notify(progress, "solve", cells=inst.n_cells, sites=inst.n_sites, stores=inst.stores)
-    sol, inst = _select_sites(prep, progress)
+    if solution is not None:
+        check_solution(inst, solution).raise_if_failed()
+        sol = solution
+    else:
+        sol, inst = _select_sites(prep, progress)
     if inst is not built.instance:
         built = replace(built, instance=inst)
         prep = replace(prep, built=built)
@@ -339,6 +347,15 @@ def chain_of_command_violations(prep: Prepared, open_sites: np.ndarray) -> list[
         n_provinces=len(codes),
     )
     return sorted(codes[short.province].tolist())
+
+
+def select_sites(prep: Prepared, progress: Progress | None = None) -> tuple[Solution, Instance]:
+    """The site selection of :func:`run` alone (with the chain-of-command repair); nothing is written.
+
+    Returns the solution and the instance it was solved on (with the repair's
+    forbidden sites); the solution's bound is valid for the prepared instance.
+    """
+    return _select_sites(prep, progress)
 
 
 def _select_sites(prep: Prepared, progress: Progress | None) -> tuple[Solution, Instance]:

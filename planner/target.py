@@ -1,0 +1,238 @@
+"""The stores it takes: the fewest total stores that reach a market share (``planner target``).
+
+Esri's "target market share" as a search over store counts with the optimiser
+itself. For a count n the scenario is solved for ``market_share`` with
+``constraints.total_stores = n`` (every other rule kept; with ``--unit`` the
+objective counts only that province's or city's cells): a plan reaching the
+target proves n is enough (``stores_max``), a proven share bound below the target
+proves n is not, and neither is any smaller count, since the best share never
+falls when a store is added (Huff attraction only grows), so ``stores_min`` is
+one more than the largest such n. Counts in between that the time limit leaves
+undecided are reported as such.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.config.models import Scenario
+from planner.errors import ConfigError, InfeasibleError
+from planner.instance import UnitNames
+from planner.optimise.compete import leader_strength
+from planner.optimise.feasibility import precheck
+from planner.optimise.types import Instance, Solution
+from planner.pipeline import Prepared, prepare, run, select_sites
+
+__all__ = ["TargetResult", "find_target", "unit_weights"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TargetResult:
+    """What ``planner target`` prints: ``stores_min``, ``stores_max``, ``share_at_max`` and the run folder."""
+
+    stores_min: int
+    stores_max: int | None
+    share_at_max: float | None  # percent
+    run: Path | None
+    unit: str
+    target_pct: float
+    reachable: bool = True
+    best_share_pct: float | None = None  # when unreachable: the most any plan can reach (an upper bound)
+    reason: str = ""
+    probes: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "stores_min": self.stores_min, "stores_max": self.stores_max, "share_at_max": self.share_at_max,
+            "run": None if self.run is None else str(self.run),
+        }
+        if not self.reachable:
+            out["best_share_possible"] = self.best_share_pct
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def unit_weights(prep: Prepared, unit: str | None) -> tuple[np.ndarray, str]:
+    """Demand weights of the cells of ``unit`` (a province or city, by code or name; zero elsewhere).
+
+    Raises
+    ------
+    ConfigError
+        ``--unit`` names no province or city of the scenario.
+    """
+    w = np.asarray(prep.built.instance.weight, dtype=float)
+    if unit is None:
+        return w, "nation"
+    layers, cells = prep.layers, prep.built.cells
+    for level, table in (("province", layers.provinces), ("city", layers.cities)):
+        try:
+            code = UnitNames(level, table[["code", "name", "name_en"]]).resolve(unit, "--unit")
+        except ConfigError:
+            continue
+        mask = cells[f"{level}_code"].astype(str).to_numpy() == code
+        name = str(table.set_index(table["code"].astype(str)).loc[code, "name"])
+        return np.where(mask, w, 0.0), f"{level} {code} {name}"
+    # the message of the city lookup, which suggests a close name
+    UnitNames("city", layers.cities[["code", "name", "name_en"]]).resolve(unit, "--unit")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _max_share(inst: Instance, weight: np.ndarray) -> float:
+    """Share with every allowed site open (formats: the most attractive per location): no plan beats it."""
+    allowed = np.ones(inst.n_sites, dtype=bool)
+    allowed[np.asarray(inst.forbidden, dtype=np.int64)] = False
+    strength = leader_strength(inst, np.flatnonzero(allowed))
+    pull = np.zeros(inst.n_cells) if inst.competitor_pull is None else np.asarray(inst.competitor_pull)
+    den = strength + pull
+    total = float(weight.sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.sum(np.where(den > 0, weight * strength / den, 0.0)) / total) if total else 0.0
+
+
+def find_target(
+    scenario: Scenario,
+    *,
+    share_pct: float,
+    unit: str | None = None,
+    results_dir: str | Path | None = None,
+    progress: Callable[[str, dict[str, Any]], None] | None = None,
+    max_probes: int = 24,
+    write: bool = True,
+) -> TargetResult:
+    """The fewest total stores whose plan reaches ``share_pct`` % own share (nationally or in ``unit``).
+
+    Each probe is one market-share solve with the scenario's solver settings; the
+    plan at ``stores_max`` is written as an ordinary run folder (objective
+    ``market_share``, ``constraints.total_stores = stores_max``).
+
+    Returns
+    -------
+    TargetResult
+    """
+    if not 0 < share_pct < 100:
+        raise ConfigError(f"--share {share_pct}: give a percentage between 0 and 100.")
+    sc = scenario.model_copy(deep=True)
+    sc.objective.kind = "market_share"
+    prep = prepare(sc, progress=progress)
+    inst0 = prep.built.instance
+    weight, label = unit_weights(prep, unit)
+    total_w = float(weight.sum())
+    if total_w <= 0:
+        raise ConfigError(f"--unit {unit}: the unit has no demand in this scenario.")
+    target = share_pct / 100.0
+    probes: list[dict[str, Any]] = []
+    plans: dict[int, Solution] = {}
+
+    def probe(n: int) -> tuple[float | None, float | None]:
+        """(share, bound) of the best plan with n stores; (None, None) when no plan has n stores."""
+        sc_n = sc.model_copy(deep=True)
+        sc_n.constraints.total_stores = n
+        inst_n = replace(inst0, stores=n, weight=weight)
+        if precheck(inst_n):
+            probes.append({"stores": n, "share_pct": None, "bound_pct": None, "note": "no plan has this many stores"})
+            return None, None
+        p = Prepared(scenario=sc_n, layers=prep.layers, demand=prep.demand,
+                     built=replace(prep.built, instance=inst_n), timings=prep.timings)
+        try:
+            sol, _ = select_sites(p, progress)
+        except InfeasibleError:
+            probes.append({"stores": n, "share_pct": None, "bound_pct": None, "note": "infeasible"})
+            return None, None
+        share = sol.objective / total_w
+        bound = None if sol.bound is None else sol.bound / total_w
+        plans[n] = sol
+        probes.append({"stores": n, "share_pct": 100 * share, "bound_pct": None if bound is None else 100 * bound,
+                       "seconds": sol.seconds})
+        log.info("target: %d stores give %.3f %% (bound %s)", n, 100 * share, bound)
+        return share, bound
+
+    n_fixed = int(np.unique(np.asarray(inst0.fixed)).size)
+    n_top = int(np.unique(np.asarray(inst0.site_location if inst0.site_location is not None else np.arange(inst0.n_sites))).size)
+    best_possible = _max_share(inst0, weight)
+    lo = max(n_fixed, 1)  # every count below lo is proven short
+    if best_possible < target:
+        return TargetResult(
+            stores_min=n_top + 1, stores_max=None, share_at_max=None, run=None, unit=label, target_pct=share_pct,
+            reachable=False, best_share_pct=100 * best_possible,
+            reason=f"no number of stores reaches {share_pct:g} %: with every candidate open the share is "
+            f"{100 * best_possible:.3f} % at most",
+        )
+    # an upper count: the scenario's own, doubled until a plan reaches the target
+    hi = min(max(sc.constraints.total_stores, lo), n_top)
+    hi_ok: int | None = None
+    undecided: set[int] = set()
+    while len(probes) < max_probes:
+        s, b = probe(hi)
+        if s is not None and s >= target:
+            hi_ok = hi
+            break
+        if s is None or (b is not None and b < target):
+            lo = hi + 1
+        else:
+            undecided.add(hi)
+        if hi >= n_top:
+            break
+        hi = min(2 * hi, n_top)
+    if hi_ok is None:
+        return TargetResult(
+            stores_min=lo, stores_max=None, share_at_max=None, run=None, unit=label, target_pct=share_pct,
+            reachable=False, best_share_pct=100 * best_possible, probes=probes,
+            reason=f"no plan reaching {share_pct:g} % was found up to {hi} stores within the probes' time limits "
+            f"(every candidate open would give at most {100 * best_possible:.3f} %)",
+        )
+    # bisection: counts below lo are proven short, hi_ok reaches; undecided counts split the search
+    while lo < hi_ok and len(probes) < max_probes:
+        und_in = sorted(u for u in undecided if lo <= u < hi_ok)
+        if not und_in:
+            mid = (lo + hi_ok) // 2
+        elif lo < und_in[0]:
+            mid = (lo + und_in[0] - 1) // 2 if und_in[0] - 1 > lo else lo  # look for a proof below
+        elif und_in[-1] + 1 < hi_ok:
+            mid = (und_in[-1] + 1 + hi_ok) // 2  # look for a plan above
+        else:
+            break
+        if mid in undecided or mid in plans:
+            break
+        s, b = probe(mid)
+        if s is not None and s >= target:
+            hi_ok = mid
+        elif s is None or (b is not None and b < target):
+            lo = mid + 1
+        else:
+            undecided.add(mid)
+    reason = ""
+    if lo < hi_ok:
+        reason = (
+            f"between {lo} and {hi_ok - 1} stores the solver's proven gap leaves it open whether "
+            f"{share_pct:g} % can be reached (time limit per solve {sc.solver.time_limit_s:g} s; raise "
+            "solver.time_limit_s to narrow it)"
+        )
+    sol = plans[hi_ok]
+    run_path: Path | None = None
+    if write:
+        sc_u = sc.model_copy(deep=True)
+        sc_u.constraints.total_stores = hi_ok
+        prep_u = Prepared(scenario=sc_u, layers=prep.layers, demand=prep.demand,
+                          built=replace(prep.built, instance=replace(inst0, stores=hi_ok)), timings=prep.timings)
+        full = replace(sol, objective=float(sol.objective), bound=None, gap=None,
+                       methods={**sol.methods, "target": f"{share_pct:g} % in {label}"})
+        if unit is not None:
+            # the run reports the national objective; the unit's share is in share.csv
+            from planner.optimise.check import objective_value
+
+            full = replace(full, objective=float(objective_value(inst0, sol.open_sites, "market_share")))
+        res = run(sc_u, results_dir=results_dir, progress=progress, prepared=prep_u, solution=full)
+        run_path = res.path
+    return TargetResult(
+        stores_min=lo, stores_max=hi_ok, share_at_max=round(100 * sol.objective / total_w, 4), run=run_path,
+        unit=label, target_pct=share_pct, reason=reason, probes=probes,
+    )
