@@ -29,7 +29,7 @@ from planner.optimise.feasibility import precheck
 from planner.optimise.types import Instance, Solution
 from planner.pipeline import Prepared, prepare, run, select_sites
 
-__all__ = ["TargetResult", "find_target", "unit_weights"]
+__all__ = ["TargetResult", "find_target", "search_counts", "unit_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,6 @@ def find_target(
     n_fixed = int(np.unique(np.asarray(inst0.fixed)).size)
     n_top = int(np.unique(np.asarray(inst0.site_location if inst0.site_location is not None else np.arange(inst0.n_sites))).size)
     best_possible = _max_share(inst0, weight)
-    lo = max(n_fixed, 1)  # every count below lo is proven short
     if best_possible < target:
         return TargetResult(
             stores_min=n_top + 1, stores_max=None, share_at_max=None, run=None, unit=label, target_pct=share_pct,
@@ -166,22 +165,10 @@ def find_target(
             reason=f"no number of stores reaches {share_pct:g} %: with every candidate open the share is "
             f"{100 * best_possible:.3f} % at most",
         )
-    # an upper count: the scenario's own, doubled until a plan reaches the target
-    hi = min(max(sc.constraints.total_stores, lo), n_top)
-    hi_ok: int | None = None
-    undecided: set[int] = set()
-    while len(probes) < max_probes:
-        s, b = probe(hi)
-        if s is not None and s >= target:
-            hi_ok = hi
-            break
-        if s is None or (b is not None and b < target):
-            lo = hi + 1
-        else:
-            undecided.add(hi)
-        if hi >= n_top:
-            break
-        hi = min(2 * hi, n_top)
+    lo, hi_ok, hi = search_counts(
+        probe, lo=max(n_fixed, 1), start=min(max(sc.constraints.total_stores, n_fixed, 1), n_top), top=n_top,
+        target=target, max_probes=max_probes,
+    )
     if hi_ok is None:
         return TargetResult(
             stores_min=lo, stores_max=None, share_at_max=None, run=None, unit=label, target_pct=share_pct,
@@ -189,26 +176,6 @@ def find_target(
             reason=f"no plan reaching {share_pct:g} % was found up to {hi} stores within the probes' time limits "
             f"(every candidate open would give at most {100 * best_possible:.3f} %)",
         )
-    # bisection: counts below lo are proven short, hi_ok reaches; undecided counts split the search
-    while lo < hi_ok and len(probes) < max_probes:
-        und_in = sorted(u for u in undecided if lo <= u < hi_ok)
-        if not und_in:
-            mid = (lo + hi_ok) // 2
-        elif lo < und_in[0]:
-            mid = (lo + und_in[0] - 1) // 2 if und_in[0] - 1 > lo else lo  # look for a proof below
-        elif und_in[-1] + 1 < hi_ok:
-            mid = (und_in[-1] + 1 + hi_ok) // 2  # look for a plan above
-        else:
-            break
-        if mid in undecided or mid in plans:
-            break
-        s, b = probe(mid)
-        if s is not None and s >= target:
-            hi_ok = mid
-        elif s is None or (b is not None and b < target):
-            lo = mid + 1
-        else:
-            undecided.add(mid)
     reason = ""
     if lo < hi_ok:
         reason = (
@@ -236,3 +203,72 @@ def find_target(
         stores_min=lo, stores_max=hi_ok, share_at_max=round(100 * sol.objective / total_w, 4), run=run_path,
         unit=label, target_pct=share_pct, reason=reason, probes=probes,
     )
+
+
+def search_counts(
+    probe: Callable[[int], tuple[float | None, float | None]],
+    *,
+    lo: int,
+    start: int,
+    top: int,
+    target: float,
+    max_probes: int = 24,
+) -> tuple[int, int | None, int]:
+    """Search the store counts: ``(L, U, last count tried)``.
+
+    ``probe(n)`` gives the share of the best plan found with n stores and a
+    proven bound on any plan's share (``(None, None)``: no plan has n stores).
+    Every count below L is proven short (a bound below ``target``, or no plan, at
+    L - 1 or above, and the best share does not fall with more stores); a plan
+    with U stores reaches ``target`` (U is None when none was found up to
+    ``top``). Counts the bound cannot settle are "undecided": the search looks for
+    a proof below and a plan above them, so L < U means the gap left it open.
+    """
+    n_probes = 0
+
+    def ask(n: int) -> str:
+        nonlocal n_probes
+        n_probes += 1
+        s, b = probe(n)
+        if s is not None and s >= target:
+            return "reaches"
+        if s is None or (b is not None and b < target):
+            return "short"
+        return "undecided"
+
+    hi = start
+    hi_ok: int | None = None
+    undecided: set[int] = set()
+    # an upper count: the scenario's own, doubled until a plan reaches the target
+    while n_probes < max_probes:
+        verdict = ask(hi)
+        if verdict == "reaches":
+            hi_ok = hi
+            break
+        if verdict == "short":
+            lo = max(lo, hi + 1)
+        else:
+            undecided.add(hi)
+        if hi >= top:
+            break
+        hi = min(2 * hi, top)
+    if hi_ok is None:
+        return lo, None, hi
+    while lo < hi_ok and n_probes < max_probes:
+        und_in = sorted(u for u in undecided if lo <= u < hi_ok)
+        if not und_in:
+            mid = (lo + hi_ok) // 2
+        elif lo < und_in[0]:
+            mid = (lo + und_in[0] - 1) // 2  # look for a proof below the undecided counts
+        elif und_in[-1] + 1 < hi_ok:
+            mid = (und_in[-1] + 1 + hi_ok) // 2  # look for a plan above them
+        else:
+            break
+        verdict = ask(mid)
+        if verdict == "reaches":
+            hi_ok = mid
+        elif verdict == "short":
+            lo = mid + 1
+        else:
+            undecided.add(mid)
+    return lo, hi_ok, hi

@@ -234,7 +234,7 @@ def rank_changes(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
         return d.set_index(["level", "code"])[["name", "own", "rank"]]
 
     a, b = final(base), final(other)
-    j = a.join(b, lsuffix="_base", rsuffix="_other", how="outer")
+    j = a.merge(b, left_index=True, right_index=True, how="outer", suffixes=("_base", "_other"))
     j = j[j["rank_base"] != j["rank_other"]].reset_index()
     j["name"] = j["name_base"].fillna(j["name_other"])
     return j[["level", "code", "name", "rank_base", "rank_other", "own_base", "own_other"]]
