@@ -216,8 +216,8 @@ def share_after_response_kpis(
         "response_status": response.status,
         "response_seconds": round(float(response.seconds), 3),
         "per_province": [
-            {"province_code": str(code), "province": str(r.name), "before": float(r.before), "after": float(r.after),
-             "rank_before": int(r.rank_before), "rank_after": int(r.rank_after)}
+            {"province_code": str(code), "province": str(r["name"]), "before": float(r["before"]),
+             "after": float(r["after"]), "rank_before": int(r["rank_before"]), "rank_after": int(r["rank_after"])}
             for code, r in rows("province").iterrows()
         ],
         "provinces_led_before": int((rows("province")["rank_before"] == 1).sum()),
