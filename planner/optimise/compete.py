@@ -49,7 +49,7 @@ from planner.optimise.types import GroupLimit, Instance, attraction
 
 __all__ = [
     "Follower", "Response", "MaxMin", "anticipate", "best_response", "follower_instance",
-    "leader_strength", "response_pull", "share_against",
+    "leader_strength", "master_instance", "response_pull", "share_against", "submodular_bound",
 ]
 
 log = logging.getLogger(__name__)
@@ -251,13 +251,56 @@ def best_response(
     sites = np.sort(np.asarray(sol.open_sites, dtype=np.int64))
     after = share_against(inst, open_sites, response_pull(follower, sites, inst.n_cells, inst.beta))
     loss = before - after
-    bound = None if sol.bound is None else max(float(sol.bound), loss)
+    bounds = [b for b in (sol.bound, submodular_bound(finst, sites, follower)) if b is not None]
+    bound = max(min(bounds), loss) if bounds else None
     gap = None if bound is None else relative_gap(loss, bound, maximise=True)
     log.info("best response: %d sites take %.6g of %.6g (bound %s, gap %s)", sites.size, loss, before, bound, gap)
     return Response(
         sites=sites, share_before=before, share_after=after, loss=loss, loss_bound=bound, gap=gap,
         seconds=time.perf_counter() - t0, status=sol.status, methods=dict(sol.methods),
     )
+
+
+def submodular_bound(finst: Instance, response: np.ndarray, follower: Follower) -> float:
+    """An upper bound on the follower's best loss from the marginal gains at ``response``.
+
+    The follower's objective is a sum over cells of a concave increasing function of
+    an additive pull, so it is monotone submodular and, for any response R*,
+    ``f(R*) <= f(R) + sum over k in R* - R of gain_k(R)`` (Nemhauser, Wolsey and
+    Fisher). R* has at most ``stores`` sites outside R, and at most ``max_open``
+    in each of disjoint groups: the sum of the largest gains within those counts bounds it.
+    """
+    w = np.asarray(finst.weight, dtype=float)
+    pull = np.asarray(finst.competitor_pull, dtype=float)
+    pc = np.asarray(finst.pair_cell, dtype=np.int64)
+    ps = np.asarray(finst.pair_site, dtype=np.int64)
+    a = attraction(np.asarray(finst.site_attr, dtype=float)[ps], finst.pair_km, finst.beta)
+    is_r = np.zeros(finst.n_sites, dtype=bool)
+    is_r[np.asarray(response, dtype=np.int64)] = True
+    f_now = np.bincount(pc[is_r[ps]], weights=a[is_r[ps]], minlength=finst.n_cells)
+
+    def term(f: np.ndarray, p: np.ndarray) -> np.ndarray:
+        den = f + p
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, f / den, 0.0)
+
+    delta = w[pc] * (term(f_now[pc] + a, pull[pc]) - term(f_now[pc], pull[pc]))
+    gain = np.bincount(ps, weights=delta, minlength=finst.n_sites)
+    gain[is_r] = 0.0
+    gain[np.asarray(finst.forbidden, dtype=np.int64)] = 0.0
+    gain = np.maximum(gain, 0.0)
+    value = float(np.sum(w * term(f_now, pull)))
+    k = int(finst.stores)
+    best = float(np.sum(np.sort(gain)[::-1][:k]))
+    groups = [g for g in follower.groups if g.max_open is not None]
+    members = np.concatenate([np.asarray(g.sites, dtype=np.int64) for g in groups]) if groups else np.zeros(0, dtype=np.int64)
+    if groups and members.size == finst.n_sites and np.unique(members).size == members.size:
+        per_group = sum(
+            float(np.sum(np.sort(gain[np.asarray(g.sites, dtype=np.int64)])[::-1][: int(g.max_open or 0)]))
+            for g in groups
+        )
+        best = min(best, per_group)
+    return value + best
 
 
 # --------------------------------------------------------------------------- the leader against a set of responses

@@ -165,3 +165,16 @@ def test_follower_too_many_stores_is_an_error() -> None:
     fol.stores = 3
     with pytest.raises(DataError, match="f_stores"):
         fol.validate(inst.n_cells)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_submodular_bound_is_valid(seed: int) -> None:
+    """f(R*) <= f(R) + the largest marginal gains at R, for every R (checked against enumeration)."""
+    from planner.optimise.compete import submodular_bound
+
+    inst, fol = _random(seed, q=2)
+    plan = np.array([0, 1])
+    finst = follower_instance(inst, plan, fol)
+    best = max(share_against(finst, np.array(r)) for r in itertools.combinations(range(fol.n_sites), fol.stores))
+    for r in itertools.combinations(range(fol.n_sites), fol.stores):
+        assert submodular_bound(finst, np.array(r), fol) >= best - 1e-12
