@@ -29,7 +29,7 @@ from planner.optimise.feasibility import precheck
 from planner.optimise.types import Instance, Solution
 from planner.pipeline import Prepared, prepare, run, select_sites
 
-__all__ = ["TargetResult", "find_target", "search_counts", "unit_weights"]
+__all__ = ["TargetResult", "feasible_counts", "find_target", "search_counts", "unit_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -165,16 +165,26 @@ def find_target(
             reason=f"no number of stores reaches {share_pct:g} %: with every candidate open the share is "
             f"{100 * best_possible:.3f} % at most",
         )
+    # the store counts the scenario's rules allow at all (minimums below, maximums above)
+    n_low, n_cap = feasible_counts(
+        lambda n: not precheck(replace(inst0, stores=n)), max(n_fixed, 1), n_top, hint=sc.constraints.total_stores
+    )
+    if n_low is None:
+        raise InfeasibleError("no store count satisfies the scenario's rules", problems=precheck(inst0))
     lo, hi_ok, hi = search_counts(
-        probe, lo=max(n_fixed, 1), start=min(max(sc.constraints.total_stores, n_fixed, 1), n_top), top=n_top,
+        probe, lo=n_low, start=min(max(sc.constraints.total_stores, n_low), n_cap), top=n_cap,
         target=target, max_probes=max_probes,
     )
     if hi_ok is None:
+        at_cap = next((p for p in reversed(probes) if p["stores"] == hi and p.get("share_pct") is not None), None)
+        cap_note = f" (the rules allow at most {n_cap} stores)" if n_cap < n_top else ""
+        best = None if at_cap is None else at_cap["share_pct"]
         return TargetResult(
             stores_min=lo, stores_max=None, share_at_max=None, run=None, unit=label, target_pct=share_pct,
-            reachable=False, best_share_pct=100 * best_possible, probes=probes,
-            reason=f"no plan reaching {share_pct:g} % was found up to {hi} stores within the probes' time limits "
-            f"(every candidate open would give at most {100 * best_possible:.3f} %)",
+            reachable=False, best_share_pct=best, probes=probes,
+            reason=f"no plan reaching {share_pct:g} % was found up to {hi} stores{cap_note}: the best plan there "
+            f"reaches {best if best is None else round(best, 3)} %, proven bound "
+            f"{None if at_cap is None or at_cap['bound_pct'] is None else round(at_cap['bound_pct'], 3)} %",
         )
     reason = ""
     if lo < hi_ok:
@@ -272,3 +282,33 @@ def search_counts(
         else:
             undecided.add(mid)
     return lo, hi_ok, hi
+
+
+def feasible_counts(ok: Callable[[int], bool], lo: int, hi: int, *, hint: int | None = None) -> tuple[int | None, int]:
+    """The smallest and largest store counts in ``lo..hi`` that ``ok`` accepts (bisection; ``ok`` monotone on each side).
+
+    Minimums make small counts impossible and maximums large ones; the counts
+    between are a range. Returns ``(None, hi)`` when neither end is accepted and no
+    count in between is found by halving.
+    """
+    # a count that is accepted: try the ends, then the middle
+    tries = ([hint] if hint is not None and lo <= hint <= hi else []) + [lo, hi, (lo + hi) // 2]
+    probe = next((n for n in tries if ok(n)), None)
+    if probe is None:
+        return None, hi
+    a, b = lo, probe  # smallest accepted in [a, b]
+    while a < b:
+        mid = (a + b) // 2
+        if ok(mid):
+            b = mid
+        else:
+            a = mid + 1
+    low = a
+    a, b = probe, hi  # largest accepted in [a, b]
+    while a < b:
+        mid = (a + b + 1) // 2
+        if ok(mid):
+            a = mid
+        else:
+            b = mid - 1
+    return low, a

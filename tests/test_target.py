@@ -59,3 +59,12 @@ def test_probe_budget_is_respected(target: float) -> None:
 
     search_counts(counted, lo=1, start=10, top=100, target=target, max_probes=4)
     assert len(calls) <= 4
+
+
+def test_feasible_counts_between_minimums_and_maximums() -> None:
+    from planner.target import feasible_counts
+
+    # minimums need 31 x 5 = 155 stores, maximums allow 31 x 120 = 3,720
+    assert feasible_counts(lambda n: 155 <= n <= 3720, 150, 27000, hint=1000) == (155, 3720)
+    assert feasible_counts(lambda n: n >= 10, 1, 100) == (10, 100)
+    assert feasible_counts(lambda n: False, 1, 100) == (None, 100)
