@@ -244,11 +244,12 @@ def best_response(
     if follower.stores == 0:
         return Response(np.zeros(0, dtype=np.int64), before, before, 0.0, 0.0, 0.0, 0.0, "optimal")
     finst = follower_instance(inst, open_sites, follower)
+    small, kept = _useful_sites(finst)
     sol = solve(
-        finst, "market_share", time_limit_s=time_limit_s, gap_target=gap_target, threads=threads,
+        small, "market_share", time_limit_s=time_limit_s, gap_target=gap_target, threads=threads,
         seed=seed, use_mip=use_mip,
     )
-    sites = np.sort(np.asarray(sol.open_sites, dtype=np.int64))
+    sites = np.sort(kept[np.asarray(sol.open_sites, dtype=np.int64)])
     after = share_against(inst, open_sites, response_pull(follower, sites, inst.n_cells, inst.beta))
     loss = before - after
     bounds = [b for b in (sol.bound, submodular_bound(finst, sites, follower)) if b is not None]
@@ -259,6 +260,44 @@ def best_response(
         sites=sites, share_before=before, share_after=after, loss=loss, loss_bound=bound, gap=gap,
         seconds=time.perf_counter() - t0, status=sol.status, methods=dict(sol.methods),
     )
+
+
+def _useful_sites(finst: Instance) -> tuple[Instance, np.ndarray]:
+    """The follower instance on the sites that reach a cell the leader serves (plus what the counts need).
+
+    A site without pairs adds nothing, so dropping it loses no response's value; a
+    group held at a count keeps enough of its sites to fill it. Returns the smaller
+    instance and the original index of each of its sites.
+    """
+    m = finst.n_sites
+    forbidden = np.zeros(m, dtype=bool)
+    forbidden[np.asarray(finst.forbidden, dtype=np.int64)] = True
+    keep = np.zeros(m, dtype=bool)
+    keep[np.asarray(finst.pair_site, dtype=np.int64)] = True
+    keep &= ~forbidden
+    need = [(np.arange(m), int(finst.stores))] + [
+        (np.asarray(g.sites, dtype=np.int64), int(max(g.min_open, g.max_open or 0))) for g in finst.groups
+    ]
+    for members, count in need:
+        short = count - int(keep[members].sum())
+        if short > 0:
+            pad = members[~keep[members] & ~forbidden[members]][:short]
+            keep[pad] = True
+    kept = np.flatnonzero(keep)
+    if kept.size == m:
+        return finst, kept
+    new_index = np.full(m, -1, dtype=np.int64)
+    new_index[kept] = np.arange(kept.size)
+    ps = new_index[np.asarray(finst.pair_site, dtype=np.int64)]
+    groups = [
+        replace(g, sites=new_index[np.asarray(g.sites, dtype=np.int64)][new_index[np.asarray(g.sites, dtype=np.int64)] >= 0])
+        for g in finst.groups
+    ]
+    small = replace(
+        finst, pair_site=ps.astype(np.int32), n_sites=int(kept.size), radius_km=np.zeros(kept.size),
+        site_attr=np.asarray(finst.site_attr, dtype=float)[kept], forbidden=np.zeros(0, dtype=np.int64), groups=groups,
+    )
+    return small, kept
 
 
 def submodular_bound(finst: Instance, response: np.ndarray, follower: Follower) -> float:

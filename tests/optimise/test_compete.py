@@ -178,3 +178,19 @@ def test_submodular_bound_is_valid(seed: int) -> None:
     best = max(share_against(finst, np.array(r)) for r in itertools.combinations(range(fol.n_sites), fol.stores))
     for r in itertools.combinations(range(fol.n_sites), fol.stores):
         assert submodular_bound(finst, np.array(r), fol) >= best - 1e-12
+
+
+def test_useless_sites_are_dropped_but_counts_kept() -> None:
+    """A rival site that reaches no cell the leader serves adds nothing; a count that needs it keeps it."""
+    from planner.optimise.compete import _useful_sites
+    from planner.optimise.types import GroupLimit
+
+    inst, fol = _two_cells()
+    fol = Follower(site_attr=np.array([10.0, 0.1, 5.0, 5.0]), pair_cell=np.array([0, 1]), pair_site=np.array([0, 1]),
+                   pair_km=np.zeros(2), stores=2,
+                   groups=[GroupLimit("a", np.array([0, 1]), 1, 1), GroupLimit("b", np.array([2, 3]), 1, 1)])
+    small, kept = _useful_sites(follower_instance(inst, np.array([0]), fol))
+    assert kept.tolist() == [0, 1, 2]  # site 2 fills group b's count, site 3 is dropped
+    assert [g.sites.tolist() for g in small.groups] == [[0, 1], [2]]
+    r = best_response(inst, np.array([0]), fol)
+    assert sorted(r.sites.tolist()) == [0, 2] and r.share_after == pytest.approx(1 / 12)
