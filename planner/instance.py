@@ -27,7 +27,7 @@ from planner.optimise.rollout.types import RolloutParams
 from planner.optimise.types import ConstraintKeys, GroupLimit, Instance
 from planner.spatial import pairs_within
 
-__all__ = ["BuiltInstance", "BuiltFollower", "build_follower", "build_instance", "is_county_unit", "rollout_params", "UnitNames"]
+__all__ = ["BuiltInstance", "BuiltFollower", "build_follower", "check_response_brands", "build_instance", "is_county_unit", "rollout_params", "UnitNames"]
 
 log = logging.getLogger(__name__)
 
@@ -403,6 +403,19 @@ class BuiltFollower:
     sites: pd.DataFrame
 
 
+def check_response_brands(scenario: Scenario) -> None:
+    """ConfigError when ``competition.response.stores`` names a brand that is not a competitor network."""
+    known = sorted(scenario.networks.competitors)
+    unknown = sorted(set(scenario.competition.response.stores) - set(known))
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], known, n=1)
+        raise ConfigError(
+            f"competition.response.stores: unknown rival brand(s) {unknown}"
+            + (f"; did you mean {hint[0]!r}?" if hint else "")
+            + f" The brands are those of networks.competitors: {known}."
+        )
+
+
 def build_follower(built: BuiltInstance, scenario: Scenario, open_sites: np.ndarray | None = None) -> BuiltFollower:
     """The rivals' openings of ``competition.response`` as a :class:`Follower`.
 
@@ -416,16 +429,9 @@ def build_follower(built: BuiltInstance, scenario: Scenario, open_sites: np.ndar
     ConfigError
         A brand that is not a competitor network, or more stores than locations.
     """
+    check_response_brands(scenario)
     resp = scenario.competition.response
     known = sorted(scenario.networks.competitors)
-    unknown = sorted(set(resp.stores) - set(known))
-    if unknown:
-        hint = difflib.get_close_matches(unknown[0], known, n=1)
-        raise ConfigError(
-            f"competition.response.stores: unknown rival brand(s) {unknown}"
-            + (f"; did you mean {hint[0]!r}?" if hint else "")
-            + f" The brands are those of networks.competitors: {known}."
-        )
     inst, sites = built.instance, built.sites
     cand = sites.index[(~sites["existing"]) & (sites["format"] == "standard")].to_numpy(dtype=np.int64)
     cand = cand[~sites.iloc[cand]["location_id"].duplicated().to_numpy()]

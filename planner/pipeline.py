@@ -36,6 +36,7 @@ from planner.instance import (
     BuiltInstance,
     build_follower,
     build_instance,
+    check_response_brands,
     rollout_params,
 )
 from planner.optimise.check import check_solution, objective_value
@@ -101,6 +102,7 @@ def prepare(scenario: Scenario, *, progress: Progress | None = None) -> Prepared
     """Load layers, compute demand and build the instance; check obvious infeasibility."""
     from planner.geodata import load_layers
 
+    check_response_brands(scenario)  # before any work: a typo in a brand should not cost a solve
     timings: dict[str, float] = {}
     t = time.perf_counter()
     _notify(progress, "geodata")
