@@ -207,8 +207,16 @@ def find_target(
             from planner.optimise.check import objective_value
 
             full = replace(full, objective=float(objective_value(inst0, sol.open_sites, "market_share")))
-        res = run(sc_u, results_dir=results_dir, progress=progress, prepared=prep_u, solution=full)
-        run_path = res.path
+        try:
+            res = run(sc_u, results_dir=results_dir, progress=progress, prepared=prep_u, solution=full)
+            run_path = res.path
+        except InfeasibleError as exc:
+            # e.g. the rollout cannot open that many stores in its horizon: the count still stands
+            reason = (reason + "; " if reason else "") + (
+                f"the plan with {hi_ok} stores was not written: {exc.message} "
+                + " ".join(exc.problems[:3]) + " (set rollout.enabled=false to count stores without the rollout)"
+            )
+            log.warning("target: %s", reason)
     return TargetResult(
         stores_min=lo, stores_max=hi_ok, share_at_max=round(100 * sol.objective / total_w, 4), run=run_path,
         unit=label, target_pct=share_pct, reason=reason, probes=probes,
