@@ -11,6 +11,7 @@ a strictly larger share. This module reads a solved plan and never solves.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 NATION_CODE = "CN"
+_INDEX_CACHE: dict[int, tuple[Any, dict[str, tuple[np.ndarray, np.ndarray]]]] = {}
 NATION_NAME = "nation (every cell of the scenario)"
 SHARE_LEVELS: tuple[str, ...] = ("nation", "province", "city")
 
@@ -75,22 +77,35 @@ def unit_shares(
     brands = list(cols)
     frames = []
     for level in SHARE_LEVELS:
-        if level == "nation":
-            key = np.full(w.size, NATION_CODE, dtype=object)
-        else:
-            key = built.cells[f"{level}_code"].astype(str).to_numpy()
-        df = pd.DataFrame({"code": key, "_w": w, **cols})
-        g = df.groupby("code", sort=True).sum()
-        g = g[g["_w"] > 0]
-        shares = g[brands].div(g["_w"], axis=0)
-        shares.insert(0, "name", NATION_NAME if level == "nation" else _names(layers, level).reindex(shares.index).fillna("").to_numpy())
-        shares = shares.reset_index()
-        shares.insert(0, "level", level)
-        frames.append(shares)
+        idx, codes = _unit_index(built, level)
+        w_unit = np.bincount(idx, weights=w, minlength=codes.size)
+        keep = w_unit > 0
+        shares = {b: np.bincount(idx, weights=v, minlength=codes.size)[keep] / w_unit[keep] for b, v in cols.items()}
+        kept = codes[keep]
+        names = np.full(kept.size, NATION_NAME, dtype=object) if level == "nation" else (
+            _names(layers, level).reindex(kept).fillna("").to_numpy())
+        frames.append(pd.DataFrame({"level": level, "code": kept, "name": names, **shares}))
     out = pd.concat(frames, ignore_index=True)
     vals = out[brands].to_numpy(dtype=float)
     out["rank"] = 1 + (vals > vals[:, [0]] * (1 + 1e-12)).sum(axis=1)
     return out
+
+
+def _unit_index(built: BuiltInstance, level: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell, the index of its unit at ``level``, and the units' codes (sorted); cached per cell table."""
+    cells = built.cells
+    ref, cache = _INDEX_CACHE.get(id(cells), (None, {}))
+    if ref is None or ref() is not cells:
+        cache = {}
+        _INDEX_CACHE.clear()  # one scenario at a time is the common case; keep memory flat
+        _INDEX_CACHE[id(cells)] = (weakref.ref(cells), cache)
+    if level not in cache:
+        if level == "nation":
+            cache[level] = (np.zeros(len(built.cells), dtype=np.int64), np.array([NATION_CODE], dtype=object))
+        else:
+            idx, codes = pd.factorize(built.cells[f"{level}_code"].astype(str), sort=True)
+            cache[level] = (idx.astype(np.int64), np.asarray(codes, dtype=object))
+    return cache[level]
 
 
 def open_by_quarter(open_sites: np.ndarray, quarter: np.ndarray | None, n_quarters: int) -> list[np.ndarray]:
