@@ -42,6 +42,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from planner.errors import DataError, OutputError
+from planner.optimise.compete import Follower
 from planner.optimise.incumbent import WORK_PER_LIMIT_S
 from planner.optimise.types import ARRAY_KEYS, OBJECTIVES, Instance, ObjectiveKind, Solution
 from planner.synthetic import synthetic_instance
@@ -58,6 +59,10 @@ __all__ = [
     "run_pmed",
     "run_instance",
     "run_synthetic",
+    "COMPETE_KEYS",
+    "read_compete_npz",
+    "write_compete_npz",
+    "run_compete",
 ]
 
 logger = logging.getLogger(__name__)
@@ -214,6 +219,22 @@ def read_npz(path: str | os.PathLike[str]) -> Instance:
         type, a negative or non-finite value, an index out of range, a repeated pair.
     """
     path = Path(path)
+    data = _load_npz(path)
+    unknown = sorted(set(data) - set(NPZ_KEYS))
+    if unknown:
+        logger.warning("%s: ignoring unknown key(s) %s", path, ", ".join(unknown))
+    return _instance_of(path, data)
+
+
+def _instance_of(path: Path, data: dict[str, np.ndarray]) -> Instance:
+    try:
+        return Instance.from_arrays(**{k: v for k, v in data.items() if k in NPZ_KEYS})
+    except DataError as exc:
+        raise DataError(f"{path}: {exc.message}", problems=exc.problems) from exc
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file (errors name the file)."""
     try:
         loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError as exc:
@@ -228,13 +249,7 @@ def read_npz(path: str | os.PathLike[str]) -> Instance:
         raise DataError(f"{path}: cannot read an array of the .npz ({exc}).") from exc
     finally:
         loaded.close()
-    unknown = sorted(set(data) - set(NPZ_KEYS))
-    if unknown:
-        logger.warning("%s: ignoring unknown key(s) %s", path, ", ".join(unknown))
-    try:
-        return Instance.from_arrays(**{k: v for k, v in data.items() if k in NPZ_KEYS})
-    except DataError as exc:
-        raise DataError(f"{path}: {exc.message}", problems=exc.problems) from exc
+    return data
 
 
 def write_npz(path: str | os.PathLike[str], inst: Instance, *, compressed: bool = False) -> Path:
@@ -478,3 +493,120 @@ def run_synthetic(
                 f"--dump {d}: cannot write ({exc.strerror}); choose a writable folder."
             ) from exc
     return out
+
+
+# ---------------------------------------------------------------------------
+# Leader-follower: ``planner bench compete``
+# ---------------------------------------------------------------------------
+#: The follower's arrays of a ``compete`` file, beside the interchange arrays.
+COMPETE_KEYS: tuple[str, ...] = ("f_site_attr", "f_pair_cell", "f_pair_site", "f_pair_km", "f_stores")
+
+
+def read_compete_npz(path: str | os.PathLike[str]) -> tuple[Instance, Follower]:
+    """Read a leader-follower instance: the interchange arrays plus :data:`COMPETE_KEYS`.
+
+    ``f_site_attr`` float[F] (each follower site's attraction), ``f_pair_cell`` /
+    ``f_pair_site`` int[K'] and ``f_pair_km`` float[K'] (the follower's reachable
+    pairs, cells as in ``weight``), ``f_stores`` int (the follower's openings).
+
+    Raises
+    ------
+    DataError
+        Naming the file and the key, as :func:`read_npz` does.
+    """
+    path = Path(path)
+    data = _load_npz(path)
+    missing = [k for k in COMPETE_KEYS if k not in data]
+    if missing:
+        raise DataError(f"{path}: missing follower key(s) {', '.join(missing)}; `bench compete` needs {', '.join(COMPETE_KEYS)}.")
+    unknown = sorted(set(data) - set(NPZ_KEYS) - set(COMPETE_KEYS))
+    if unknown:
+        logger.warning("%s: ignoring unknown key(s) %s", path, ", ".join(unknown))
+    inst = _instance_of(path, data)
+    try:
+        stores = np.asarray(data["f_stores"]).reshape(-1)
+        if stores.size != 1 or float(stores[0]) != round(float(stores[0])):
+            raise DataError("key 'f_stores' must be one whole number.")
+
+        def ints(key: str) -> np.ndarray:
+            arr = np.asarray(data[key])
+            if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "biu"):
+                raise DataError(f"key '{key}' must be a 1-D integer array, found {arr.dtype} {arr.shape}.")
+            return arr.astype(np.int64)
+
+        attr = np.asarray(data["f_site_attr"], dtype=np.float64)
+        if attr.ndim != 1:
+            raise DataError(f"key 'f_site_attr' must be float[F], found shape {attr.shape}.")
+        fol = Follower(
+            site_attr=attr, pair_cell=ints("f_pair_cell"), pair_site=ints("f_pair_site"),
+            pair_km=np.asarray(data["f_pair_km"], dtype=np.float64).reshape(-1), stores=int(stores[0]),
+        )
+        fol.validate(inst.n_cells)
+    except DataError as exc:
+        raise DataError(f"{path}: {exc.message}", problems=exc.problems) from exc
+    return inst, fol
+
+
+def write_compete_npz(path: str | os.PathLike[str], inst: Instance, follower: Follower) -> Path:
+    """Write a leader-follower instance (the inverse of :func:`read_compete_npz`)."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    arrays: dict[str, Any] = {
+        **inst.to_arrays(), "f_site_attr": np.asarray(follower.site_attr, dtype=np.float64),
+        "f_pair_cell": np.asarray(follower.pair_cell, dtype=np.int64),
+        "f_pair_site": np.asarray(follower.pair_site, dtype=np.int64),
+        "f_pair_km": np.asarray(follower.pair_km, dtype=np.float64), "f_stores": np.asarray(int(follower.stores)),
+    }
+    save: Callable[..., None] = np.savez
+    save(path, **arrays)
+    return path
+
+
+def run_compete(
+    path: str | os.PathLike[str],
+    time_limit_s: float = 60.0,
+    *,
+    gap_target: float = 0.005,
+    threads: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, Any]:
+    """``planner bench compete``: the leader's max-min plan against the follower's best response.
+
+    A fifth of the budget goes to the plan that ignores the follower (the start
+    and the fallback), the rest to :func:`planner.optimise.compete.anticipate`.
+
+    Returns
+    -------
+    dict
+        Exactly ``{"objective", "bound", "gap", "seconds", "open", "response",
+        "response_gap", "objective_without_response"}``: ``objective`` is the
+        leader's share (market-share objective) of ``open`` against ``response``,
+        the follower's best response found to it; ``response_gap`` that
+        response's proven gap; ``bound`` an upper bound on the max-min optimum;
+        ``objective_without_response`` the share of ``open`` before any response.
+    """
+    from planner.optimise.compete import anticipate  # the optimiser is imported only when solving
+
+    t0 = time.perf_counter()
+    inst, fol = read_compete_npz(path)
+    opts: dict[str, Any] = {} if threads is None else {"threads": threads}
+    start = solve_instance(
+        inst, "market_share", time_limit_s=0.2 * _remaining(time_limit_s, t0), gap_target=gap_target,
+        seed=seed, **opts,
+    )
+    left = _remaining(time_limit_s, t0) - 0.5
+    mm = anticipate(
+        inst, fol, start=start.open_sites, time_limit_s=max(0.5, left), gap_target=gap_target, seed=seed,
+        solve_time_limit_s=max(0.5, left / 5), **opts,
+    )
+    return {
+        "objective": float(mm.objective),
+        "bound": _finite_or_none(mm.bound),
+        "gap": _finite_or_none(mm.gap),
+        "seconds": float(time.perf_counter() - t0),
+        "open": [int(j) for j in np.sort(mm.open_sites)],
+        "response": [int(k) for k in np.sort(mm.response)],
+        "response_gap": _finite_or_none(mm.response_gap),
+        "objective_without_response": float(mm.objective_without_response),
+    }

@@ -229,6 +229,44 @@ def run(
 
 
 @app.command()
+def target(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    share: Annotated[float, typer.Option("--share", help="Own market share to reach (%).")],
+    unit: Annotated[str | None, typer.Option("--unit", help="A province or city (GB code or name); default the nation.")] = None,
+    set_: SetOpt = None,
+    results: Annotated[Path | None, typer.Option(help="Results folder (default: output.results_dir).")] = None,
+    json_: JsonOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+) -> None:
+    """The fewest total stores that reach an own share of SHARE % (nationally or in one unit), with proof."""
+    _setup_logging(verbose)
+
+    def body() -> None:
+        from planner.config import load_scenario
+        from planner.target import find_target
+
+        sc = load_scenario(scenario, overrides=set_ or [])
+        with _native_stdout_to_stderr():
+            res = find_target(sc, share_pct=share, unit=unit, results_dir=results)
+        if json_:
+            sys.stdout.write(json.dumps(res.to_json(), ensure_ascii=False) + "\n")
+            return
+        for p in res.probes:
+            err.print(f"  {p['stores']:>6} stores: share {p.get('share_pct')} %, bound {p.get('bound_pct')} %")
+        if res.stores_max is None:
+            out.print(f"{res.unit}: {res.reason}")
+            return
+        out.print(
+            f"{res.unit}: {share:g} % takes between {res.stores_min} and {res.stores_max} stores "
+            f"(a plan with {res.stores_max} reaches {res.share_at_max:.3f} %; run {res.run})"
+        )
+        if res.reason:
+            out.print(res.reason)
+
+    _guard(body)
+
+
+@app.command()
 def validate(
     scenario: ScenarioArg,
     set_: SetOpt = None,
@@ -469,6 +507,26 @@ def bench_synthetic(
                       gap_target=gap_target / 100.0, work_limit_s=work_budget_s(time_limit)),
         json_,
     ))
+
+
+@bench_app.command("compete")
+def bench_compete(
+    file: Annotated[Path, typer.Argument(help="Leader-follower instance: the interchange .npz plus f_site_attr, f_pair_cell, f_pair_site, f_pair_km, f_stores.")],
+    time_limit: TimeOpt = 60.0,
+    json_: JsonOpt = False,
+) -> None:
+    """The leader's plan that holds up best after the follower's best response (max-min market share)."""
+    from planner.bench import run_compete
+
+    def show(result: dict[str, Any]) -> None:
+        if json_:
+            sys.stdout.write(json.dumps(result) + "\n")
+            return
+        for key in ("objective", "bound", "gap", "seconds", "response_gap", "objective_without_response"):
+            out.print(f"{key}: {result.get(key)}")
+        out.print(f"open ({len(result['open'])}), response ({len(result['response'])})")
+
+    _guard(lambda: show(_quiet_native(run_compete, file, time_limit_s=_budget(time_limit))))
 
 
 @app.command()

@@ -22,13 +22,15 @@ from planner.config.models import Quota, RolloutConfig, Scenario, StoreRange
 from planner.demand import market_cny_per_demand
 from planner.errors import ConfigError, DataError
 from planner.geodata.layers import Layers, TravelCosts
+from planner.optimise.compete import Follower
 from planner.optimise.rollout.chain import implies_city_minimum
 from planner.optimise.rollout.types import RolloutParams
 from planner.optimise.types import ConstraintKeys, GroupLimit, Instance
 from planner.spatial import km_to_minutes, minutes_to_km, pairs_within
 
 __all__ = [
-    "BuiltInstance", "build_instance", "is_county_unit", "rollout_params", "UnitNames", "site_costs", "profit_terms",
+    "BuiltInstance", "BuiltFollower", "build_follower", "check_response_brands", "build_instance", "is_county_unit",
+    "rollout_params", "UnitNames", "site_costs", "profit_terms",
 ]
 
 log = logging.getLogger(__name__)
@@ -523,3 +525,99 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
         inst.n_cells, inst.n_sites, len(existing_idx), inst.n_pairs, len(conflict_a), len(groups),
     )
     return BuiltInstance(instance=inst, sites=sites, cells=cells, cost_unit=unit)
+
+
+# --------------------------------------------------------------------------- the rivals' response
+@dataclass
+class BuiltFollower:
+    """The rivals' response instance and the table that ties its site indices to places.
+
+    ``sites`` has one row per follower site: ``brand``, ``site_id`` (``<brand>-<location>``),
+    the candidate location's ``location_id``, place and admin codes, and ``leader_site``
+    (the own site index at that location, standard format).
+    """
+
+    follower: Follower
+    sites: pd.DataFrame
+
+
+def check_response_brands(scenario: Scenario) -> None:
+    """ConfigError when ``competition.response.stores`` names a brand that is not a competitor network."""
+    known = sorted(scenario.networks.competitors)
+    unknown = sorted(set(scenario.competition.response.stores) - set(known))
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], known, n=1)
+        raise ConfigError(
+            f"competition.response.stores: unknown rival brand(s) {unknown}"
+            + (f"; did you mean {hint[0]!r}?" if hint else "")
+            + f" The brands are those of networks.competitors: {known}."
+        )
+
+
+def build_follower(built: BuiltInstance, scenario: Scenario, open_sites: np.ndarray | None = None) -> BuiltFollower:
+    """The rivals' openings of ``competition.response`` as a :class:`Follower`.
+
+    Each rival brand may open at every candidate location (its standard-format
+    site's pairs and distances), with the attraction ``networks.brand_weight`` of
+    the brand, exactly ``competition.response.stores.<brand>`` times. With
+    ``sites: untaken`` the locations of ``open_sites`` are forbidden to them.
+
+    Raises
+    ------
+    ConfigError
+        A brand that is not a competitor network, or more stores than locations.
+    """
+    check_response_brands(scenario)
+    resp = scenario.competition.response
+    known = sorted(scenario.networks.competitors)
+    inst, sites = built.instance, built.sites
+    cand = sites.index[(~sites["existing"]) & (sites["format"] == "standard")].to_numpy(dtype=np.int64)
+    cand = cand[~sites.iloc[cand]["location_id"].duplicated().to_numpy()]
+    n_loc = cand.size
+    brands = [b for b in known if resp.stores.get(b, 0) > 0]
+    order = np.argsort(inst.pair_site, kind="stable")
+    ps_sorted = inst.pair_site[order]
+    starts = np.searchsorted(ps_sorted, cand)
+    ends = np.searchsorted(ps_sorted, cand, side="right")
+    pair_idx = [order[a:b] for a, b in zip(starts, ends, strict=True)]
+    loc_of_pair = np.repeat(np.arange(n_loc), [p.size for p in pair_idx])
+    pairs = np.concatenate(pair_idx) if pair_idx else np.zeros(0, dtype=np.int64)
+    cells_, kms, fsites, attrs, groups, rows = [], [], [], [], [], []
+    weights = scenario.networks.brand_weight
+    for b_i, brand in enumerate(brands):
+        count = resp.stores[brand]
+        if count > n_loc:
+            raise ConfigError(
+                f"competition.response.stores.{brand} = {count}: there are only {n_loc} candidate locations "
+                "for the rivals to open at; lower it."
+            )
+        cells_.append(inst.pair_cell[pairs])
+        kms.append(inst.pair_km[pairs])
+        fsites.append(b_i * n_loc + loc_of_pair)
+        attrs.append(np.full(n_loc, float(weights.get(brand, 1.0))))
+        groups.append(GroupLimit(
+            name=f"rival {brand}", sites=np.arange(b_i * n_loc, (b_i + 1) * n_loc, dtype=np.int64),
+            min_open=count, max_open=count, key=f"competition.response.stores.{brand}",
+        ))
+        part = sites.iloc[cand][["location_id", "lat", "lon", "province_code", "city_code", "county_code", "tier"]].copy()
+        part.insert(0, "brand", brand)
+        part.insert(1, "site_id", brand + "-" + part["location_id"].astype(str))
+        part["leader_site"] = cand
+        rows.append(part)
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["brand", "site_id", "location_id", "lat", "lon", "province_code", "city_code", "county_code", "tier", "leader_site"]
+    )
+    forbidden = np.zeros(0, dtype=np.int64)
+    if resp.sites == "untaken" and open_sites is not None and len(table):
+        taken = set(sites.iloc[np.asarray(open_sites, dtype=np.int64)]["h3"].astype(str))
+        h3_of = sites.iloc[table["leader_site"].to_numpy()]["h3"].astype(str).to_numpy()
+        forbidden = np.flatnonzero(np.isin(h3_of, list(taken))).astype(np.int64)
+    fol = Follower(
+        site_attr=np.concatenate(attrs) if attrs else np.zeros(0),
+        pair_cell=np.concatenate(cells_) if cells_ else np.zeros(0, dtype=np.int64),
+        pair_site=np.concatenate(fsites) if fsites else np.zeros(0, dtype=np.int64),
+        pair_km=np.concatenate(kms) if kms else np.zeros(0),
+        stores=int(sum(resp.stores.get(b, 0) for b in brands)),
+        groups=groups, forbidden=forbidden, key="competition.response.stores",
+    )
+    return BuiltFollower(follower=fol, sites=table)

@@ -31,8 +31,16 @@ from planner.config.models import Scenario
 from planner.demand import compute_demand
 from planner.errors import InfeasibleError, OutputError
 from planner.geodata.layers import Layers
-from planner.instance import BuiltInstance, build_instance, rollout_params
-from planner.optimise.check import check_solution
+from planner.instance import (
+    BuiltFollower,
+    BuiltInstance,
+    build_follower,
+    build_instance,
+    check_response_brands,
+    rollout_params,
+)
+from planner.optimise.check import check_solution, objective_value
+from planner.optimise.compete import MaxMin, Response, anticipate, best_response
 from planner.optimise.feasibility import precheck
 from planner.optimise.rollout.chain import provinces_short_of_city_stores
 from planner.optimise.rollout.types import quarter_labels
@@ -47,9 +55,20 @@ from planner.outputs import (
     with_extra_crs,
 )
 from planner.report.kpis import cell_values, compute_kpis, plan_table, rollout_kpis
+from planner.report.share import (
+    leads_kpis,
+    response_pulls,
+    response_table,
+    share_after_response_kpis,
+    share_table,
+    unit_shares,
+)
 from planner.result import RunResult
 
-__all__ = ["RunResult", "run", "prepare", "Prepared", "write_outputs", "write_run_folder"]
+__all__ = [
+    "RunResult", "Rivals", "answer_rivals", "run", "prepare", "Prepared", "select_sites", "write_outputs",
+    "write_run_folder",
+]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +100,7 @@ def prepare(scenario: Scenario, *, progress: Progress | None = None) -> Prepared
     """Load layers, compute demand and build the instance; check obvious infeasibility."""
     from planner.geodata import load_layers
 
+    check_response_brands(scenario)  # before any work: a typo in a brand should not cost a solve
     timings: dict[str, float] = {}
     t = time.perf_counter()
     _notify(progress, "geodata")
@@ -169,6 +189,7 @@ def run(
     progress: Progress | None = None,
     prepared: Prepared | None = None,
     write_map: bool = True,
+    solution: Solution | None = None,
 ) -> RunResult:
     """Solve a scenario end to end and write its run folder.
 
@@ -184,6 +205,9 @@ def run(
         Reuse layers/demand/instance already built for this scenario.
     write_map
         Write ``map.html`` and ``overview.png`` (default true).
+    solution
+        A plan already chosen for this scenario's instance (e.g. by ``planner target``);
+        it is checked and used instead of solving.
 
     Returns
     -------
@@ -199,11 +223,23 @@ def run(
 
     t = time.perf_counter()
     _notify(progress, "solve", cells=inst.n_cells, sites=inst.n_sites, stores=inst.stores)
-    sol, inst = _select_sites(prep, progress)
+    if solution is not None:
+        check_solution(inst, solution).raise_if_failed()
+        sol = solution
+    else:
+        sol, inst = _select_sites(prep, progress)
     if inst is not built.instance:
         built = replace(built, instance=inst)
         prep = replace(prep, built=built)
     timings["solve_s"] = time.perf_counter() - t
+
+    rivals: Rivals | None = None
+    if any(v > 0 for v in scenario.competition.response.stores.values()):
+        t = time.perf_counter()
+        _notify(progress, "rivals", stores=dict(scenario.competition.response.stores),
+                anticipate=scenario.competition.anticipate)
+        sol, rivals = answer_rivals(prep, sol)
+        timings["rivals_s"] = time.perf_counter() - t
 
     labels: list[str] | None = None
     rollout_df: pd.DataFrame | None = None
@@ -227,6 +263,12 @@ def run(
     kpis["created"] = datetime.now(UTC).date().isoformat()
     if rollout_df is not None:
         kpis["rollout"] = rollout_kpis(rollout_result, rollout_df, labels)
+    share = share_table(built, layers, sol.open_sites, quarter=sol.quarter, quarter_labels=labels)
+    kpis["leads"] = leads_kpis(share)
+    response_df: pd.DataFrame | None = None
+    if rivals is not None:
+        kpis.update(rivals.kpis(built, layers, sol))
+        response_df = response_table(rivals.follower.sites, rivals.response.sites, layers)
     outputs = run_outputs(plan, kpis, built=built, sol=sol, layers=layers)
     timings["report_s"] = time.perf_counter() - t
 
@@ -236,6 +278,9 @@ def run(
         (folder / "config.resolved.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
         if rollout_df is not None:
             rollout_df.to_csv(folder / "rollout.csv", index=False, encoding="utf-8")
+        share.to_csv(folder / "share.csv", index=False, encoding=CSV_ENCODING)
+        if response_df is not None:
+            response_df.to_csv(folder / "response.csv", index=False, encoding=CSV_ENCODING)
         if write_map:
             from planner.report.figures import write_overview_png, write_rollout_png
             from planner.report.maps import write_map as _write_map
@@ -243,7 +288,9 @@ def run(
 
             _write_map(
                 folder / "map.html", layers=layers, plan=plan, kpis=kpis, scenario=scenario,
-                rollout=rollout_df, cell_values=cell_values(built, sol),
+                rollout=rollout_df, cell_values=cell_values(built, sol), share=share, response=response_df,
+                share_start=unit_shares(built, layers, sol.open_sites[np.asarray(sol.quarter) < 0])
+                if sol.quarter is not None else None,
             )
             write_overview_png(folder / "overview.png", layers=layers, plan=plan, kpis=kpis)
             if rollout_df is not None:
@@ -355,6 +402,15 @@ def chain_of_command_violations(prep: Prepared, open_sites: np.ndarray) -> list[
     return sorted(codes[short.province].tolist())
 
 
+def select_sites(prep: Prepared, progress: Progress | None = None) -> tuple[Solution, Instance]:
+    """The site selection of :func:`run` alone (with the chain-of-command repair); nothing is written.
+
+    Returns the solution and the instance it was solved on (with the repair's
+    forbidden sites); the solution's bound is valid for the prepared instance.
+    """
+    return _select_sites(prep, progress)
+
+
 def _select_sites(prep: Prepared, progress: Progress | None) -> tuple[Solution, Instance]:
     """Site selection; with a two-stage rollout, also keep the chain of command schedulable.
 
@@ -451,3 +507,101 @@ def _schedule(prep: Prepared, sol: Solution) -> tuple[Solution, Any]:
         check_solution(prep.built.instance, out).raise_if_failed()
     out.methods.update({f"rollout_{k}": v for k, v in result.methods.items()})
     return out, result
+
+
+# --------------------------------------------------------------------------- the rivals answer back
+@dataclass
+class Rivals:
+    """The rivals' response to the final plan (and the anticipation that chose it, if any)."""
+
+    follower: BuiltFollower
+    response: Response
+    maxmin: MaxMin | None = None
+    ignored_plan_after: float | None = None  # the plan that ignores the response, after its response
+    note: str = ""
+    sites_rule: str = "candidates"  # competition.response.sites
+
+    def kpis(self, built: BuiltInstance, layers: Layers, sol: Solution) -> dict[str, Any]:
+        """``share_after_response`` (and ``anticipation``) for ``kpis.json``."""
+        inst = built.instance
+        sc_stores = {g.name.removeprefix("rival "): int(g.max_open or 0) for g in self.follower.follower.groups}
+        before = unit_shares(built, layers, sol.open_sites)
+        extra = response_pulls(self.follower.follower, self.follower.sites, self.response.sites, inst.n_cells, inst.beta)
+        after = unit_shares(built, layers, sol.open_sites, extra_pull=extra)
+        total_w = float(np.sum(inst.weight))
+        out: dict[str, Any] = {"share_after_response": share_after_response_kpis(
+            before, after, response=self.response, stores=sc_stores,
+            sites=self.sites_rule, total_weight=total_w,
+        )}
+        if self.maxmin is not None:
+            mm = self.maxmin
+            out["anticipation"] = {
+                "share_after_response": mm.objective / total_w if total_w else None,
+                "bound": None if mm.bound is None else mm.bound / total_w,
+                "gap": mm.gap,
+                "ignoring_plan_share_after_response": (self.ignored_plan_after or 0.0) / total_w if total_w else None,
+                "share_without_response": mm.objective_without_response / total_w if total_w else None,
+                "rounds": mm.rounds, "status": mm.status, "seconds": round(mm.seconds, 3),
+                "response_gap": mm.response_gap, "note": self.note,
+            }
+        return out
+
+
+def answer_rivals(prep: Prepared, sol: Solution) -> tuple[Solution, Rivals]:
+    """The rivals' best response to the plan; with ``competition.anticipate``, the plan that holds up best.
+
+    The response minimises the plan's market share (whatever the scenario's
+    objective). Anticipation starts from the plan that ignores the response and
+    keeps it unless a plan with a better share after the response is found; a
+    plan it finds that breaks the chain of command is not taken.
+    """
+    sc = prep.scenario
+    comp = sc.competition
+    inst = prep.built.instance
+    bf = build_follower(prep.built, sc, sol.open_sites)
+    bf.follower.validate(inst.n_cells)
+    per_solve = min(sc.solver.time_limit_s, comp.time_limit_s / (4.0 if comp.anticipate else 1.0))
+    opts: dict[str, Any] = dict(
+        gap_target=sc.solver.gap_target_pct / 100.0, threads=sc.solver.threads, seed=sc.seed,
+        use_mip=sc.solver.use_mip,
+    )
+    if not comp.anticipate:
+        resp = best_response(inst, sol.open_sites, bf.follower, time_limit_s=per_solve, **opts)
+        return sol, Rivals(follower=bf, response=resp, sites_rule=comp.response.sites)
+    mm = anticipate(
+        inst, bf.follower, start=sol.open_sites, time_limit_s=comp.time_limit_s, solve_time_limit_s=per_solve,
+        max_rounds=comp.max_rounds, **opts,
+    )
+    note = ""
+    new = np.sort(mm.open_sites)
+    if not np.array_equal(new, np.sort(sol.open_sites)):
+        bad = chain_of_command_violations(prep, new)
+        if bad:
+            note = f"the anticipating plan breaks the chain of command in {bad}; the plan that ignores the response is kept"
+            log.warning(note)
+        else:
+            kind = sc.objective.kind
+            obj = float(objective_value(inst, new, kind))
+            gap = None
+            if sol.bound is not None:
+                gap = max(0.0, (sol.bound - obj) / sol.bound if kind != "distance" else (obj - sol.bound) / obj)
+            sol = replace(sol, open_sites=new, objective=obj, gap=gap, status="feasible",
+                          methods={**sol.methods, "anticipate": f"max-min after the rivals' response ({mm.status})"})
+            check_solution(inst, sol).raise_if_failed()
+    if note:
+        resp = best_response(inst, sol.open_sites, bf.follower, time_limit_s=per_solve, **opts)
+    else:
+        # the response anticipation found for its plan (the worst one known, with that plan's proven gap)
+        from planner.optimise.compete import response_pull, share_against
+
+        after = share_against(inst, mm.open_sites, response_pull(bf.follower, mm.response, inst.n_cells, inst.beta))
+        loss = mm.objective_without_response - after
+        bound = None if mm.response_gap is None else loss / max(1e-300, 1.0 - mm.response_gap)
+        resp = Response(
+            sites=mm.response, share_before=mm.objective_without_response, share_after=after, loss=loss,
+            loss_bound=bound, gap=mm.response_gap, seconds=mm.seconds, status=mm.status,
+        )
+    return sol, Rivals(
+        follower=bf, response=resp, maxmin=mm, ignored_plan_after=mm.start_objective, note=note,
+        sites_rule=comp.response.sites,
+    )

@@ -30,6 +30,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.spatial import cKDTree
 
+from planner.optimise.compete import Follower
 from planner.optimise.rollout.model import value_model
 from planner.optimise.rollout.types import RolloutInstance
 from planner.optimise.types import OBJECTIVES, Instance, ObjectiveKind, Solution, attraction
@@ -48,6 +49,7 @@ __all__ = [
     "logit_utilities",
     "encode_logit",
     "logit_capture",
+    "synthetic_compete",
 ]
 
 logger = logging.getLogger(__name__)
@@ -810,3 +812,31 @@ def logit_capture(q: np.ndarray, v: np.ndarray, log_u: np.ndarray, open_sites: n
     top = np.maximum(vo.max(axis=1), log_u)
     own = np.exp(vo - top[:, None]).sum(axis=1)
     return float(np.sum(q * own / (own + np.exp(log_u - top))))
+
+
+# --- leader-follower instances (planner bench compete)
+def synthetic_compete(
+    *,
+    cells: int,
+    candidates: int,
+    stores: int,
+    existing: int,
+    follower_stores: int,
+    follower_attr: float = 1.2,
+    seed: int,
+) -> tuple[Instance, Follower]:
+    """A leader-follower instance: :func:`synthetic_instance` plus rivals who may open on the same sites.
+
+    The follower's sites are the leader's sites (same pairs and distances), each
+    with attraction ``follower_attr`` (a strong rival brand, as Huawei's weight
+    1.2 in the default scenario); the follower opens ``follower_stores`` of them.
+    """
+    inst = synthetic_instance(
+        cells=cells, candidates=candidates, stores=stores, existing=existing, seed=seed, objective="market_share"
+    )
+    fol = Follower(
+        site_attr=np.full(inst.n_sites, float(follower_attr)),
+        pair_cell=np.asarray(inst.pair_cell, dtype=np.int64), pair_site=np.asarray(inst.pair_site, dtype=np.int64),
+        pair_km=np.asarray(inst.pair_km, dtype=float), stores=int(follower_stores),
+    )
+    return inst, fol

@@ -129,3 +129,14 @@ def test_chain_of_command_implies_city_minimum() -> None:
     off = scenario(constraints={"province": {"min": {"广东省": 3}}}, rollout={"enabled": False})
     assert not [g for g in build_instance(layers, compute_demand(layers, off), off).instance.groups
                 if g.key.startswith("rollout")]
+
+
+def test_unknown_rival_brand_in_the_response_is_named() -> None:
+    from planner.config.models import Scenario
+    from planner.errors import ConfigError
+    from planner.instance import check_response_brands
+
+    sc = Scenario.model_validate({"competition": {"response": {"stores": {"huawai": 200}}}})
+    with pytest.raises(ConfigError, match=r"competition.response.stores.*huawai.*did you mean 'huawei'"):
+        check_response_brands(sc)
+    check_response_brands(Scenario.model_validate({"competition": {"response": {"stores": {"huawei": 200}}}}))

@@ -2,7 +2,7 @@
 
 One model per section (``data``, ``grid``, ``demand``, ``networks``,
 ``candidates``, ``objective``, ``constraints``, ``formats``, ``rollout``,
-``solver``, ``map``, ``output``). Every model forbids unknown keys, every field
+``competition``, ``solver``, ``map``, ``output``). Every model forbids unknown keys, every field
 has a default, a unit in its name where it has one, and a description that ends
 up in the JSON Schema (``planner schema``) and in ``scenarios/defaults.yaml``.
 """
@@ -488,6 +488,38 @@ class EconomicsConfig(_Section):
             raise ValueError(f"cost factors must be > 0, got {bad}")
         return _fill_tiers(v, _COST_TIER_FACTOR)
 
+# -------------------------------------------------------------------- competition
+class ResponseConfig(_Section):
+    """The rivals' answer to the plan: new stores where they hurt it most."""
+
+    stores: dict[str, NonNegInt] = Field(
+        default_factory=dict,
+        description="New stores per rival brand after the plan, e.g. {huawei: 200, oppo: 300, vivo: 300}; "
+        "empty = the rivals stay as they are. Brands are those of networks.competitors.",
+    )
+    sites: Literal["candidates", "untaken"] = Field(
+        "candidates",
+        description="Where rivals may open: 'candidates' (the same candidate locations as ours, a mall "
+        "hosts every brand) or 'untaken' (candidate locations the plan leaves free).",
+    )
+
+
+class CompetitionConfig(_Section):
+    """Huawei, OPPO and vivo: fixed by default; with a response they answer the plan."""
+
+    response: ResponseConfig = Field(default_factory=ResponseConfig)
+    anticipate: bool = Field(
+        False,
+        description="Choose the plan whose market share holds up best after the rivals' response "
+        "(max-min); the scenario's objective gives the plan that ignores it, which is kept if nothing beats it.",
+    )
+    time_limit_s: float = Field(
+        120.0, gt=0, description="Wall-clock budget of the rivals' response and of anticipation (s)."
+    )
+    max_rounds: int = Field(
+        6, ge=1, le=100, description="Most leader re-plans when anticipating (each followed by a response)."
+    )
+
 
 # ------------------------------------------------------------------------- solver
 class SolverConfig(_Section):
@@ -548,6 +580,7 @@ class Scenario(_Section):
     formats: FormatsConfig = Field(default_factory=FormatsConfig)
     economics: EconomicsConfig = Field(default_factory=EconomicsConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    competition: CompetitionConfig = Field(default_factory=CompetitionConfig)
     solver: SolverConfig = Field(default_factory=SolverConfig)
     map: MapConfig = Field(default_factory=MapConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)

@@ -35,6 +35,7 @@ from planner.errors import DataError, OutputError
 from planner.report.figures import kpi_chart_png, province_chart_png, share_chart_png
 from planner.report.html import embed_png, html_page, html_table
 from planner.report.runs import RunFolder, as_number, expand_sweep, kpi_at, load_run
+from planner.report.share import rank_changes
 
 __all__ = [
     "KPI_ROWS", "compare_runs", "kpi_table", "province_table", "city_table", "config_differences",
@@ -98,6 +99,13 @@ def _kpi_rows(competitors: Sequence[str]) -> list[_Row]:
             return None if own is None or other is None else own - other
 
         rows.append(_Row(f"own_minus_{brand}", f"own − {brand} share", "pp", vs, "pp", +1))
+    rows += [
+        _Row("leads.nation_rank", "national rank (1 = first)", "rank", _get("leads.nation_rank"), "int", -1),
+        _Row("leads.provinces", "provinces where first", "provinces", _get("leads.provinces"), "int", +1),
+        _Row("leads.cities", "cities where first", "cities", _get("leads.cities"), "int", +1),
+        _Row("share_after_response.nation.after", "own share after the rivals' response", "%",
+             _get("share_after_response.nation.after"), "pct", +1),
+    ]
     rows += [
         _Row("capex_cny", "capex", "M CNY", _get("capex_cny"), "mcny", -1),
         _Row("opex_cny_per_year", "opex", "M CNY / year", _get("opex_cny_per_year"), "mcny", -1),
@@ -481,6 +489,33 @@ def _city_section(runs: Sequence[RunFolder], cities: pd.DataFrame, *, top: int =
     return "<h2>Differences per city</h2>" + intro + html_table(header, body, classes=classes)
 
 
+def _rank_section(runs: Sequence[RunFolder], *, top: int = 60) -> str:
+    """Provinces and cities whose final rank against the rivals differs from the baseline's (share.csv)."""
+    base = runs[0]
+    if base.share is None or len(runs) < 2:
+        return ""
+    parts = ["<h2>Rank changes against the rivals</h2>"]
+    for run in runs[1:]:
+        if run.share is None:
+            parts.append(f"<p>{html.escape(run.label)}: no share.csv.</p>")
+            continue
+        ch = rank_changes(base.share, run.share)
+        ch = ch[ch["level"] != "nation"].sort_values(["level", "rank_other", "code"], ascending=[False, True, True])
+        up = int((ch["rank_other"] < ch["rank_base"]).sum())
+        down = int((ch["rank_other"] > ch["rank_base"]).sum())
+        parts.append(f"<p><b>{html.escape(run.label)}</b> vs <b>{html.escape(base.label)}</b>: {up} unit(s) rank "
+                     f"higher, {down} lower (rank 1 = first among own, Huawei, OPPO, vivo; final quarter).</p>")
+        if len(ch):
+            body = [
+                [html.escape(str(r.level)), html.escape(str(r.name)), _fmt(r.rank_base, "int"),
+                 _fmt(r.rank_other, "int"), _fmt(r.own_base, "pct"), _fmt(r.own_other, "pct")]
+                for r in ch.head(top).itertuples(index=False)
+            ]
+            parts.append(html_table(["level", "unit", f"rank {base.label}", f"rank {run.label}",
+                                     f"own share {base.label}", f"own share {run.label}"], body))
+    return "".join(parts)
+
+
 def _config_section(runs: Sequence[RunFolder], diff: pd.DataFrame) -> str:
     if len(runs) < 2:
         return ""
@@ -585,6 +620,7 @@ def compare_runs(
     if pchart is not None:
         parts.append(embed_png(pchart, "per-province differences"))
     parts.append(_province_section(runs, prov))
+    parts.append(_rank_section(runs))
     cities = city_table(runs)
     parts.append(_city_section(runs, cities))
 

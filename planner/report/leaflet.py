@@ -228,6 +228,9 @@ SLIDER_JS = """
       });
       title.textContent = 'Network after ' + labels[v] + ': ' + totals[v].toLocaleString('en') + ' stores' +
                           notes[v];
+      // layers that follow the quarter (e.g. "where we lead") register a callback here
+      window.plannerQuarter = v;
+      (window.plannerOnQuarter || []).forEach(function(f){ f(v); });
     }
     L.DomEvent.disableClickPropagation(div);
     L.DomEvent.disableScrollPropagation(div);

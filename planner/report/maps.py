@@ -57,6 +57,7 @@ from planner.report.kpis import (
     admin_units,
     aggregate_grid,
 )
+from planner.report.lead_map import lead_layers, response_layer
 from planner.report.leaflet import (
     CITY_POINTS_JS,
     COMPETITOR_JS,
@@ -507,6 +508,9 @@ def build_map(
     scenario: Scenario,
     rollout: pd.DataFrame | None = None,
     cell_values: pd.DataFrame | None = None,
+    share: pd.DataFrame | None = None,
+    share_start: pd.DataFrame | None = None,
+    response: pd.DataFrame | None = None,
 ) -> folium.Map:
     """Build the Folium map of a plan (not yet written; see :func:`write_map`).
 
@@ -558,6 +562,16 @@ def build_map(
     _city_search(m, reg, cities=layers.cities, proj=proj)
     comp = _competitor_layers(m, reg, competitors=layers.competitors, proj=proj)
     stores = _store_layers(m, reg, plan=plan, scenario=scenario, rollout=rollout, proj=proj)
+    if share is not None and len(share):
+        quarters = _quarters(plan)
+        lead_layers(
+            m, reg, units={"province": layers.provinces, "city": layers.cities}, share=share,
+            start=share_start if quarters else None,
+            labels=(["today (existing only)"] + quarters) if quarters else [str(share["quarter"].iloc[-1])],
+            transform=proj.geoms, tolerance=SIMPLIFY_TOLERANCE_DEG,
+        )
+    if response is not None and len(response):
+        response_layer(m, reg, response=response, colours=COMPETITOR_COLOURS, xy=proj.xy)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     m.fit_bounds(bounds)
 
@@ -604,6 +618,9 @@ def write_map(
     scenario: Scenario,
     rollout: pd.DataFrame | None = None,
     cell_values: pd.DataFrame | None = None,
+    share: pd.DataFrame | None = None,
+    share_start: pd.DataFrame | None = None,
+    response: pd.DataFrame | None = None,
 ) -> Path:
     """Write the layered HTML map of a plan.
 
@@ -626,6 +643,10 @@ def write_map(
     cell_values : pandas.DataFrame, optional
         Per-cell ``h3``, ``demand``, ``captured_share`` for the grid layer and
         city / county shares.
+    share, share_start, response : pandas.DataFrame, optional
+        ``share.csv`` (per unit and quarter) and the shares of the existing network
+        (the slider's first position) for the "where we lead" layers; ``response.csv``
+        for the rivals' response layer.
 
     Returns
     -------
@@ -634,7 +655,8 @@ def write_map(
     """
     path = Path(path)
     m = build_map(
-        layers=layers, plan=plan, kpis=kpis, scenario=scenario, rollout=rollout, cell_values=cell_values
+        layers=layers, plan=plan, kpis=kpis, scenario=scenario, rollout=rollout, cell_values=cell_values,
+        share=share, share_start=share_start, response=response,
     )
     page = render_map(m, offline=scenario.map.offline)
     path.write_text(page, encoding="utf-8")

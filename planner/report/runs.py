@@ -43,6 +43,7 @@ class RunFolder:
     plan: pd.DataFrame | None = None
     config: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    share: pd.DataFrame | None = None  # share.csv: shares and ranks per unit and quarter
 
     @property
     def overview_png(self) -> Path | None:
@@ -127,8 +128,14 @@ def load_run(path: str | os.PathLike[str], label: str | None = None) -> RunFolde
             info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             log.warning("%s: run.json unreadable (%s)", folder, exc)
+    share = None
+    if (folder / "share.csv").is_file():
+        try:
+            share = pd.read_csv(folder / "share.csv", dtype={"code": str, "quarter": str})
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            log.warning("%s: share.csv unreadable (%s); rank changes skipped", folder, exc)
     name = label or kpis.get("scenario") or config.get("name") or folder.parent.name
-    return RunFolder(path=folder, label=str(name), kpis=kpis, plan=plan, config=config, info=info)
+    return RunFolder(path=folder, label=str(name), kpis=kpis, plan=plan, config=config, info=info, share=share)
 
 
 #: columns read as text in the KPI tables (codes keep their digits, tiers stay labels)
