@@ -357,7 +357,10 @@ class CommandConfig(_Section):
         0.1, ge=0, description="Weight of an area's workload deviation from its target (per 0.1 % of the target), "
         "against one store-km of travel; higher = more balanced, harder to prove optimal.",
     )
-    time_limit_s: float = Field(20.0, gt=0, description="Wall-clock limit of the territory solves together (s).")
+    time_limit_s: float = Field(
+        30.0, gt=0, description="Work budget of the territory solves together (CP-SAT deterministic seconds; the "
+        "wall clock stops them at four times this)."
+    )
 
     @model_validator(mode="after")
     def _sizes(self) -> CommandConfig:

@@ -13,7 +13,9 @@ the area centred on store county ``r``; ``y[r, r]`` = ``r`` is a centre.
 
 - each store county in exactly one area, a storeless county in at most one;
   ``y[c, r] <= y[r, r]``;
-- ``min * y[r, r] <= sum_c stores_c y[c, r] <= max * y[r, r]``;
+- ``min * y[r, r] - short_r <= sum_c stores_c y[c, r] <= max * y[r, r]``: the
+  minimum is soft (``SHORT_PENALTY`` per store short), so a part that no cut
+  fits still gets areas, flagged ``relaxed_minimum``;
 - contiguity: a county ``c != r`` joins ``r`` only with a neighbour one hop closer
   to ``r`` (``y[c, r] <= sum_{d ~ c, hop(d, r) = hop(c, r) - 1} y[d, r]``), so
   every area is a tree of shortest paths to its centre, hence connected;
@@ -23,7 +25,8 @@ the area centred on store county ``r``; ``y[r, r]`` = ``r`` is a centre.
   y[c, r]``, plus 1 per storeless county used.
 
 The gap is proven on this model: areas are restricted to shortest-path trees of
-their centre (within a hop limit, lifted when that makes a part infeasible).
+their centre (within ``HOP_LIMIT`` hops in parts with more than ``MAX_PAIRS``
+county-centre pairs).
 A multi-source breadth-first region growing from spread-out centres gives the
 warm start (it satisfies the contiguity rule by construction). Rules that
 cannot hold have a documented fallback (:data:`~planner.optimise.command_types.EXCEPTIONS`),
@@ -37,8 +40,10 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 from ortools.sat.python import cp_model
 
 from planner.optimise.command_types import NO_AREA, CommandParams, Territories, TerritoryInstance
@@ -50,12 +55,16 @@ log = logging.getLogger(__name__)
 
 #: The workload of a nominal area in the objective's integer units.
 SCALE = 1000
-#: CP-SAT workers: with fewer than 8 its portfolio lacks the LP-based workers that prove bounds.
-WORKERS = 8
+#: Least time given to one part (s), whatever its share of the limit.
+MIN_PART_S = 2.0
 #: Integer resolution of the balance weight in the objective.
 BALANCE_UNITS = 100
-#: First hop limit between a county and its area's centre (lifted if a part is then infeasible).
+#: Hop limit between a county and its area's centre in parts with many (county, centre) pairs.
 HOP_LIMIT = 6
+#: (county, centre) pairs above which a part gets the hop limit.
+MAX_PAIRS = 6_000
+#: Objective units per store an area is short of the minimum (the minimum is soft; see the docstring).
+SHORT_PENALTY = 10 * SCALE
 
 
 @dataclass
@@ -148,38 +157,66 @@ def explain_territories(tinst: TerritoryInstance, params: CommandParams) -> list
     return out
 
 
-def _grow(part: _Part, stores: np.ndarray, xy: np.ndarray, hops: dict[int, np.ndarray], k: int) -> np.ndarray:
-    """Warm start: ``k`` spread-out centres, then multi-source BFS; local centre index per node (-1 = none)."""
+def _grow(
+    part: _Part, stores: np.ndarray, xy: np.ndarray, hops: dict[int, np.ndarray], k: int, hi: int,
+    hop_limit: int | None = None, lo: int = 1,
+) -> np.ndarray:
+    """Warm start by region growing; local centre index per node (-1 = none).
+
+    Seeds are taken from the part's edge inwards (store counties farthest, in hops,
+    from the busiest one); each area grows from its seed over free counties in
+    order of hops from the seed, taking a county only through a neighbour one hop
+    closer that it already holds (the model's contiguity rule) and only while it
+    stays within ``hi`` stores, until it reaches the part's mean area size.
+    Storeless counties that carry no path are dropped. The start is feasible for
+    the model (the minimum is soft there).
+    """
     n = part.nodes.size
+    total = int(stores.sum())
+    target = min(max(math.ceil(total / max(k, 1)), 1), hi)
     cand = np.flatnonzero(stores > 0)
-    first = int(cand[np.argmax(stores[cand])])
-    centres = [first]
-    dmin = hops[first][cand].astype(float) + 1e-3 * np.hypot(*(xy[cand] - xy[first]).T)
-    while len(centres) < min(k, cand.size):
-        nxt = int(cand[np.argmax(dmin)])
-        centres.append(nxt)
-        dmin = np.minimum(dmin, hops[nxt][cand] + 1e-3 * np.hypot(*(xy[cand] - xy[nxt]).T))
+    hub = int(cand[np.argmax(stores[cand])])
+    seeds = cand[np.lexsort((-np.hypot(*(xy[cand] - xy[hub]).T), -hops[hub][cand]))].tolist()
     label = np.full(n, -1, dtype=np.int64)
-    parent = np.full(n, -1, dtype=np.int64)
-    dq = deque()
-    for r in centres:
+    for r in seeds:
+        if label[r] >= 0:
+            continue
         label[r] = r
-        dq.append(r)
-    while dq:
-        u = dq.popleft()
-        for v in part.nbrs[u]:
-            if label[v] < 0:
-                label[v] = label[u]
-                parent[v] = u
-                dq.append(v)
-    # keep storeless counties only where they carry a path to a store county
-    need = stores > 0
-    for v in np.flatnonzero(stores > 0).tolist():
-        u = parent[v]
-        while u >= 0 and not need[u]:
-            need[u] = True
-            u = parent[u]
-    label[~need] = -1
+        size = int(stores[r])
+        h = hops[r]
+        for c in np.argsort(h, kind="stable").tolist():
+            if size >= target or (hop_limit is not None and h[c] > hop_limit) or h[c] > n:
+                break
+            if label[c] >= 0 or size + int(stores[c]) > hi:
+                continue
+            if any(label[d] == r and h[d] == h[c] - 1 for d in part.nbrs[c]):
+                label[c] = r
+                size += int(stores[c])
+    # areas left below the minimum (or half the mean size) give their counties to the others (within ``hi``), then regrow
+    sizes = {r: int(stores[label == r].sum()) for r in np.unique(label[label >= 0]).tolist()}
+    small = [r for r, z in sizes.items() if z < lo or z * 2 < target]
+    if small:
+        label[np.isin(label, small)] = -1
+        for r in sorted(set(sizes) - set(small), key=lambda x: sizes[x]):
+            h, size = hops[r], sizes[r]
+            for c in np.argsort(h, kind="stable").tolist():
+                if (hop_limit is not None and h[c] > hop_limit) or h[c] > n:
+                    break
+                if label[c] >= 0 or size + int(stores[c]) > hi:
+                    continue
+                if any(label[d] == r and h[d] == h[c] - 1 for d in part.nbrs[c]):
+                    label[c] = r
+                    size += int(stores[c])
+        for c in np.flatnonzero((label < 0) & (stores > 0)).tolist():  # what nobody took: areas of their own
+            label[c] = c
+    changed = True
+    while changed:  # drop storeless counties that lead to no further member
+        changed = False
+        for c in np.flatnonzero((label >= 0) & (stores == 0)).tolist():
+            r = int(label[c])
+            if not any(label[e] == r and hops[r][e] == hops[r][c] + 1 for e in part.nbrs[c]):
+                label[c] = -1
+                changed = True
     return label
 
 
@@ -204,64 +241,106 @@ def _solve_part(
     hops = {int(r): _hops(part.nbrs, int(r)) for r in centres}
     km = {int(r): np.hypot(*(xy - xy[r]).T) for r in centres}
     m = cp_model.CpModel()
+    # the same model's LP relaxation (GLOP) proves the bound: CP-SAT's own needs more workers than we have
+    lp = pywraplp.Solver.CreateSolver("GLOP")
     y: dict[tuple[int, int], cp_model.IntVar] = {}
+    ly: dict[tuple[int, int], Any] = {}
     for r in centres.tolist():
         h = hops[r]
         ok = h <= n if hop_limit is None else h <= hop_limit
+        ok[r] = True
         for c in np.flatnonzero(ok).tolist():
             y[c, r] = m.new_bool_var(f"y{c}_{r}")
-    by_c: dict[int, list[cp_model.IntVar]] = {c: [] for c in range(n)}
-    for (c, _r), v in y.items():
-        by_c[c].append(v)
+            ly[c, r] = lp.NumVar(0.0, 1.0, "")
+    by_c: dict[int, list[tuple[int, int]]] = {c: [] for c in range(n)}
+    for c, r in y:
+        by_c[c].append((c, r))
     for c in range(n):
         if stores[c] > 0:
-            m.add_exactly_one(by_c[c])
+            m.add_exactly_one([y[k] for k in by_c[c]])
+            lp.Add(sum(ly[k] for k in by_c[c]) == 1)
         elif by_c[c]:
-            m.add_at_most_one(by_c[c])
-    cost = []
-    devs = []
+            m.add_at_most_one([y[k] for k in by_c[c]])
+            lp.Add(sum(ly[k] for k in by_c[c]) <= 1)
+    cost, lcost = [], []
+    devs, ldevs = [], []
+    shorts, lshorts = [], []
     for r in centres.tolist():
-        members = [(c, v) for (c, rr), v in y.items() if rr == r]
-        yr = y[r, r]
-        for c, v in members:
+        members = [c for (c, rr) in y if rr == r]
+        yr, lyr = y[r, r], ly[r, r]
+        for c in members:
             if c != r:
+                v = y[c, r]
                 m.add_implication(v, yr)
-                closer = [y[d, r] for d in part.nbrs[c] if (d, r) in y and hops[r][d] == hops[r][c] - 1]
+                lp.Add(ly[c, r] <= lyr)
+                closer = [(d, r) for d in part.nbrs[c] if (d, r) in y and hops[r][d] == hops[r][c] - 1]
                 if closer:
-                    m.add_bool_or(closer).only_enforce_if(v)
+                    m.add_bool_or([y[k] for k in closer]).only_enforce_if(v)
+                    lp.Add(ly[c, r] <= sum(ly[k] for k in closer))
                 else:
                     m.add(v == 0)
-        size = sum(int(stores[c]) * v for c, v in members if stores[c] > 0)
-        m.add(size >= lo * yr)
+                    lp.Add(ly[c, r] == 0)
+        with_stores = [c for c in members if stores[c] > 0]
+        size = sum(int(stores[c]) * y[c, r] for c in with_stores)
+        lsize = sum(float(stores[c]) * ly[c, r] for c in with_stores)
+        # the minimum is soft: a part that no cut fits still gets areas, the fewest stores short of it
+        short, lshort = m.new_int_var(0, lo, f"short{r}"), lp.NumVar(0.0, lo, "")
+        m.add(size + short >= lo * yr)
         m.add(size <= hi * yr)
-        load = sum(int(w_int[c]) * v for c, v in members if w_int[c] > 0)
-        dev = m.new_int_var(0, int(w_int.sum()) + target, f"dev{r}")
+        lp.Add(lsize + lshort >= lo * lyr)
+        lp.Add(lsize <= hi * lyr)
+        shorts.append(short)
+        lshorts.append(lshort)
+        loaded = [c for c in members if w_int[c] > 0]
+        load = sum(int(w_int[c]) * y[c, r] for c in loaded)
+        lload = sum(float(w_int[c]) * ly[c, r] for c in loaded)
+        dev, ldev = m.new_int_var(0, int(w_int.sum()) + target, f"dev{r}"), lp.NumVar(0.0, lp.infinity(), "")
         m.add(dev >= load - target * yr)
         m.add(dev >= target * yr - load)
+        lp.Add(ldev >= lload - target * lyr)
+        lp.Add(ldev >= target * lyr - lload)
         devs.append(dev)
-        for c, v in members:
+        ldevs.append(ldev)
+        for c in members:
             unit = int(round(params.compactness_weight * stores[c] * km[r][c])) if stores[c] > 0 else 1
             if unit:
-                cost.append(unit * v)
+                cost.append(unit * y[c, r])
+                lcost.append(unit * ly[c, r])
     bw = int(round(BALANCE_UNITS * params.balance_weight))
-    m.minimize(bw * sum(devs) + BALANCE_UNITS * sum(cost))
-    warm = _grow(part, stores, xy, hops, nominal)
-    for (c, r), v in y.items():
-        m.add_hint(v, int(warm[c] == r))
+    m.minimize(bw * sum(devs) + BALANCE_UNITS * sum(cost) + BALANCE_UNITS * SHORT_PENALTY * sum(shorts))
+    lp.Minimize(bw * sum(ldevs) + BALANCE_UNITS * sum(lcost) + BALANCE_UNITS * SHORT_PENALTY * sum(lshorts))
+    lp_bound = -math.inf
+    if lp.Solve() == pywraplp.Solver.OPTIMAL:
+        lp_bound = lp.Objective().Value() * (1 - 1e-9)  # GLOP's tolerance, never above the true LP optimum
+    warm = _grow(part, stores, xy, hops, nominal, hi, hop_limit, lo)
+    for k, v in y.items():
+        m.add_hint(v, int(warm[k[0]] == k[1]))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(budget_s, 0.2)
-    solver.parameters.num_workers = WORKERS
+    # the budget is counted in CP-SAT's deterministic time (work, not the machine's load); the clock is a safety net
+    solver.parameters.max_deterministic_time = max(budget_s, 0.2)
+    solver.parameters.max_time_in_seconds = 4 * max(budget_s, 0.2)
+    solver.parameters.num_workers = max(1, threads)
     solver.parameters.random_seed = seed
     st = solver.solve(m)
     if st == cp_model.INFEASIBLE:
         return None, math.inf, math.inf, "infeasible"
     if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, math.nan, math.nan, "unknown"
+        # no solution in time: the warm start (feasible for the model), scored as the model would
+        score = 0.0
+        for r in np.unique(warm[warm >= 0]).tolist():
+            mem = np.flatnonzero(warm == r)
+            score += bw * abs(int(w_int[mem].sum()) - target)
+            score += BALANCE_UNITS * sum(
+                int(round(params.compactness_weight * stores[c] * km[r][c])) if stores[c] > 0 else 1 for c in mem
+            )
+            score += BALANCE_UNITS * SHORT_PENALTY * max(0, lo - int(stores[mem].sum()))
+        return warm, score / BALANCE_UNITS, lp_bound / BALANCE_UNITS, "heuristic"
     label = np.full(n, -1, dtype=np.int64)
     for (c, r), v in y.items():
         if solver.boolean_value(v):
             label[c] = r
-    return label, float(solver.objective_value) / BALANCE_UNITS, float(solver.best_objective_bound) / BALANCE_UNITS, (
+    bound = max(float(solver.best_objective_bound), lp_bound)
+    return label, float(solver.objective_value) / BALANCE_UNITS, bound / BALANCE_UNITS, (
         "optimal" if st == cp_model.OPTIMAL else "feasible"
     )
 
@@ -313,7 +392,8 @@ def draw_territories(
     for c in np.flatnonzero(big).tolist():
         county_area[c] = new_area(int(tinst.county_province[c]), c, "big_county")
     parts = _parts(tinst, ~big, _neighbours(tinst))
-    total_n = max(sum(p.nodes.size for p in parts), 1)
+    # time shared by (county, centre) pairs, the model's size
+    total_w = max(sum(p.nodes.size * int((tinst.county_stores[p.nodes] > 0).sum()) for p in parts), 1)
     objective = bound = 0.0
     statuses: set[str] = set()
     fallbacks: list[str] = []
@@ -321,8 +401,9 @@ def draw_territories(
         stores = tinst.county_stores[part.nodes]
         s = int(stores.sum())
         left = time_limit_s - (time.perf_counter() - t0)
-        budget = max(left * part.nodes.size / total_n, 0.2)
-        total_n -= part.nodes.size
+        weight = part.nodes.size * int((stores > 0).sum())
+        budget = max(left * weight / total_w, MIN_PART_S)
+        total_w -= weight
         if s < lo:
             centre = int(np.argmax(tinst.county_workload[part.nodes] + stores))
             h = _hops(part.nbrs, centre)
@@ -330,34 +411,32 @@ def draw_territories(
             a = new_area(part.province, int(part.nodes[centre]), "small_province")
             county_area[part.nodes[label >= 0]] = a
             continue
-        k_lo, _, k_hi = _area_count(s, lo, hi)
-        lo_part = lo if k_lo <= k_hi else 1
-        label, obj, bnd, st = _solve_part(part, tinst, params, lo_part, HOP_LIMIT, budget, threads, seed)
-        if st == "infeasible":
-            label, obj, bnd, st = _solve_part(part, tinst, params, lo_part, None, budget, threads, seed)
-        if st == "infeasible" and lo_part > 1:
-            lo_part = 1
-            label, obj, bnd, st = _solve_part(part, tinst, params, 1, None, budget, threads, seed)
-        if label is None:  # no solution in time: the warm start, flagged
-            fallbacks.append(f"{tinst.province_label(part.province)}: CP-SAT {st}, region growing used")
-            hops = {int(r): _hops(part.nbrs, int(r)) for r in np.flatnonzero(stores > 0)}
-            label = _grow(part, stores, tinst.county_xy_km[part.nodes], hops, _area_count(s, lo, hi)[1])
-            lo_part, obj, bnd, st = 1, math.nan, math.nan, "heuristic"
+        pairs = part.nodes.size * int((stores > 0).sum())
+        hop_limit = HOP_LIMIT if pairs > MAX_PAIRS else None
+        label, obj, bnd, st = _solve_part(part, tinst, params, lo, hop_limit, budget, threads, seed)
+        if st == "heuristic":
+            fallbacks.append(f"{tinst.province_label(part.province)}: CP-SAT found nothing in time, region growing used")
+        assert label is not None  # the model is always feasible (soft minimum, single-county areas)
         statuses.add(st)
         objective += obj
         bound += bnd
         for r in np.unique(label[label >= 0]).tolist():
             mem = label == r
             size = int(stores[mem].sum())
-            exc = "" if lo <= size <= hi else ("relaxed_minimum" if size < lo else "time_limit")
+            exc = "" if lo <= size <= hi else "relaxed_minimum"
+            if exc == "relaxed_minimum" and st != "heuristic":
+                fallbacks.append(
+                    f"{tinst.province_label(part.province)}: area at county {tinst.county_label(int(part.nodes[r]))} "
+                    f"holds {size} stores < command.min_stores_per_area={lo} (no connected cut reaches it)"
+                )
             county_area[part.nodes[mem]] = new_area(part.province, int(part.nodes[r]), exc)
     area_province = np.asarray(a_prov, dtype=np.int64)
     order = np.lexsort((np.asarray(a_centre), area_province)) if a_prov else np.zeros(0, dtype=np.int64)
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     county_area = np.where(county_area >= 0, rank[np.maximum(county_area, 0)], NO_AREA)
-    proven = not math.isnan(objective) and not math.isnan(bound)
-    status = "optimal" if statuses <= {"optimal"} else ("time_limit" if "heuristic" in statuses else "feasible")
+    proven = math.isfinite(objective) and math.isfinite(bound)
+    status = "optimal" if statuses <= {"optimal"} else "time_limit"
     methods = {"model": "CP-SAT Hess districting, Zoltners-Sinha contiguity", "warm_start": "multi-source BFS"}
     if fallbacks:
         methods["fallback"] = "; ".join(fallbacks)

@@ -26,7 +26,6 @@ EXCEPTIONS: dict[str, str] = {
     "than the minimum: one area",
     "big_county": "a single county holds more stores than the maximum: an area on its own",
     "relaxed_minimum": "no cut into connected areas of the minimum size exists here: an area below the minimum",
-    "time_limit": "no territories were found in time: the warm start's area, sizes not guaranteed",
 }
 
 

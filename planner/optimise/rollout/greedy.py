@@ -212,11 +212,11 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
 
 
 def _command_state(
-    ctx: Context, P: int, t: int, opened: np.ndarray, prom: np.ndarray, ahires: np.ndarray, spare_before: int,
+    ctx: Context, after: int, t: int, opened: np.ndarray, prom: np.ndarray, ahires: np.ndarray, spare_before: int,
 ) -> tuple[float, float]:
-    """Store managers eligible for promotion in quarter ``t``, and area managers without an area."""
+    """Store managers eligible for promotion in quarter ``t`` (``after`` quarters in the job), and spare area managers."""
     took = opened + prom
-    eligible = float(ctx.base.size + took[: max(t - P + 1, 0)].sum() - prom[:t].sum())
+    eligible = float(ctx.base.size + took[: max(t - after + 1, 0)].sum() - prom[:t].sum())
     return eligible, float(spare_before + prom[:t].sum() + ahires[:t].sum())
 
 
