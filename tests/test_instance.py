@@ -129,3 +129,17 @@ def test_chain_of_command_implies_city_minimum() -> None:
     off = scenario(constraints={"province": {"min": {"广东省": 3}}}, rollout={"enabled": False})
     assert not [g for g in build_instance(layers, compute_demand(layers, off), off).instance.groups
                 if g.key.startswith("rollout")]
+
+
+def test_store_workload_is_each_cells_demand_at_its_nearest_open_store() -> None:
+    import numpy as np
+
+    from planner.instance import store_workload
+    from planner.optimise.types import Instance
+
+    # cell 0 reaches site 0 (1 km) and site 1 (2 km), cell 1 only site 1, cell 2 no site
+    inst = Instance(weight=np.array([5.0, 7.0, 9.0]), pair_cell=np.array([0, 0, 1], dtype=np.int32),
+                    pair_site=np.array([0, 1, 1], dtype=np.int32), pair_km=np.array([1.0, 2.0, 1.0]),
+                    n_sites=2, stores=1, radius_km=np.ones(2))
+    assert store_workload(inst, np.array([0, 1])).tolist() == [5.0, 7.0]
+    assert store_workload(inst, np.array([1])).tolist() == [12.0]

@@ -197,3 +197,18 @@ def test_checker_rejects_each_broken_rule() -> None:
     assert any("flagged big_county" in s for s in msgs) and any("centre county is not in it" in s for s in msgs)
     # a store outside the area of its county
     assert check_store_areas(_terr([0, 0, 1, 1], ["", ""], [0, 2]), np.array([0, 3]), np.array([0, 0]))
+
+
+def test_params_defaults_are_the_config_defaults() -> None:
+    from planner.config.models import CommandConfig
+    from planner.instance import command_params
+
+    assert command_params(CommandConfig()) == CommandParams()
+
+
+def test_config_refuses_min_above_max() -> None:
+    from planner.config import load_scenario
+    from planner.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="command.min_stores_per_area"):
+        load_scenario(data={"command": {"min_stores_per_area": 13, "max_stores_per_area": 12}})
