@@ -226,8 +226,10 @@ def _run(
             )
         if out.q is not None and out.hires is not None:
             before = best
-            offer(out.q, staff_schedule(ctx, out.q, (out.hires, out.promotions, out.area_hires)),
-                  f"mip-{backend.lower()}")
+            none = np.zeros(ctx.T, dtype=np.int64)
+            mip_staff = (out.hires, none if out.promotions is None else out.promotions,
+                         none if out.area_hires is None else out.area_hires)
+            offer(out.q, staff_schedule(ctx, out.q, mip_staff), f"mip-{backend.lower()}")
             if best is not before:
                 primal = f"{primal}+mip-{backend.lower()}" if primal != "none" else best[3]  # type: ignore[index]
         if out.bound is not None and (ctx.sel is None or pool_all.size == ctx.n):
