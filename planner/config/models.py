@@ -358,7 +358,7 @@ class CommandConfig(_Section):
         "against one store-km of travel; higher = more balanced, harder to prove optimal.",
     )
     time_limit_s: float = Field(
-        30.0, gt=0, description="Work budget of the territory solves together (CP-SAT deterministic seconds; the "
+        15.0, gt=0, description="Work budget of the territory solves together (CP-SAT deterministic seconds; the "
         "wall clock stops them at four times this)."
     )
 
