@@ -19,10 +19,13 @@ the area centred on store county ``r``; ``y[r, r]`` = ``r`` is a centre.
 - contiguity: a county ``c != r`` joins ``r`` only with a neighbour one hop closer
   to ``r`` (``y[c, r] <= sum_{d ~ c, hop(d, r) = hop(c, r) - 1} y[d, r]``), so
   every area is a tree of shortest paths to its centre, hence connected;
-- objective (minimised, integers): ``sum_r |W_r - target y[r, r]|`` with workloads
-  scaled so ``target = 1000`` (the province's workload over its nominal number of
-  areas, ``stores / mid-size``), plus ``compactness_weight * sum stores_c km(c, r)
-  y[c, r]``, plus 1 per storeless county used.
+- objective (minimised): ``balance_weight * sum_r |W_r - target y[r, r]|`` with
+  workloads scaled so ``target = 1000`` (the part's workload over its nominal number
+  of areas, ``stores / mid-size``), plus ``compactness_weight * sum stores_c km(c, r)
+  y[c, r]``, plus 1 per storeless county used, plus ``SHORT_PENALTY`` per store short.
+
+The bound is the better of CP-SAT's and the LP relaxation of the same model
+(GLOP), which is cheap and does not need CP-SAT's LP workers.
 
 The gap is proven on this model: areas are restricted to shortest-path trees of
 their centre (within ``HOP_LIMIT`` hops in parts with more than ``MAX_PAIRS``
