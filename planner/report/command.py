@@ -92,7 +92,7 @@ def areas_table(
 
 
 def command_kpis(cp: CommandPlan) -> dict[str, Any]:
-    """``kpis["command"]``: areas, stores per area, workload balance, compactness, gap, seconds."""
+    """``kpis["command"]``: areas, stores per area, workload balance, compactness, gap (its time is in run.json)."""
     terr = cp.territories
     stats = territory_stats(cp.tinst, terr)
     regular = np.array([e == "" for e in terr.area_exception], dtype=bool)
@@ -114,7 +114,6 @@ def command_kpis(cp: CommandPlan) -> dict[str, Any]:
         "bound": None if terr.bound is None else round(terr.bound, 3),
         "gap": None if terr.gap is None else round(terr.gap, 5),
         "status": terr.status,
-        "seconds": round(cp.seconds, 3),
         "min_stores_per_area": cp.params.min_stores_per_area,
         "max_stores_per_area": cp.params.max_stores_per_area,
         "notes": terr.notes,
