@@ -42,7 +42,7 @@ def main() -> None:
     print("| scenario | areas | stores/area min–mean–max | workload max/min | CV | max/min, CV w/o exceptions "
           "| compactness km | territory gap | territory s | exceptions |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {kpis["scenario"]} | {c['areas']} | {c['stores_per_area_min']:.0f}–{c['stores_per_area_mean']:.1f}–"
+    print(f"| {kpis['scenario']} | {c['areas']} | {c['stores_per_area_min']:.0f}–{c['stores_per_area_mean']:.1f}–"
           f"{c['stores_per_area_max']:.0f} | {c['workload_max_min_ratio']:.2f} | {c['workload_cv']:.3f} | "
           f"{reg.get('workload_max_min_ratio', float('nan')):.2f}, {reg.get('workload_cv', float('nan')):.3f} | "
           f"{c['compactness_km']:.1f} | {100 * c['gap']:.1f} % | {run['timings_s'].get('command_s', 0):.1f} | "
