@@ -18,10 +18,11 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from planner.config.models import Quota, RolloutConfig, Scenario, StoreRange
+from planner.config.models import CommandConfig, Quota, RolloutConfig, Scenario, StoreRange
 from planner.demand import market_cny_per_demand
 from planner.errors import ConfigError, DataError
 from planner.geodata.layers import Layers, TravelCosts
+from planner.optimise.command_types import CommandParams, TerritoryInstance
 from planner.optimise.compete import Follower
 from planner.optimise.rollout.chain import implies_city_minimum
 from planner.optimise.rollout.types import RolloutParams
@@ -30,7 +31,8 @@ from planner.spatial import km_to_minutes, minutes_to_km, pairs_within
 
 __all__ = [
     "BuiltInstance", "BuiltFollower", "build_follower", "check_response_brands", "build_instance", "is_county_unit",
-    "rollout_params", "UnitNames", "site_costs", "profit_terms",
+    "rollout_params", "UnitNames", "site_costs", "profit_terms", "command_params", "store_workload",
+    "territory_instance",
 ]
 
 log = logging.getLogger(__name__)
@@ -621,3 +623,83 @@ def build_follower(built: BuiltInstance, scenario: Scenario, open_sites: np.ndar
         groups=groups, forbidden=forbidden, key="competition.response.stores",
     )
     return BuiltFollower(follower=fol, sites=table)
+
+
+# ------------------------------------------------------------------------ command
+def command_params(config: CommandConfig) -> CommandParams:
+    """The command's plain-number parameters from the validated ``command`` section (same field names)."""
+    return CommandParams(**{f.name: getattr(config, f.name) for f in fields(CommandParams)})
+
+
+def store_workload(inst: Instance, open_sites: np.ndarray) -> np.ndarray:
+    """Catchment demand of each open site: every cell's demand goes to its nearest open site within reach.
+
+    The workload an area manager carries before the economics issue gives each
+    store its sales (pass those to :func:`territory_instance` instead when present).
+
+    Returns
+    -------
+    float[len(open_sites)], in the cells' demand units.
+    """
+    open_sites = np.asarray(open_sites, dtype=np.int64)
+    pos = np.full(inst.n_sites, -1, dtype=np.int64)
+    pos[open_sites] = np.arange(open_sites.size)
+    ps = np.asarray(inst.pair_site, dtype=np.int64)
+    mine = pos[ps] >= 0
+    cell = np.asarray(inst.pair_cell, dtype=np.int64)[mine]
+    km = np.asarray(inst.pair_km, dtype=float)[mine]
+    site = pos[ps[mine]]
+    order = np.lexsort((site, km, cell))  # per cell, the nearest open site first
+    first = np.r_[True, np.diff(cell[order]) != 0]
+    nearest = order[first]
+    return np.bincount(site[nearest], weights=np.asarray(inst.weight, dtype=float)[cell[nearest]],
+                       minlength=open_sites.size)
+
+
+def territory_instance(
+    layers: Layers, built: BuiltInstance, open_sites: np.ndarray, *, workload: np.ndarray | None = None,
+) -> tuple[TerritoryInstance, np.ndarray, list[str]]:
+    """The counties of the final network, their stores and workload, and the county graph.
+
+    Parameters
+    ----------
+    layers
+        The scenario's geodata (counties and their boundaries).
+    built
+        The site-selection instance and its site table.
+    open_sites
+        Site indices of the final network.
+    workload
+        float[len(open_sites)] each store's workload; default its catchment demand
+        (:func:`store_workload`). The hook for sales per store.
+
+    Returns
+    -------
+    TerritoryInstance, int[len(open_sites)] the county index (row of ``layers.counties``) of each open site,
+    and the province code of each province index.
+    """
+    from planner.geodata import county_adjacency, county_centroids_km
+
+    open_sites = np.asarray(open_sites, dtype=np.int64)
+    counties = layers.counties.reset_index(drop=True)
+    codes = counties["code"].astype(str)
+    prov_codes, prov_idx = np.unique(counties["province_code"].astype(str).to_numpy(), return_inverse=True)
+    pos = pd.Series(np.arange(len(counties)), index=codes)
+    site_county_code = built.sites["county_code"].astype(str).to_numpy()[open_sites]
+    missing = sorted(set(site_county_code) - set(pos.index))
+    if missing:
+        raise DataError(f"open stores lie in counties {missing[:5]} missing from the counties layer; rebuild the "
+                        "geodata cache (planner data build)")
+    site_county = pos[site_county_code].to_numpy(dtype=np.int64)
+    w = store_workload(built.instance, open_sites) if workload is None else np.asarray(workload, dtype=float)
+    adj = county_adjacency(counties)
+    names = layers.provinces.set_index("code")["name"].reindex(prov_codes).fillna("").tolist()
+    tinst = TerritoryInstance(
+        county_province=prov_idx,
+        county_stores=np.bincount(site_county, minlength=len(counties)),
+        county_workload=np.bincount(site_county, weights=w, minlength=len(counties)),
+        county_xy_km=county_centroids_km(counties),
+        adj_a=adj["a"].to_numpy(), adj_b=adj["b"].to_numpy(),
+        county_codes=codes.tolist(), province_names=names,
+    )
+    return tinst, site_county, [str(x) for x in prov_codes]

@@ -37,7 +37,9 @@ from planner.instance import (
     build_follower,
     build_instance,
     check_response_brands,
+    command_params,
     rollout_params,
+    territory_instance,
 )
 from planner.optimise.check import check_solution, objective_value
 from planner.optimise.compete import MaxMin, Response, anticipate, best_response
@@ -54,6 +56,7 @@ from planner.outputs import (
     run_outputs,
     with_extra_crs,
 )
+from planner.report.command import CommandPlan, area_ids, area_shapes, areas_table, command_kpis
 from planner.report.kpis import cell_values, compute_kpis, plan_table, rollout_kpis
 from planner.report.share import (
     leads_kpis,
@@ -243,11 +246,25 @@ def run(
 
     labels: list[str] | None = None
     rollout_df: pd.DataFrame | None = None
+    command: CommandPlan | None = None
+    joint = scenario.rollout.enabled and scenario.rollout.mode == "joint"
+    if scenario.command.enabled and not joint:
+        t = time.perf_counter()
+        _notify(progress, "command", stores=len(sol.open_sites))
+        command = draw_command(prep, sol.open_sites)
+        timings["command_s"] = time.perf_counter() - t
     if scenario.rollout.enabled:
         t = time.perf_counter()
         _notify(progress, "rollout", quarters=scenario.rollout.quarters, mode=scenario.rollout.mode)
         labels = quarter_labels(scenario.rollout.start_quarter, scenario.rollout.quarters)
-        sol, rollout_result = _schedule(prep, sol)
+        sol, rollout_result = _schedule(prep, sol, command)
+        if scenario.command.enabled and command is None:
+            # joint: the network is known only now; draw its areas and re-schedule its openings with them
+            tc = time.perf_counter()
+            command = draw_command(prep, sol.open_sites)
+            timings["command_s"] = time.perf_counter() - tc
+            sol, rollout_result = _schedule(prep, sol, command, mode="two_stage")
+            sol.methods["command"] = "joint network, re-scheduled two-stage with its areas"
         rollout_df = rollout_result.table
         timings["rollout_s"] = time.perf_counter() - t
 
@@ -263,6 +280,18 @@ def run(
     kpis["created"] = datetime.now(UTC).date().isoformat()
     if rollout_df is not None:
         kpis["rollout"] = rollout_kpis(rollout_result, rollout_df, labels)
+    areas: pd.DataFrame | None = None
+    if command is not None:
+        areas = areas_table(
+            command, sol.open_sites, sol.quarter, labels,
+            None if rollout_df is None else rollout_result.promotions,
+            None if rollout_df is None else rollout_result.area_hires,
+        )
+        plan["area_id"] = plan["store_id"].map(_store_area_ids(prep, sol, command)).fillna("")
+        kpis["command"] = command_kpis(command)
+        if rollout_df is not None:
+            kpis["command"]["promotions"] = int(rollout_df["promotions"].sum())
+            kpis["command"]["area_hires"] = int(np.sum(rollout_result.area_hires))
     share = share_table(built, layers, sol.open_sites, quarter=sol.quarter, quarter_labels=labels)
     kpis["leads"] = leads_kpis(share)
     response_df: pd.DataFrame | None = None
@@ -270,6 +299,8 @@ def run(
         kpis.update(rivals.kpis(built, layers, sol))
         response_df = response_table(rivals.follower.sites, rivals.response.sites, layers)
     outputs = run_outputs(plan, kpis, built=built, sol=sol, layers=layers)
+    if command is not None and areas is not None:
+        outputs.add_layer("areas", area_shapes(command, layers.counties, areas))  # plan.gpkg gains the areas
     timings["report_s"] = time.perf_counter() - t
 
     def writer(folder: Path) -> None:
@@ -281,6 +312,8 @@ def run(
         share.to_csv(folder / "share.csv", index=False, encoding=CSV_ENCODING)
         if response_df is not None:
             response_df.to_csv(folder / "response.csv", index=False, encoding=CSV_ENCODING)
+        if areas is not None:
+            areas.to_csv(folder / "areas.csv", index=False, encoding=CSV_ENCODING)
         if write_map:
             from planner.report.figures import write_overview_png, write_rollout_png
             from planner.report.maps import write_map as _write_map
@@ -291,6 +324,7 @@ def run(
                 rollout=rollout_df, cell_values=cell_values(built, sol), share=share, response=response_df,
                 share_start=unit_shares(built, layers, sol.open_sites[np.asarray(sol.quarter) < 0])
                 if sol.quarter is not None else None,
+                areas=None if command is None or areas is None else area_shapes(command, layers.counties, areas),
             )
             write_overview_png(folder / "overview.png", layers=layers, plan=plan, kpis=kpis)
             if rollout_df is not None:
@@ -463,7 +497,35 @@ def _select_sites(prep: Prepared, progress: Progress | None) -> tuple[Solution, 
     return sol, inst
 
 
-def rollout_instance(prep: Prepared) -> Any:
+def draw_command(prep: Prepared, open_sites: np.ndarray) -> CommandPlan:
+    """Draw the areas of the network ``open_sites`` and verify them with the independent checker."""
+    from planner.optimise.command import draw_territories
+    from planner.optimise.command_check import check_store_areas, check_territories
+
+    sc = prep.scenario
+    t0 = time.perf_counter()
+    open_sites = np.asarray(open_sites, dtype=np.int64)
+    tinst, site_county, prov_codes = territory_instance(prep.layers, prep.built, open_sites)
+    params = command_params(sc.command)
+    terr = draw_territories(tinst, params, time_limit_s=sc.command.time_limit_s, threads=sc.solver.threads,
+                            seed=sc.seed)
+    site_area = np.full(prep.built.instance.n_sites, -1, dtype=np.int64)
+    site_area[open_sites] = terr.county_area[site_county]
+    problems = check_territories(tinst, terr, params) + check_store_areas(terr, site_county, site_area[open_sites])
+    if problems:  # our bug, not the user's
+        raise RuntimeError("territories violate their rules:\n" + "\n".join(problems))
+    return CommandPlan(tinst=tinst, territories=terr, params=params, site_area=site_area,
+                       ids=area_ids(terr, prov_codes), seconds=time.perf_counter() - t0)
+
+
+def _store_area_ids(prep: Prepared, sol: Solution, command: CommandPlan) -> dict[str, str]:
+    sites = np.asarray(sol.open_sites, dtype=np.int64)
+    ids = prep.built.sites["site_id"].astype(str).to_numpy()[sites]
+    area = command.site_area[sites]
+    return {s: (command.ids[a] if a >= 0 else "") for s, a in zip(ids.tolist(), area.tolist(), strict=True)}
+
+
+def rollout_instance(prep: Prepared, command: CommandPlan | None = None) -> Any:
     """The rollout's view of a prepared scenario: province index and city/county per site."""
     from planner.optimise.rollout import RolloutInstance
 
@@ -490,20 +552,31 @@ def rollout_instance(prep: Prepared) -> Any:
         cell_population=prep.built.cells["population"].to_numpy(dtype=float),
         province_names=names,
         site_available_from=sites["available_from"].to_numpy(dtype=np.int64),
+        site_area=None if command is None else command.site_area,
+        command=None if command is None else command.params,
     )
 
 
-def _schedule(prep: Prepared, sol: Solution) -> tuple[Solution, Any]:
-    """Schedule the openings (two-stage or joint) and return the solution with quarters."""
+def _schedule(
+    prep: Prepared, sol: Solution, command: CommandPlan | None = None, *, mode: str | None = None,
+) -> tuple[Solution, Any]:
+    """Schedule the openings (two-stage or joint) and return the solution with quarters.
+
+    With ``command``, a store opens only once its area has an area manager
+    (promoted or hired), and promotions take store managers from the pool.
+    """
     from planner.optimise.rollout import plan_rollout
 
     sc = prep.scenario
+    params = rollout_params(sc.rollout)
+    if mode is not None:
+        params = replace(params, mode=mode)  # type: ignore[arg-type]
     result = plan_rollout(
-        rollout_instance(prep), rollout_params(sc.rollout), sol, time_limit_s=sc.solver.time_limit_s, seed=sc.seed,
+        rollout_instance(prep, command), params, sol, time_limit_s=sc.solver.time_limit_s, seed=sc.seed,
         gap_target_pct=sc.solver.gap_target_pct, threads=sc.solver.threads,
     )
-    out = result.to_solution(base=sol if sc.rollout.mode == "two_stage" else None)
-    if sc.rollout.mode == "joint":
+    out = result.to_solution(base=sol if params.mode == "two_stage" else None)
+    if params.mode == "joint":
         check_solution(prep.built.instance, out).raise_if_failed()
     out.methods.update({f"rollout_{k}": v for k, v in result.methods.items()})
     return out, result

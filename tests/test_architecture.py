@@ -155,8 +155,8 @@ def test_optimise_does_no_file_io(name: str) -> None:
     assert not bad, f"{name} does file I/O: {bad}"
 
 
-CHECKERS = ["planner.optimise.check", "planner.optimise.rollout_check"]
-TYPES = {"planner.errors", "planner.optimise.types", "planner.optimise.rollout.types"}
+CHECKERS = ["planner.optimise.check", "planner.optimise.rollout_check", "planner.optimise.command_check"]
+TYPES = {"planner.errors", "planner.optimise.types", "planner.optimise.rollout.types", "planner.optimise.command_types"}
 # a checker may use the other checker (the rollout's final network is a site selection), never a solver
 CHECKER_MAY_IMPORT = TYPES | set(CHECKERS)
 
@@ -169,7 +169,7 @@ def test_checkers_share_no_code_with_the_solvers(name: str) -> None:
 
 
 def test_types_modules_import_no_solver() -> None:
-    for name in ("planner.optimise.types", "planner.optimise.rollout.types"):
+    for name in ("planner.optimise.types", "planner.optimise.rollout.types", "planner.optimise.command_types"):
         used = {mod for mod, _, _ in _imports(name) if mod.startswith("planner")}
         assert used <= TYPES, f"{name} imports {sorted(used - TYPES)}"
 

@@ -60,6 +60,7 @@ def test_plan_has_target_rows_existing_kept_inside_province(run_folder: tuple[Pa
     roll = pd.read_csv(folder / "rollout.csv")
     assert list(roll.columns) == ["quarter", "opened", "open_total", "managers_ready", "trainees", "capex_cny",
                                   "opex_cny", "objective", "covered_population", "market_share",
+                                  "area_managers_ready", "areas", "promotions",
                                   "sales_cny", "ebitda_cny", "cumulative_cash_cny"]
     assert roll["open_total"].iloc[-1] == 60
 
@@ -78,3 +79,31 @@ def test_json_output_and_exit_codes(tmp_path: Path) -> None:
     # failed runs wrote nothing
     runs = [p for p in (tmp_path / "province-guangdong").iterdir() if not p.name.startswith(".") and p.name != "latest"]
     assert len(runs) == 1
+
+
+def test_every_store_has_an_area_inside_its_province(run_folder: tuple[Path, str]) -> None:
+    """The command on Guangdong: areas.csv, plan.csv's area_id, kpis' command, rollout's pool columns."""
+    results, _ = run_folder
+    folder = results / "province-guangdong" / "latest"
+    plan = pd.read_csv(folder / "plan.csv", dtype=str)
+    areas = pd.read_csv(folder / "areas.csv", dtype={"province_code": str, "counties": str, "centre_county": str})
+    assert plan["area_id"].notna().all()
+    assert set(plan["area_id"]) == set(areas["area_id"])
+    counties = {a: set(str(c).split(";")) for a, c in zip(areas["area_id"], areas["counties"], strict=True)}
+    assert all(row.county_code in counties[row.area_id] for row in plan.itertuples())
+    assert (areas["province_code"] == "440000").all()
+    every = [c for cs in counties.values() for c in cs]
+    assert len(every) == len(set(every))  # no county in two areas
+    sizes = plan.groupby("area_id").size()
+    assert (sizes == areas.set_index("area_id")["stores"]).all()
+    regular = areas["exception"].isna()
+    assert areas.loc[regular, "stores"].between(6, 12).all()
+    assert set(areas["manager"]) <= {"existing", "promoted", "hired"}
+    kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
+    assert kpis["command"]["areas"] == len(areas)
+    assert kpis["command"]["gap"] is None or 0 <= kpis["command"]["gap"] <= 1
+    rollout = pd.read_csv(folder / "rollout.csv")
+    assert {"area_managers_ready", "areas", "promotions"} <= set(rollout.columns)
+    assert (rollout["areas"] <= rollout["area_managers_ready"] + 1e-6).all()
+    assert rollout["areas"].iloc[-1] == len(areas)
+    assert rollout["areas"].is_monotonic_increasing  # areas never disappear

@@ -140,3 +140,15 @@ def test_unknown_rival_brand_in_the_response_is_named() -> None:
     with pytest.raises(ConfigError, match=r"competition.response.stores.*huawai.*did you mean 'huawei'"):
         check_response_brands(sc)
     check_response_brands(Scenario.model_validate({"competition": {"response": {"stores": {"huawei": 200}}}}))
+def test_store_workload_is_each_cells_demand_at_its_nearest_open_store() -> None:
+    import numpy as np
+
+    from planner.instance import store_workload
+    from planner.optimise.types import Instance
+
+    # cell 0 reaches site 0 (1 km) and site 1 (2 km), cell 1 only site 1, cell 2 no site
+    inst = Instance(weight=np.array([5.0, 7.0, 9.0]), pair_cell=np.array([0, 0, 1], dtype=np.int32),
+                    pair_site=np.array([0, 1, 1], dtype=np.int32), pair_km=np.array([1.0, 2.0, 1.0]),
+                    n_sites=2, stores=1, radius_km=np.ones(2))
+    assert store_workload(inst, np.array([0, 1])).tolist() == [5.0, 7.0]
+    assert store_workload(inst, np.array([1])).tolist() == [12.0]

@@ -44,7 +44,9 @@ def test_gpkg_stores_are_plan_csv(result) -> None:
     csv = read_plan_csv(result.path / "plan.csv")
     assert {"lon_gcj02", "lat_gcj02", "lon_bd09", "lat_bd09"} <= set(csv.columns)
     layers = {name for name, _ in pyogrio.list_layers(result.path / "plan.gpkg")}
-    assert layers == {"stores", "provinces", "cities", "counties"}
+    assert layers == {"stores", "provinces", "cities", "counties", "areas"}  # areas: the command's territories
+    areas = gpd.read_file(result.path / "plan.gpkg", layer="areas")
+    assert set(areas["area_id"]) == set(csv["area_id"].dropna()) - {""}  # every store's area has its polygon
     stores = gpd.read_file(result.path / "plan.gpkg", layer="stores")
     assert stores.crs.to_epsg() == 4326
     assert list(stores.columns[:-1]) == list(csv.columns)  # every plan.csv column, in order, then geometry

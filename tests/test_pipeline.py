@@ -95,3 +95,15 @@ def test_unwritable_results_path_is_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(OutputError, match="cannot create"):
         write_run_folder(blocker, "x", lambda f: None)
+
+
+def test_command_in_both_rollout_modes(tmp_path: Path) -> None:
+    """Areas for every store, in two-stage and in joint mode (joint: drawn on its network, re-scheduled)."""
+    for mode in ("two_stage", "joint"):
+        prep = prepared(rollout={"mode": mode}, command={"min_stores_per_area": 1, "max_stores_per_area": 3})
+        result = run(prep.scenario, results_dir=tmp_path / mode, prepared=prep, write_map=False)
+        areas = pd.read_csv(result.path / "areas.csv", dtype=str)
+        assert (result.plan["area_id"] != "").all()
+        assert set(result.plan["area_id"]) == set(areas["area_id"])
+        assert result.kpis["command"]["areas"] == len(areas)
+        assert {"area_managers_ready", "areas", "promotions"} <= set(result.rollout.columns)

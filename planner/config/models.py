@@ -520,6 +520,42 @@ class CompetitionConfig(_Section):
         6, ge=1, le=100, description="Most leader re-plans when anticipating (each followed by a response)."
     )
 
+# ------------------------------------------------------------------------ command
+class CommandConfig(_Section):
+    """The front-line command: area territories and the area managers who lead them."""
+
+    enabled: bool = Field(True, description="Group the stores into areas, each led by an area manager.")
+    min_stores_per_area: int = Field(6, ge=1, description="Fewest stores in an area (final network).")
+    max_stores_per_area: int = Field(12, ge=1, description="Most stores in an area (final network).")
+    promotion_after_quarters: int = Field(
+        4, ge=1, description="Quarters a store manager must have led a store before promotion to area manager."
+    )
+    external_area_hires_per_quarter: NonNegInt = Field(2, description="Most area managers hired from outside per quarter.")
+    initial_area_managers: NonNegInt | None = Field(
+        None, description="Area managers at the start; null = one per area holding a store open before the horizon."
+    )
+    compactness_weight: float = Field(
+        1.0, ge=0, description="Weight of one store-km of travel from an area's centre, against 0.1 % of an "
+        "area's target workload.",
+    )
+    balance_weight: float = Field(
+        0.1, ge=0, description="Weight of an area's workload deviation from its target (per 0.1 % of the target), "
+        "against one store-km of travel; higher = more balanced, harder to prove optimal.",
+    )
+    time_limit_s: float = Field(
+        15.0, gt=0, description="Work budget of the territory solves together (CP-SAT deterministic seconds; the "
+        "wall clock stops them at four times this)."
+    )
+
+    @model_validator(mode="after")
+    def _sizes(self) -> CommandConfig:
+        if self.min_stores_per_area > self.max_stores_per_area:
+            raise ValueError(
+                f"command.min_stores_per_area ({self.min_stores_per_area}) exceeds command.max_stores_per_area "
+                f"({self.max_stores_per_area}); lower the minimum or raise the maximum"
+            )
+        return self
+
 
 # ------------------------------------------------------------------------- solver
 class SolverConfig(_Section):
@@ -581,6 +617,7 @@ class Scenario(_Section):
     economics: EconomicsConfig = Field(default_factory=EconomicsConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     competition: CompetitionConfig = Field(default_factory=CompetitionConfig)
+    command: CommandConfig = Field(default_factory=CommandConfig)
     solver: SolverConfig = Field(default_factory=SolverConfig)
     map: MapConfig = Field(default_factory=MapConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)

@@ -11,10 +11,12 @@ build|info``. Sources, licences and what is real, modelled or illustrative:
 
 from __future__ import annotations
 
+from .adjacency import county_adjacency, county_centroids_km
 from .build import build_cache, cache_info, load_layers
 from .cache import CODE_VERSION
 from .layers import Layers
 from .regions import province_names_en
 from .stores import read_store_file
 
-__all__ = ["load_layers", "read_store_file", "build_cache", "cache_info", "Layers", "CODE_VERSION", "province_names_en"]
+__all__ = ["load_layers", "read_store_file", "build_cache", "cache_info", "Layers", "CODE_VERSION", "province_names_en",
+           "county_adjacency", "county_centroids_km"]

@@ -26,6 +26,21 @@ Manager pool (quarters ``t = 0..T-1``; ``E`` stores open before quarter 0):
 
 Trainees and managers are expected values (fractional); openings are integers,
 so ``opened[t] <= ready[t]`` means ``opened[t] <= floor(ready[t])``.
+
+With the command (``RolloutInstance.command`` and ``site_area``), the two pools together:
+
+- ``promotions[t]`` store managers become area managers; each is replaced from
+  the store-manager pool like an opening: ``opened[t] + promotions[t] <= ready[t]``
+  and ``carried[t+1] = keep * (ready[t] - opened[t] - promotions[t])``;
+- ``eligible[t] = E + sum_{s <= t-P} (opened[s] + promotions[s]) - sum_{s < t} promotions[s]``
+  (``P = promotion_after_quarters``; the managers of stores open before the horizon
+  are eligible from the start, a replacement starts again at zero) and
+  ``promotions[t] <= eligible[t]``;
+- an area is formed in the quarter its first store opens (before the horizon if it
+  holds an existing store); ``areas[t]`` formed by the end of ``t`` must not exceed
+  ``area_ready[t] = A0 + sum_{s <= t} (promotions[s] + area_hires[s])``, ``A0`` =
+  ``initial_area_managers`` or, when None, the areas formed before the horizon;
+  ``area_hires[t] <= external_area_hires_per_quarter``.
 """
 
 # The model notation (T quarters, L training lag, E existing stores) is kept in code
@@ -56,7 +71,8 @@ __all__ = ["manager_pool", "quarter_values", "quarterly_metrics", "check_rollout
 
 # ------------------------------------------------------------------ manager pool
 def manager_pool(
-    params: RolloutParams, n_existing: int, opened: np.ndarray, hires: np.ndarray
+    params: RolloutParams, n_existing: int, opened: np.ndarray, hires: np.ndarray,
+    promotions: np.ndarray | None = None,
 ) -> ManagerPool:
     """The manager pool recomputed from openings and hires per quarter (dynamics above).
 
@@ -78,6 +94,7 @@ def manager_pool(
     opened_f = np.asarray(opened, dtype=float)
     hires_f = np.asarray(hires, dtype=float)
     T = opened_f.size
+    took = opened_f + (0.0 if promotions is None else np.asarray(promotions, dtype=float))
     L = int(params.training_quarters)
     keep = 1.0 - params.attrition_pct / 100.0
     open_before = float(n_existing) + np.r_[0.0, np.cumsum(opened_f)[:-1]]  # N[t-1]
@@ -95,7 +112,7 @@ def manager_pool(
     for t in range(T):
         carried[t] = left
         ready[t] = carried[t] + graduated[t] + hires_f[t]
-        left = keep * (ready[t] - opened_f[t])
+        left = keep * (ready[t] - took[t])
     return ManagerPool(ready=ready, started=started, graduated=graduated, trainees=trainees, carried=carried)
 
 
@@ -164,8 +181,40 @@ def quarter_values(inst: Instance, kind: ObjectiveKind, site_quarter: np.ndarray
 
 
 # ---------------------------------------------------------------- quarter table
+def command_figures(
+    rinst: RolloutInstance, open_sites: np.ndarray, quarter: np.ndarray, promotions: np.ndarray,
+    area_hires: np.ndarray, quarters: int,
+) -> dict[str, np.ndarray]:
+    """The area-manager side recomputed: ``formed_quarter`` per area, ``eligible``, ``area_ready``, ``areas`` per quarter."""
+    # the checker's own copy of the command pool, on purpose (the solvers use rollout.model.command_pool)
+    cmd = rinst.command
+    assert cmd is not None and rinst.site_area is not None
+    T = quarters
+    site_area = np.asarray(rinst.site_area, dtype=np.int64)
+    n_areas = int(site_area.max()) + 1 if site_area.size else 0
+    formed_quarter = np.full(max(n_areas, 0), T, dtype=np.int64)
+    for j, t in zip(np.asarray(open_sites).tolist(), np.asarray(quarter).tolist(), strict=True):
+        a = site_area[j]
+        if a >= 0 and t < formed_quarter[a]:
+            formed_quarter[a] = t
+    before = int(np.sum(formed_quarter < 0))
+    areas = np.array([before + int(np.sum((formed_quarter >= 0) & (formed_quarter <= t))) for t in range(T)])
+    q = np.asarray(quarter, dtype=np.int64)
+    E = int(np.sum(q < 0))
+    opened = np.array([int(np.sum(q == t)) for t in range(T)], dtype=float)
+    prom = np.asarray(promotions, dtype=float)
+    P = int(cmd.promotion_after_quarters)
+    eligible = np.array([
+        E + sum(opened[s] + prom[s] for s in range(0, t - P + 1)) - sum(prom[s] for s in range(t)) for t in range(T)
+    ])
+    a0 = before if cmd.initial_area_managers is None else int(cmd.initial_area_managers)
+    area_ready = np.array([a0 + sum(prom[s] + float(area_hires[s]) for s in range(t + 1)) for t in range(T)])
+    return {"formed_quarter": formed_quarter, "eligible": eligible, "area_ready": area_ready, "areas": areas}
+
+
 def quarterly_metrics(
-    rinst: RolloutInstance, params: RolloutParams, open_sites: np.ndarray, quarter: np.ndarray, hires: np.ndarray
+    rinst: RolloutInstance, params: RolloutParams, open_sites: np.ndarray, quarter: np.ndarray, hires: np.ndarray,
+    promotions: np.ndarray | None = None, area_hires: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Recompute every per-quarter figure of a schedule.
 
@@ -179,11 +228,13 @@ def quarterly_metrics(
         Open sites and their opening quarter (-1 = open before the horizon).
     hires
         int[T] external hires per quarter.
+    promotions, area_hires
+        int[T] promotions to area manager and area hires per quarter (None = none).
 
     Returns
     -------
     dict
-        ``columns`` (dict of arrays, :data:`~planner.optimise.rollout.types.TABLE_COLUMNS`),
+        ``command`` (the area-manager figures of :func:`command_figures`, or None), ``columns`` (dict of arrays, :data:`~planner.optimise.rollout.types.TABLE_COLUMNS`),
         ``pool`` (:class:`~planner.optimise.rollout.types.ManagerPool`), ``spend_cny``
         (capex + hiring per quarter), ``value`` (float[T] value to maximise) and
         ``objective_total``.
@@ -197,7 +248,12 @@ def quarterly_metrics(
     site_q[open_sites] = np.where(quarter < 0, -1, quarter)
     n_existing = int(np.sum(quarter < 0))
     opened = np.array([int(np.sum(quarter == t)) for t in range(T)], dtype=np.int64)
-    pool = manager_pool(params, n_existing, opened, hires)
+    prom = np.zeros(T, dtype=np.int64) if promotions is None else np.asarray(promotions, dtype=np.int64)
+    ahires = np.zeros(T, dtype=np.int64) if area_hires is None else np.asarray(area_hires, dtype=np.int64)
+    pool = manager_pool(params, n_existing, opened, hires, prom)
+    command = None
+    if rinst.command is not None and rinst.site_area is not None:
+        command = command_figures(rinst, open_sites, quarter, prom, ahires, T)
     capex = rinst.site_capex()
     opex = rinst.site_opex()
     spend = np.array(
@@ -237,8 +293,12 @@ def quarterly_metrics(
         "objective": objective,
         "covered_population": covered,
         "market_share": share,
+        "area_managers_ready": command["area_ready"] if command else np.zeros(T),
+        "areas": command["areas"] if command else np.zeros(T, dtype=np.int64),
+        "promotions": prom,
     }
     return {
+        "command": command,
         "columns": columns,
         "pool": pool,
         "spend_cny": spend,
@@ -248,6 +308,37 @@ def quarterly_metrics(
 
 
 # ---------------------------------------------------------------------- checker
+def _check_command(
+    rinst: RolloutInstance, fig: dict[str, np.ndarray] | None, prom: np.ndarray, ahires: np.ndarray, labels: Any,
+) -> list[str]:
+    """The area-manager pool against the areas the schedule forms (both pools are checked together)."""
+    if fig is None:
+        if prom.any() or ahires.any():
+            return ["promotions or area hires without a command (RolloutInstance.command / site_area)"]
+        return []
+    cmd = rinst.command
+    assert cmd is not None
+    out = []
+    if np.any(prom < 0) or np.any(ahires < 0):
+        out.append("negative promotions or area hires")
+    if np.any(ahires > cmd.external_area_hires_per_quarter):
+        out.append(
+            f"area hires {ahires.tolist()} exceed command.external_area_hires_per_quarter="
+            f"{cmd.external_area_hires_per_quarter}"
+        )
+    for t in range(prom.size):
+        if prom[t] > fig["eligible"][t] + TOL:
+            out.append(
+                f"{labels[t]}: {prom[t]} promotions but only {fig['eligible'][t]:.0f} store managers with "
+                f"command.promotion_after_quarters={cmd.promotion_after_quarters} quarters in the job"
+            )
+        if fig["areas"][t] > fig["area_ready"][t] + TOL:
+            out.append(
+                f"{labels[t]}: {fig['areas'][t]} areas formed but only {fig['area_ready'][t]:.0f} area managers"
+            )
+    return out
+
+
 def check_rollout(rinst: RolloutInstance, result: RolloutResult, params: RolloutParams) -> list[str]:
     """Every rollout constraint, verified quarter by quarter from the result alone.
 
@@ -300,15 +391,21 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, params: Rollout
             f"external hires {hires.tolist()} outside 0..rollout.external_hires_per_quarter="
             f"{params.external_hires_per_quarter}"
         )
-    m = quarterly_metrics(rinst, params, sites, q, hires)
+    prom = np.zeros(T, dtype=np.int64) if result.promotions is None else np.asarray(result.promotions, np.int64)
+    ahires = np.zeros(T, dtype=np.int64) if result.area_hires is None else np.asarray(result.area_hires, np.int64)
+    if prom.shape != (T,) or ahires.shape != (T,):
+        return out + [f"promotions / area_hires must have shape ({T},)"]
+    m = quarterly_metrics(rinst, params, sites, q, hires, prom, ahires)
     cols, pool = m["columns"], m["pool"]
     labels = cols["quarter"]
     opened = cols["opened"]
     for t in range(T):
-        if opened[t] > pool.ready[t] + TOL:
+        if opened[t] + prom[t] > pool.ready[t] + TOL:
             out.append(
-                f"{labels[t]}: {opened[t]} openings but only {pool.ready[t]:.3f} ready managers"
+                f"{labels[t]}: {opened[t]} openings and {prom[t]} promotions but only {pool.ready[t]:.3f} "
+                "ready managers"
             )
+    out += _check_command(rinst, m["command"], prom, ahires, labels)
     budget = params.capex_budget_per_quarter_cny
     if budget is not None:
         spend = m["spend_cny"]

@@ -209,6 +209,27 @@ cluster.addLayers(data.rows.map(function(r){
 cluster.addTo(target);
 """
 
+AREAS_JS = POLYGON_JS.split("data.f.forEach")[0] + """
+// The command's areas: county unions outlined, shown from the slider position of the quarter they form.
+var polys = [];
+data.f.forEach(function(f, i){
+  var poly = L.polygon(f[2].map(function(p){ return p.map(decode); }),
+                       {fillColor: f[1], color: f[1], weight: 2, opacity: 0.95, fillOpacity: 0.22});
+  poly.bindPopup(f[0], {maxWidth: 340});
+  poly.bindTooltip(data.names[i], {sticky: true});
+  poly.plannerFormed = data.formed[i];
+  polys.push(poly);
+});
+function at(v){
+  polys.forEach(function(p){
+    if (p.plannerFormed <= v) { if (!target.hasLayer(p)) target.addLayer(p); }
+    else if (target.hasLayer(p)) target.removeLayer(p);
+  });
+}
+(window.plannerQuarterHooks = window.plannerQuarterHooks || []).push(at);
+at(window.plannerQuarter === undefined ? 1e9 : window.plannerQuarter);
+"""
+
 SLIDER_JS = """
 (function(){
   var map = %(map)s, groups = %(groups)s.map(function(n){ return window[n]; });
@@ -228,9 +249,10 @@ SLIDER_JS = """
       });
       title.textContent = 'Network after ' + labels[v] + ': ' + totals[v].toLocaleString('en') + ' stores' +
                           notes[v];
-      // layers that follow the quarter (e.g. "where we lead") register a callback here
+      // layers that follow the quarter ("where we lead", the command's areas) register a callback here
       window.plannerQuarter = v;
       (window.plannerOnQuarter || []).forEach(function(f){ f(v); });
+      (window.plannerQuarterHooks || []).forEach(function(h){ h(v); });
     }
     L.DomEvent.disableClickPropagation(div);
     L.DomEvent.disableScrollPropagation(div);

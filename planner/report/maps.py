@@ -59,6 +59,7 @@ from planner.report.kpis import (
 )
 from planner.report.lead_map import lead_layers, response_layer
 from planner.report.leaflet import (
+    AREAS_JS,
     CITY_POINTS_JS,
     COMPETITOR_JS,
     HOOK_JS,
@@ -444,6 +445,33 @@ def _store_layers(
     return {"groups": groups, "formats": formats}
 
 
+def _area_layer(
+    m: folium.Map, reg: LayerRegistry, *, areas: gpd.GeoDataFrame, plan: pd.DataFrame, proj: _Projector
+) -> None:
+    """The command's areas (off by default): one outline per area, coloured by area, following the slider."""
+    quarters = _quarters(plan)
+    slot = {q: k + 1 for k, q in enumerate(quarters)}  # slider position 0 = today
+    by_area = plan.groupby(plan.get("area_id", pd.Series([""] * len(plan))).astype(str))["store_id"].apply(list)
+    cmap = colormaps["tab20"]
+    props, names, formed = [], [], []
+    for k, row in enumerate(areas.itertuples(index=False)):
+        ids = by_area.get(str(row.area_id), [])
+        shown = ", ".join(esc(i) for i in ids[:15]) + (f" … (+{len(ids) - 15})" if len(ids) > 15 else "")
+        exc = f"<br>Exception: {esc(row.exception)}" if row.exception else ""
+        tip = (
+            f"<b>Area {esc(row.area_id)}</b><br>{int(row.stores)} stores, workload {fmt_float(row.workload)}"
+            f"<br>Formed: {esc(row.formed) or 'before the horizon'} · manager: {esc(row.manager)}{exc}"
+            f"<br><small>Stores: {shown}</small>"
+        )
+        props.append((tip, to_hex(cmap(k % 20))))
+        names.append(f"Area {row.area_id} ({int(row.stores)} stores)")
+        formed.append(slot.get(str(row.formed), 0))
+    feats = polygon_features(areas.geometry.to_numpy(), props, proj.geoms, SIMPLIFY_TOLERANCE_DEG["county"])
+    fg = feature_group(m, reg, "areas", f"Areas: the front-line command ({len(areas):,})", show=False)
+    fg.add_child(JsLayer(fg, {"f": feats, "names": names, "formed": formed}, AREAS_JS, m.get_name(), lazy=True,
+                         key="areas"))
+
+
 def _competitor_layers(
     m: folium.Map, reg: LayerRegistry, *, competitors: gpd.GeoDataFrame | None, proj: _Projector
 ) -> list[tuple[str, str, int]]:
@@ -511,6 +539,7 @@ def build_map(
     share: pd.DataFrame | None = None,
     share_start: pd.DataFrame | None = None,
     response: pd.DataFrame | None = None,
+    areas: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Build the Folium map of a plan (not yet written; see :func:`write_map`).
 
@@ -572,6 +601,8 @@ def build_map(
         )
     if response is not None and len(response):
         response_layer(m, reg, response=response, colours=COMPETITOR_COLOURS, xy=proj.xy)
+    if areas is not None and len(areas):
+        _area_layer(m, reg, areas=areas, plan=plan, proj=proj)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     m.fit_bounds(bounds)
 
@@ -621,6 +652,7 @@ def write_map(
     share: pd.DataFrame | None = None,
     share_start: pd.DataFrame | None = None,
     response: pd.DataFrame | None = None,
+    areas: gpd.GeoDataFrame | None = None,
 ) -> Path:
     """Write the layered HTML map of a plan.
 
@@ -647,6 +679,9 @@ def write_map(
         ``share.csv`` (per unit and quarter) and the shares of the existing network
         (the slider's first position) for the "where we lead" layers; ``response.csv``
         for the rivals' response layer.
+    areas : geopandas.GeoDataFrame, optional
+        The command's areas (``areas.csv`` rows with their county unions) for the
+        areas layer, which follows the quarter slider.
 
     Returns
     -------
@@ -656,7 +691,7 @@ def write_map(
     path = Path(path)
     m = build_map(
         layers=layers, plan=plan, kpis=kpis, scenario=scenario, rollout=rollout, cell_values=cell_values,
-        share=share, share_start=share_start, response=response,
+        share=share, share_start=share_start, response=response, areas=areas,
     )
     page = render_map(m, offline=scenario.map.offline)
     path.write_text(page, encoding="utf-8")

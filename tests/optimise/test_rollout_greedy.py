@@ -21,8 +21,9 @@ def test_one_hire_per_quarter_opens_best_first() -> None:
     ctx = two_stage(micro([1.0, 10.0, 5.0]), cfg(initial_managers=0, external_hires_per_quarter=1))
     out = quarter_greedy(ctx)
     assert out is not None
-    q, hires = out
+    q, (hires, promotions, area_hires) = out
     assert q.tolist() == [2, 0, 1] and hires.tolist() == [1, 1, 1]
+    assert promotions.tolist() == [0, 0, 0] and area_hires.tolist() == [0, 0, 0]  # no command
 
 
 def test_value_and_ratio_greedy_differ_under_a_budget() -> None:

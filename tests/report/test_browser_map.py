@@ -206,3 +206,34 @@ def test_city_search_finds_a_city(driver: Any, write_micro_map: Any) -> None:
     time.sleep(1.0)  # the map flies to the city
     assert driver.execute_script("return window.plannerMap.map.getZoom();") > before
     assert console_errors(driver) == []
+
+
+def test_areas_layer_follows_the_quarter_slider(driver: Any, micro_inputs: dict[str, Any], tmp_path: Path) -> None:
+    import geopandas as gpd
+    from selenium.webdriver.common.keys import Keys
+
+    from planner.config.models import MapConfig, Scenario
+    from planner.report.maps import write_map
+
+    counties = micro_inputs["layers"].counties.reset_index(drop=True)
+    # area A (the first county) is led before the horizon, area B (the second) forms in 2027Q2
+    areas = gpd.GeoDataFrame(
+        {"area_id": ["P-A01", "P-A02"], "stores": [6, 7], "workload": [100.0, 120.0], "formed": ["", "2027Q2"],
+         "manager": ["existing", "promoted"], "exception": ["", ""]},
+        geometry=[counties.geometry.iloc[0], counties.geometry.iloc[1]], crs=counties.crs,
+    )
+    plan = micro_inputs["plan"].assign(area_id=["P-A01", "P-A02"] * 6)
+    path = write_map(tmp_path / "map.html", scenario=Scenario(name="micro-test", map=MapConfig(tiles="none")),
+                     **{**micro_inputs, "plan": plan}, areas=areas)
+    _open(driver, path)
+    assert not _visible(driver, "areas")  # off by default
+    driver.execute_script("window.plannerMap.map.addLayer(window.plannerMap.layers.areas);")
+    assert _count(driver, "areas") == 2
+    slider = driver.find_element("css selector", "input.planner-quarter")
+    slider.send_keys(Keys.HOME)
+    assert _count(driver, "areas") == 1
+    slider.send_keys(Keys.ARROW_RIGHT)  # 2027Q1
+    assert _count(driver, "areas") == 1
+    slider.send_keys(Keys.ARROW_RIGHT)  # 2027Q2: area B forms
+    assert _count(driver, "areas") == 2
+    assert console_errors(driver) == []

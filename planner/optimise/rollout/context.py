@@ -42,6 +42,8 @@ class Context:
     base_value: float
     sel: Selection | None = None  # joint mode only
     avail: np.ndarray | None = None  # int[n] first quarter each candidate may open (None: 0)
+    area: np.ndarray | None = None  # local candidate -> area (-1 = none); None = no command
+    area_pre: np.ndarray | None = None  # bool[n_areas] area formed before the horizon (holds a base store)
 
     @property
     def T(self) -> int:  # noqa: N802 - the model's notation
@@ -70,10 +72,19 @@ def make_context(
     prov = rinst.site_province
     county = rinst.site_is_county
     city_base = np.bincount(prov[base][~county[base]], minlength=n_prov)
+    area = area_pre = None
+    if rinst.commanded:
+        assert rinst.site_area is not None
+        site_area = rinst.site_area
+        n_areas = int(site_area.max()) + 1 if site_area.size else 0
+        area = site_area[cand]
+        area_pre = np.zeros(max(n_areas, 0), dtype=bool)
+        b = site_area[base]
+        area_pre[b[b >= 0]] = True
     return Context(
         rinst=rinst, params=params, base=base, cand=cand, must_open=must_open, n_required=n_required,
         capex=rinst.site_capex()[cand], prov=prov[cand], county=county[cand], city_base=city_base,
-        vm=vm, base_state=base_state, base_value=vm.total(base_state),
+        vm=vm, base_state=base_state, base_value=vm.total(base_state), area=area, area_pre=area_pre,
         avail=rinst.available_from()[cand] if rinst.site_available_from is not None else None,
     )
 

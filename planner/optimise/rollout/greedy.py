@@ -27,7 +27,10 @@ from planner.optimise.rollout.context import NEVER, Context, Selection
 from planner.optimise.rollout.model import manager_pool
 from planner.optimise.rollout.types import TOL
 
-__all__ = ["quarter_greedy", "trim_hires"]
+__all__ = ["Staff", "quarter_greedy", "trim_hires", "staff_schedule"]
+
+#: Who staffs a schedule, int[T] each: external store-manager hires, promotions to area manager, area hires.
+Staff = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass
@@ -46,16 +49,23 @@ class _Quarter:
     n_t: int = 0
     h_t: int = 0
     added: int = 0
+    eligible: float = 0.0  # store managers who may be promoted this quarter
+    spare_areas: float = 0.0  # area managers without an area
+    p_t: int = 0  # promotions this quarter
+    a_t: int = 0  # area managers hired this quarter
 
 
-def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") -> tuple[np.ndarray, np.ndarray] | None:
+def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") -> tuple[np.ndarray, Staff] | None:
     """Open stores quarter by quarter, most valuable (or best value per CNY) first.
 
     Each quarter opens as many stores as managers (hiring when short), money,
     province caps and the chain of command allow. Two-stage: provinces that would
     otherwise run out of quarters go first, and city stores that unlock pending
-    county stores are preferred. Returns local quarters (``NEVER`` = not opened)
-    and hires, or None when it fails to open what must open.
+    county stores are preferred. With the command, a store whose area is not yet
+    formed opens only with an area manager for it: a spare one, else a promotion
+    (when a store manager is free to replace the promoted one), else an external
+    area hire, else a promotion with a store-manager hire. Returns local quarters
+    (``NEVER`` = not opened) and the staff, or None when it fails to open what must open.
     """
     params, T, n = ctx.params, ctx.T, ctx.n
     vm = ctx.vm
@@ -74,6 +84,14 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
     spent = 0.0
     need_city = params.city_stores_before_county
     cand_ids = ctx.cand
+    cmd = ctx.rinst.command if ctx.area is not None else None
+    prom = np.zeros(T, dtype=np.int64)
+    ahires = np.zeros(T, dtype=np.int64)
+    formed = ctx.area_pre.copy() if ctx.area_pre is not None else np.zeros(0, dtype=bool)
+    AH = cmd.external_area_hires_per_quarter if cmd is not None else 0
+    a0 = 0
+    if cmd is not None:
+        a0 = int(formed.sum()) if cmd.initial_area_managers is None else int(cmd.initial_area_managers)
 
     def run(qs: _Quarter, members: np.ndarray, limit: np.ndarray | None) -> None:
         heap = [(-qs.bonus[m], -qs.key[m], int(m)) for m in members]
@@ -96,17 +114,42 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
                 continue
             if sel is not None and not sel.ok(j):
                 continue
-            hire = qs.n_t + 1 > qs.ready + qs.h_t + TOL
-            if hire and qs.h_t >= H:
+            a = int(ctx.area[j]) if ctx.area is not None else -1
+            need_area = a >= 0 and not formed[a]
+            promote = ahire = False
+            if need_area and qs.spare_areas < 1 - TOL:
+                can_promote = qs.eligible - qs.p_t >= 1 - TOL
+                free = qs.ready + qs.h_t - (qs.n_t + qs.p_t + 1)
+                if can_promote and free >= 1 - TOL:
+                    promote = True
+                elif qs.a_t < AH:
+                    ahire = True
+                elif can_promote:
+                    promote = True
+                else:
+                    continue
+            short = qs.n_t + qs.p_t + 1 + int(promote) - (qs.ready + qs.h_t)
+            n_hire = max(0, math.ceil(short - TOL))
+            if qs.h_t + n_hire > H:
+                if promote:
+                    continue
                 return
-            cost = ctx.capex[j] + (hire_cost if hire else 0.0)
+            cost = ctx.capex[j] + n_hire * hire_cost
             if cost > qs.money + TOL * max(1.0, qs.money if math.isfinite(qs.money) else 1.0):
                 continue
+            if need_area:
+                formed[a] = True
+                if promote:
+                    qs.p_t += 1
+                elif ahire:
+                    qs.a_t += 1
+                else:
+                    qs.spare_areas -= 1
             q[j] = qs.t
             vm.add(state, int(cand_ids[j]))
             qs.added += 1
             qs.n_t += 1
-            qs.h_t += int(hire)
+            qs.h_t += n_hire
             qs.money -= cost
             qs.per_prov_t[p] += 1
             if limit is not None:
@@ -116,7 +159,7 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
 
 
     for t in range(T):
-        pool = manager_pool(params, ctx.base.size, opened, hires)
+        pool = manager_pool(params, ctx.base.size, opened, hires, prom)
         ready = pool.ready[t]
         money = math.inf if B is None else (B * (t + 1) - spent if params.carry_over else B)
         unlocked = county_stores_unlocked(city_open, need_city)
@@ -144,11 +187,16 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
             forced = np.maximum(0, rem - cap * (T - 1 - t))
         qs = _Quarter(t=t, idx=idx, bonus=bonus, key=key, gains=g, ver=np.zeros(idx.size, dtype=np.int64),
                       per_prov_t=per_prov_t, ready=ready, money=money)
+        if cmd is not None:
+            qs.eligible, qs.spare_areas = _command_state(ctx, cmd.promotion_after_quarters, t, opened, prom,
+                                                         ahires, a0 - int(formed.sum()))
         if forced.any():
             run(qs, np.flatnonzero(forced[ctx.prov[idx]] > 0), forced.copy())
         run(qs, np.arange(idx.size), None)
         opened[t] = qs.n_t
         hires[t] = qs.h_t
+        prom[t] = qs.p_t
+        ahires[t] = qs.a_t
         spent += money - qs.money if math.isfinite(money) else 0.0
         newly = idx[q[idx] == t]
         np.add.at(city_open, ctx.prov[newly][~ctx.county[newly]], 1)
@@ -160,7 +208,18 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
         sel.restore(sel_state)
     if not ok:
         return None
-    return q, trim_hires(ctx, q, hires)
+    if cmd is not None:
+        return q, staff_schedule(ctx, q, (hires, prom, ahires))
+    return q, (trim_hires(ctx, q, hires), prom, ahires)
+
+
+def _command_state(
+    ctx: Context, after: int, t: int, opened: np.ndarray, prom: np.ndarray, ahires: np.ndarray, spare_before: int,
+) -> tuple[float, float]:
+    """Store managers eligible for promotion in quarter ``t`` (``after`` quarters in the job), and spare area managers."""
+    took = opened + prom
+    eligible = float(ctx.base.size + took[: max(t - after + 1, 0)].sum() - prom[:t].sum())
+    return eligible, float(spare_before + prom[:t].sum() + ahires[:t].sum())
 
 
 def _sel_ok_vec(sel: Selection, elig: np.ndarray) -> np.ndarray:
@@ -168,6 +227,49 @@ def _sel_ok_vec(sel: Selection, elig: np.ndarray) -> np.ndarray:
     for j in np.flatnonzero(elig):
         out[j] = sel.ok(int(j))
     return out
+
+
+def staff_schedule(ctx: Context, q: np.ndarray, fallback: Staff) -> Staff:
+    """Staff a schedule ``q`` by one rule (else ``fallback``): promote first, hire areas next, hire stores last.
+
+    Per quarter, the areas formed beyond the spare area managers are led by
+    promotions while store managers are free to replace them, then by external
+    area hires (``external_area_hires_per_quarter``), then by promotions whose
+    replacement is an external store-manager hire; store-manager hires cover the
+    rest. Without the command, the fewest store-manager hires (:func:`trim_hires`).
+    """
+    T = ctx.T
+    if ctx.area is None or ctx.rinst.command is None or ctx.area_pre is None:
+        return trim_hires(ctx, q, fallback[0]), np.zeros(T, dtype=np.int64), np.zeros(T, dtype=np.int64)
+    cmd = ctx.rinst.command
+    opened = np.bincount(q[q >= 0], minlength=T)[:T]
+    n_areas = ctx.area_pre.size
+    fq = np.where(ctx.area_pre, -1, T)
+    ok = (q >= 0) & (ctx.area >= 0)
+    np.minimum.at(fq, ctx.area[ok], q[ok])
+    pre = int(ctx.area_pre.sum())
+    formed_t = np.bincount(fq[(fq >= 0) & (fq < T)], minlength=T)[:T] if n_areas else np.zeros(T, dtype=np.int64)
+    a0 = pre if cmd.initial_area_managers is None else int(cmd.initial_area_managers)
+    h = np.zeros(T, dtype=np.int64)
+    p = np.zeros(T, dtype=np.int64)
+    a = np.zeros(T, dtype=np.int64)
+    for t in range(T):
+        ready = manager_pool(ctx.params, ctx.base.size, opened, h, p).ready[t]
+        elig, spare = _command_state(ctx, cmd.promotion_after_quarters, t, opened, p, a,
+                                     a0 - pre - int(formed_t[:t].sum()))
+        elig_n = max(0, math.floor(elig + TOL))
+        need = max(0, int(formed_t[t]) - max(0, math.floor(spare + TOL)))
+        p1 = min(need, elig_n, max(0, math.floor(ready - opened[t] + TOL)))
+        a1 = min(need - p1, cmd.external_area_hires_per_quarter)
+        p2 = min(need - p1 - a1, elig_n - p1)
+        if need - p1 - a1 - p2 > 0:
+            return fallback
+        p[t], a[t] = p1 + p2, a1
+        short = opened[t] + p[t] - ready
+        h[t] = math.ceil(short - TOL) if short > TOL else 0
+        if h[t] > ctx.params.external_hires_per_quarter:
+            return fallback
+    return h, p, a
 
 
 def trim_hires(ctx: Context, q: np.ndarray, hires: np.ndarray) -> np.ndarray:

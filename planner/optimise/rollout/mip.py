@@ -40,6 +40,7 @@ class Families:
     budget: bool = True
     province: bool = True
     chain: bool = True
+    command: bool = True
 
 
 @dataclass
@@ -50,6 +51,8 @@ class MipOut:
     bound: float | None  # proven bound on the linearised upper model (value units)
     mip_value: float | None
     seconds: float
+    promotions: np.ndarray | None = None
+    area_hires: np.ndarray | None = None
 
 
 class Mip:
@@ -76,6 +79,8 @@ class Mip:
             self.define_province_constraints()
         if fam.chain:
             self.define_chain_constraints()
+        if self.commanded:
+            self.define_command_constraints()
         if ctx.sel is not None:
             self.define_selection_constraints()
         if lin is not None:
@@ -113,6 +118,9 @@ class Mip:
         self.nv = [s.NumVar(0, ctx.n, f"n{t}") for t in range(T)]
         self.h = [var(0, ctx.params.external_hires_per_quarter if self.fam.managers else 0, f"h{t}")
                   for t in range(T)]
+        # promotions to area manager (they take a store manager each)
+        self.commanded = ctx.area is not None and ctx.rinst.command is not None and self.fam.command
+        self.p = [var(0, ctx.n + ctx.base.size if self.commanded else 0, f"p{t}") for t in range(T)]
 
     def define_count_constraints(self) -> None:
         ctx = self.ctx
@@ -138,20 +146,57 @@ class Mip:
                     vs.append(nv[t - L - 1])
                     cs.append(-c)
             self._row(rhs, rhs, vs, cs)
-            # opened[t] = n[t] - n[t-1] <= a[t]
-            vs, cs = [nv[t], a[t]], [1.0, -1.0]
+            # opened[t] + p[t] = n[t] - n[t-1] + p[t] <= a[t]
+            vs, cs = [nv[t], a[t], self.p[t]], [1.0, -1.0, 1.0]
             if t:
                 vs.append(nv[t - 1])
                 cs.append(-1.0)
             self._row(-self.inf, 0.0, vs, cs)
             if t + 1 < T:
-                # k[t+1] = keep * (a[t] - n[t] + n[t-1])
-                vs, cs = [k[t + 1], a[t], nv[t]], [1.0, -keep, keep]
+                # k[t+1] = keep * (a[t] - n[t] + n[t-1] - p[t])
+                vs, cs = [k[t + 1], a[t], nv[t], self.p[t]], [1.0, -keep, keep, keep]
                 if t:
                     vs.append(nv[t - 1])
                     cs.append(-keep)
                 self._row(0.0, 0.0, vs, cs)
         self.ready = a
+
+    def define_command_constraints(self) -> None:
+        """Areas formed by ``t`` need area managers; promotions need eligible store managers.
+
+        ``F[a, t]`` = area ``a`` formed by the end of ``t`` (monotone); a store opens
+        only in a formed area; ``pre + sum_a F[a, t] <= A0 + sum_{s<=t} (p[s] + ah[s])``;
+        ``p[t] <= E + n[t-P] + sum_{s<=t-P} p[s] - sum_{s<t} p[s]``.
+        """
+        ctx, s, T = self.ctx, self.s, self.ctx.T
+        cmd = ctx.rinst.command
+        assert cmd is not None and ctx.area is not None and ctx.area_pre is not None
+        var = s.NumVar if self.relax else s.IntVar
+        self.ah = [var(0, cmd.external_area_hires_per_quarter, f"ah{t}") for t in range(T)]
+        areas = [int(x) for x in np.unique(ctx.area[ctx.area >= 0]).tolist() if not ctx.area_pre[x]]
+        F = {a: [var(0, 1, f"F{a}_{t}") for t in range(T)] for a in areas}
+        for a in areas:
+            for t in range(1, T):
+                self._row(-self.inf, 0.0, [F[a][t - 1], F[a][t]], [1.0, -1.0])
+        for j in range(ctx.n):
+            a = int(ctx.area[j])
+            if a in F:
+                for t in range(T):
+                    self._row(-self.inf, 0.0, [self.Y[j][t], F[a][t]], [1.0, -1.0])
+        pre = int(ctx.area_pre.sum())
+        a0 = pre if cmd.initial_area_managers is None else int(cmd.initial_area_managers)
+        P, E = int(cmd.promotion_after_quarters), float(ctx.base.size)
+        for t in range(T):
+            vs = [F[a][t] for a in areas] + self.p[: t + 1] + self.ah[: t + 1]
+            cs = [1.0] * len(areas) + [-1.0] * (2 * (t + 1))
+            self._row(-self.inf, float(a0 - pre), vs, cs)
+            # the promoted of s <= t-P were replaced at s and are eligible again: only t-P < s < t count
+            first = max(0, t - P + 1)
+            vs, cs = [self.p[t]] + self.p[first:t], [1.0] * (1 + t - first)
+            if t - P >= 0:
+                vs.append(self.nv[t - P])
+                cs.append(-1.0)
+            self._row(-self.inf, E, vs, cs)
 
     def define_budget_constraints(self) -> None:
         ctx, params, T = self.ctx, self.ctx.params, self.ctx.T
@@ -284,13 +329,17 @@ class Mip:
         opened = Yv > 0.5
         q = np.where(opened.any(axis=1), opened.argmax(axis=1), NEVER).astype(np.int64)
         hires = np.array([round(v.solution_value()) for v in self.h], dtype=np.int64)
+        prom = np.array([round(v.solution_value()) for v in self.p], dtype=np.int64)
+        ahires = (np.array([round(v.solution_value()) for v in self.ah], dtype=np.int64)
+                  if self.commanded else np.zeros(T, dtype=np.int64))
         bound = None
         if self.lin is not None:
             bound = float(s.Objective().BestBound())
             if st == pywraplp.Solver.OPTIMAL:
                 bound = max(bound, float(s.Objective().Value()))  # SCIP reports the bound with its own tolerance
         val = float(s.Objective().Value()) if self.lin is not None else None
-        return MipOut("optimal" if st == pywraplp.Solver.OPTIMAL else "feasible", q, hires, bound, val, secs)
+        return MipOut("optimal" if st == pywraplp.Solver.OPTIMAL else "feasible", q, hires, bound, val, secs,
+                      promotions=prom, area_hires=ahires)
 
 
 def diagnose(ctx: Context, backend: str, time_limit_s: float) -> list[str]:
@@ -302,6 +351,8 @@ def diagnose(ctx: Context, backend: str, time_limit_s: float) -> list[str]:
         "rollout.external_hire_cost_cny)",
         "province": "the province capacity (rollout.max_openings_per_province_per_quarter)",
         "chain": "the chain of command (rollout.city_stores_before_county)",
+        "command": "the area managers (command.promotion_after_quarters, command.external_area_hires_per_quarter, "
+        "command.initial_area_managers)",
     }
     out = []
     for name in names:

@@ -18,9 +18,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from planner.optimise.command_types import CommandParams
 from planner.optimise.model import decay_value, huff
 from planner.optimise.rollout.types import (
     TABLE_COLUMNS,
+    CommandPool,
     ManagerPool,
     RolloutInstance,
     RolloutParams,
@@ -28,7 +30,7 @@ from planner.optimise.rollout.types import (
 )
 from planner.optimise.types import Instance, ObjectiveKind
 
-__all__ = ["NetworkValue", "value_model", "manager_pool", "quarter_table"]
+__all__ = ["NetworkValue", "value_model", "manager_pool", "command_pool", "area_formation", "quarter_table"]
 
 
 # ----------------------------------------------------------------- network value
@@ -175,7 +177,8 @@ def value_model(rinst: RolloutInstance, kind: ObjectiveKind | None = None) -> Ne
 
 # ------------------------------------------------------------------ manager pool
 def manager_pool(
-    params: RolloutParams, n_existing: int, opened: np.ndarray, hires: np.ndarray
+    params: RolloutParams, n_existing: int, opened: np.ndarray, hires: np.ndarray,
+    promotions: np.ndarray | None = None,
 ) -> ManagerPool:
     """The manager pool from openings and hires per quarter.
 
@@ -188,13 +191,17 @@ def manager_pool(
         Stores open before the first quarter (they train cadres too).
     opened, hires
         int[T] openings and external hires per quarter.
+    promotions
+        int[T] store managers promoted to area manager per quarter (each is
+        replaced from the pool like an opening); None = none.
 
     Returns
     -------
     ManagerPool
-        ``ready[t]`` is what bounds ``opened[t]``.
+        ``ready[t]`` is what bounds ``opened[t] + promotions[t]``.
     """
     T = len(opened)
+    prom = np.zeros(T) if promotions is None else np.asarray(promotions, dtype=float)
     keep = 1.0 - params.attrition_pct / 100.0
     L = int(params.training_quarters)
     ready = np.zeros(T)
@@ -210,15 +217,51 @@ def manager_pool(
         carried[t] = k
         ready[t] = k + graduated[t] + float(hires[t])
         trainees[t] = started[max(0, t - L + 1) : t + 1].sum() if L > 0 else 0.0
-        k = keep * (ready[t] - float(opened[t]))
+        k = keep * (ready[t] - float(opened[t]) - prom[t])
         n_prev += float(opened[t])
     return ManagerPool(ready, started, graduated, trainees, carried)
+
+
+def area_formation(site_area: np.ndarray, open_sites: np.ndarray, quarter: np.ndarray, quarters: int) -> np.ndarray:
+    """Per area, the quarter it is formed: that of its first store (-1 = before the horizon, ``quarters`` = never)."""
+    area = np.asarray(site_area, dtype=np.int64)[np.asarray(open_sites, dtype=np.int64)]
+    n_areas = int(np.asarray(site_area).max()) + 1 if np.asarray(site_area).size else 0
+    formed = np.full(max(n_areas, 0), quarters, dtype=np.int64)
+    ok = area >= 0
+    np.minimum.at(formed, area[ok], np.asarray(quarter, dtype=np.int64)[ok])
+    return formed
+
+
+def command_pool(
+    cmd: CommandParams, n_existing: int, opened: np.ndarray, promotions: np.ndarray, area_hires: np.ndarray,
+    formed_quarter: np.ndarray,
+) -> CommandPool:
+    """The area-manager pool from openings, promotions, area hires and the areas' formation quarters.
+
+    A store manager is eligible for promotion ``promotion_after_quarters`` after
+    taking a store (managers of stores open before the horizon are eligible from
+    the start; the replacement of a promoted manager starts at zero); an area
+    needs a ready area manager from the quarter it is formed.
+    """
+    T = len(opened)
+    P = int(cmd.promotion_after_quarters)
+    prom = np.asarray(promotions, dtype=float)
+    took = np.asarray(opened, dtype=float) + prom  # store managers who took a store in t
+    eligible = np.zeros(T)
+    for t in range(T):
+        eligible[t] = n_existing + took[: max(t - P + 1, 0)].sum() - prom[:t].sum()
+    fq = np.asarray(formed_quarter, dtype=np.int64)
+    before = int(np.sum(fq < 0))
+    formed = np.bincount(fq[(fq >= 0) & (fq < T)], minlength=T)[:T]
+    a0 = before if cmd.initial_area_managers is None else int(cmd.initial_area_managers)
+    area_ready = a0 + np.cumsum(prom + np.asarray(area_hires, dtype=float))
+    return CommandPool(eligible=eligible, area_ready=area_ready, areas=before + np.cumsum(formed), formed=formed)
 
 
 # ---------------------------------------------------------------- quarter table
 def quarter_table(
     rinst: RolloutInstance, params: RolloutParams, open_sites: np.ndarray, quarter: np.ndarray,
-    hires: np.ndarray,
+    hires: np.ndarray, promotions: np.ndarray | None = None, area_hires: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, float, np.ndarray]:
     """Every per-quarter figure of a schedule, as a result reports it.
 
@@ -232,6 +275,8 @@ def quarter_table(
         Open sites and their opening quarter (-1 = open before the horizon).
     hires
         int[T] external hires per quarter.
+    promotions, area_hires
+        int[T] promotions to area manager and area managers hired per quarter (None = none).
 
     Returns
     -------
@@ -247,7 +292,16 @@ def quarter_table(
     new = open_sites[quarter >= 0]
     qn = quarter[quarter >= 0]
     opened = np.bincount(qn, minlength=T)[:T]
-    pool = manager_pool(params, len(existing), opened, hires)
+    prom = np.zeros(T, dtype=np.int64) if promotions is None else np.asarray(promotions, dtype=np.int64)
+    ahire = np.zeros(T, dtype=np.int64) if area_hires is None else np.asarray(area_hires, dtype=np.int64)
+    pool = manager_pool(params, len(existing), opened, hires, prom)
+    if rinst.commanded:
+        assert rinst.command is not None and rinst.site_area is not None
+        fq = area_formation(rinst.site_area, open_sites, quarter, T)
+        cpool = command_pool(rinst.command, len(existing), opened, prom, ahire, fq)
+        area_ready, areas = cpool.area_ready, cpool.areas
+    else:
+        area_ready, areas = np.zeros(T), np.zeros(T, dtype=np.int64)
     capex = rinst.site_capex()[new]
     opex = rinst.site_opex()
     capex_q = np.bincount(qn, weights=capex, minlength=T)[:T]
@@ -287,6 +341,9 @@ def quarter_table(
         "objective": objective,
         "covered_population": covered,
         "market_share": share,
+        "area_managers_ready": area_ready,
+        "areas": np.asarray(areas, dtype=np.int64),
+        "promotions": prom,
     }
     table = pd.DataFrame({c: columns[c] for c in TABLE_COLUMNS})
     return table, float(objective.sum()), value

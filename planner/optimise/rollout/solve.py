@@ -56,7 +56,7 @@ from planner.errors import InfeasibleError
 from planner.optimise.incumbent import relative_gap
 from planner.optimise.rollout.context import NEVER, Context, Selection, make_context
 from planner.optimise.rollout.feasibility import explain_upfront, max_cumulative_openings
-from planner.optimise.rollout.greedy import quarter_greedy, trim_hires
+from planner.optimise.rollout.greedy import Staff, quarter_greedy, staff_schedule
 from planner.optimise.rollout.linearise import linearise
 from planner.optimise.rollout.mip import Families, Mip, diagnose
 from planner.optimise.rollout.model import quarter_table
@@ -97,14 +97,15 @@ def _default_backend() -> MipBackend:
 
 
 def _result(
-    ctx: Context, q_local: np.ndarray, hires: np.ndarray, *, bound_value: float | None, t0: float,
+    ctx: Context, q_local: np.ndarray, staff: Staff, *, bound_value: float | None, t0: float,
     methods: dict[str, str], status: str, mode: str, stats: dict[str, float],
 ) -> RolloutResult:
     rinst, params = ctx.rinst, ctx.params
     opened = q_local != NEVER
     sites = np.r_[ctx.base, ctx.cand[opened]].astype(np.int64)
     quarter = np.r_[np.full(ctx.base.size, -1), q_local[opened]].astype(np.int64)
-    table, obj, values = quarter_table(rinst, params, sites, quarter, hires)
+    hires, prom, ahires = staff
+    table, obj, values = quarter_table(rinst, params, sites, quarter, hires, prom, ahires)
     value = float(values.sum())
     kind = rinst.objective_kind
     bound = gap = None
@@ -119,6 +120,7 @@ def _result(
         open_sites=sites, quarter=quarter, hires=np.asarray(hires, dtype=np.int64), table=table,
         objective=obj, objective_kind=kind, bound=bound, gap=gap, seconds=time.perf_counter() - t0,
         methods=methods, status=status, mode=mode, stats=stats,
+        promotions=np.asarray(prom, dtype=np.int64), area_hires=np.asarray(ahires, dtype=np.int64),
     )
     problems = check_rollout(rinst, res, params)
     if problems:  # our bug, not the user's
@@ -126,7 +128,7 @@ def _result(
     return res
 
 
-ScheduleIncumbent = tuple[np.ndarray, np.ndarray, np.ndarray, str]  # new sites (global), their quarters, hires, name
+ScheduleIncumbent = tuple[np.ndarray, np.ndarray, Staff, str]  # new sites (global), their quarters, staff, name
 
 
 def _run(
@@ -144,11 +146,11 @@ def _run(
     backend = backend or _default_backend()
     stats: dict[str, float] = {"candidates": float(ctx.n), "required_openings": float(ctx.n_required)}
     # --- incumbents: the caller's, then greedy
-    best: tuple[float, np.ndarray, np.ndarray, str] | None = None
+    best: tuple[float, np.ndarray, Staff, str] | None = None
 
     eval_s = [0.0]
 
-    def offer(q: np.ndarray, hires: np.ndarray, name: str) -> None:
+    def offer(q: np.ndarray, hires: Staff, name: str) -> None:
         nonlocal best
         te = time.perf_counter()
         val = _schedule_value(ctx, q)
@@ -213,7 +215,7 @@ def _run(
             del lp
         # HiGHS overshoots its limit by up to ~10% when a long LP is under way
         left = 0.85 * (time_limit_s - (time.perf_counter() - t0) - reserve)
-        out = mip.solve(max(left, 0.5), None if best is None else (best[1], best[2]), threads, gap_target_pct)
+        out = mip.solve(max(left, 0.5), None if best is None else (best[1], best[2][0]), threads, gap_target_pct)
         stats["mip_s"] = out.seconds
         logger.info("rollout MIP (%s): %s in %.1f s, bound %s", backend, out.status, out.seconds, out.bound)
         if out.status == "infeasible":
@@ -224,7 +226,10 @@ def _run(
             )
         if out.q is not None and out.hires is not None:
             before = best
-            offer(out.q, trim_hires(ctx, out.q, out.hires), f"mip-{backend.lower()}")
+            none = np.zeros(ctx.T, dtype=np.int64)
+            mip_staff = (out.hires, none if out.promotions is None else out.promotions,
+                         none if out.area_hires is None else out.area_hires)
+            offer(out.q, staff_schedule(ctx, out.q, mip_staff), f"mip-{backend.lower()}")
             if best is not before:
                 primal = f"{primal}+mip-{backend.lower()}" if primal != "none" else best[3]  # type: ignore[index]
         if out.bound is not None and (ctx.sel is None or pool_all.size == ctx.n):
@@ -417,7 +422,10 @@ def plan_joint(
                     max_terms=max_terms, threads=threads, use_mip=use_mip, gap_target_pct=gap_target_pct,
                 )
                 new = two.quarter >= 0
-                incumbents.append((two.open_sites[new], two.quarter[new], two.hires, "two-stage"))
+                zeros = np.zeros(params.quarters, dtype=np.int64)
+                staff = (two.hires, zeros if two.promotions is None else two.promotions,
+                         zeros if two.area_hires is None else two.area_hires)
+                incumbents.append((two.open_sites[new], two.quarter[new], staff, "two-stage"))
             except InfeasibleError as e:
                 logger.info("joint rollout: the hint cannot be scheduled (%s)", e.message)
     # small instances: every candidate (then the MIP bound is valid for the joint problem)

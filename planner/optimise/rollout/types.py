@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from planner.optimise.command_types import CommandParams
 from planner.optimise.types import Instance, ObjectiveKind, Solution
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "RolloutInstance",
     "RolloutResult",
     "ManagerPool",
+    "CommandPool",
     "quarter_labels",
 ]
 
@@ -47,6 +49,9 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "objective",
     "covered_population",
     "market_share",
+    "area_managers_ready",
+    "areas",
+    "promotions",
 )
 
 RolloutMode = Literal["two_stage", "joint"]
@@ -147,6 +152,12 @@ class RolloutInstance:
     site_available_from
         int[M] first quarter (0-based) in which each site may open (a site file's
         ``available_from``); default 0 for every site.
+    site_area
+        int[M] the area of each site of the final network (-1 = none); with
+        ``command``, a store opens only once its area is formed, and an area is
+        formed (in the quarter its first store opens) only with an area manager.
+    command
+        The command's parameters (promotions, area hires); None = no area managers.
     cache
         The solvers' memo (their value models); not part of the data, never read
         by the checker.
@@ -161,6 +172,8 @@ class RolloutInstance:
     cell_population: np.ndarray | None = None
     province_names: Sequence[str] | None = None
     site_available_from: np.ndarray | None = None
+    site_area: np.ndarray | None = None
+    command: CommandParams | None = None
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -169,6 +182,15 @@ class RolloutInstance:
         self.site_is_county = np.asarray(self.site_is_county, dtype=bool)
         if self.site_province.shape != (m,) or self.site_is_county.shape != (m,):
             raise ValueError(f"site_province and site_is_county must have shape ({m},)")
+        if self.site_area is not None:
+            self.site_area = np.asarray(self.site_area, dtype=np.int64)
+            if self.site_area.shape != (m,):
+                raise ValueError(f"site_area must have shape ({m},)")
+
+    @property
+    def commanded(self) -> bool:
+        """Whether area managers constrain the schedule."""
+        return self.command is not None and self.site_area is not None
 
     @property
     def n_provinces(self) -> int:
@@ -227,6 +249,21 @@ class ManagerPool:
 
 
 @dataclass
+class CommandPool:
+    """The area-manager pool over the horizon (float[T] / int[T] each).
+
+    Computed by the solvers (:func:`planner.optimise.rollout.model.command_pool`)
+    and, independently, by the checker; the dynamics are documented in
+    :mod:`planner.optimise.rollout_check`.
+    """
+
+    eligible: np.ndarray  # store managers with enough quarters in the job, before promotions of t
+    area_ready: np.ndarray  # area managers available by the end of t (initial + promoted + hired)
+    areas: np.ndarray  # areas formed by the end of t (before the horizon included)
+    formed: np.ndarray  # areas formed in t
+
+
+@dataclass
 class RolloutResult:
     """A rollout schedule and how good it is.
 
@@ -250,6 +287,8 @@ class RolloutResult:
     status: str
     mode: str
     stats: dict[str, float] = field(default_factory=dict)
+    promotions: np.ndarray | None = None  # int[T] store managers promoted to area manager
+    area_hires: np.ndarray | None = None  # int[T] area managers hired from outside
 
     def to_solution(self, base: Solution | None = None) -> Solution:
         """A :class:`Solution` with ``quarter`` filled (aligned with its ``open_sites``).
