@@ -454,6 +454,23 @@ def cell_terms(
     return out
 
 
+def initial_multipliers(m: Model, tab: CellTables, open_mask: np.ndarray) -> np.ndarray:
+    """Each pair's marginal value in the plan ``open_mask``: where the cell-hull multipliers start.
+
+    An open site's pair is priced by what its cell loses if it closes, a closed
+    site's by what the cell gains if it opens; ``>= 0`` on free pairs, 0 elsewhere.
+    Shared by the market-share and the profit Lagrangians.
+    """
+    s = np.add.reduceat(np.where(open_mask[m.ps], m.val, 0.0), m.cell_ptr[:-1]) if m.val.size else np.zeros(0)
+    sp, c, wc = s[m.pc], m.pull[m.pc], m.w[m.pc]
+    mu = np.where(
+        open_mask[m.ps],
+        wc * (huff(sp, c) - huff(np.maximum(sp - m.val, 0.0), c)),
+        wc * (huff(sp + m.val, c) - huff(sp, c)),
+    )
+    return np.asarray(np.where(tab.free, np.maximum(mu, 0.0), 0.0))
+
+
 def market_share_lagrangian(
     model: Model,
     incumbent_value: float,
@@ -494,18 +511,7 @@ def market_share_lagrangian(
     m = model
     t0 = time.perf_counter()
     tab = cell_tables(m, open_mask, d_exact) if tables is None else tables
-    s = np.add.reduceat(np.where(open_mask[m.ps], m.val, 0.0), m.cell_ptr[:-1])
-    sp = s[m.pc]
-    c = m.pull[m.pc]
-    wc = m.w[m.pc]
-    is_open = open_mask[m.ps]
-    # start from each pair's marginal value in the incumbent
-    mu = np.where(
-        is_open,
-        wc * (huff(sp, c) - huff(np.maximum(sp - m.val, 0.0), c)),
-        wc * (huff(sp + m.val, c) - huff(sp, c)),
-    )
-    mu = np.where(tab.free, np.maximum(mu, 0.0), 0.0)
+    mu = initial_multipliers(m, tab, open_mask)  # each pair's marginal value in the incumbent
     d_prev = np.zeros(m.val.size)
     best_val, best_mu = np.inf, mu.copy()
     theta, stall = 1.0, 0

@@ -37,8 +37,13 @@ from planner.optimise.feasibility import precheck
 from planner.optimise.greedy import GainTracker
 from planner.optimise.incumbent import Clock, Progress, relative_gap
 from planner.optimise.local_search import move_tables
-from planner.optimise.market_share_bounds import CellTables, cell_tables, cell_terms
-from planner.optimise.model import Model, PlanState, compile_model, huff, run_starts
+from planner.optimise.market_share_bounds import (
+    CellTables,
+    cell_tables,
+    cell_terms,
+    initial_multipliers,
+)
+from planner.optimise.model import Model, PlanState, compile_model, run_starts
 from planner.optimise.types import Instance, Solution
 
 log = logging.getLogger(__name__)
@@ -341,17 +346,7 @@ def profit_lagrangian(
         sel = select_range(m, -pm.cost_w, pm.lo, pm.hi)
         return float(-pm.cost_w[sel].sum())
     tab = cell_tables(m, open_mask)
-    s = np.add.reduceat(np.where(open_mask[m.ps], m.val, 0.0), m.cell_ptr[:-1]) if m.val.size else np.zeros(0)
-    sp = s[m.pc]
-    c = m.pull[m.pc]
-    wc = m.w[m.pc]
-    is_open = open_mask[m.ps]
-    mu = np.where(
-        is_open,
-        wc * (huff(sp, c) - huff(np.maximum(sp - m.val, 0.0), c)),
-        wc * (huff(sp + m.val, c) - huff(sp, c)),
-    )
-    mu = np.where(tab.free, np.maximum(mu, 0.0), 0.0)
+    mu = initial_multipliers(m, tab, open_mask)
     d_prev = np.zeros(m.val.size)
     best_val, best_mu = np.inf, mu.copy()
     theta, stall = 1.0, 0
@@ -393,18 +388,6 @@ def profit_lagrangian(
         mu = np.maximum(mu - theta * max(val - lb, 0.0) / nrm * d, 0.0)
     log.debug("profit lagrangian: %.6g after %d iterations, %.2fs", best_val, it, time.perf_counter() - t0)
     return float(best_val)
-
-
-def _initial_mu(m: Model, tab: CellTables, open_mask: np.ndarray) -> np.ndarray:
-    """Each pair's marginal value in the plan ``open_mask``: where the multipliers start."""
-    s = np.add.reduceat(np.where(open_mask[m.ps], m.val, 0.0), m.cell_ptr[:-1]) if m.val.size else np.zeros(0)
-    sp, c, wc = s[m.pc], m.pull[m.pc], m.w[m.pc]
-    mu = np.where(
-        open_mask[m.ps],
-        wc * (huff(sp, c) - huff(np.maximum(sp - m.val, 0.0), c)),
-        wc * (huff(sp + m.val, c) - huff(sp, c)),
-    )
-    return np.where(tab.free, np.maximum(mu, 0.0), 0.0)
 
 
 def dual_value(pm: ProfitModel, tab: CellTables, mu: np.ndarray) -> float:
@@ -463,7 +446,7 @@ def regional_profit_bound(pm: ProfitModel, open_mask: np.ndarray, *, time_limit_
     m = pm.model
     comps = components(m)
     tab = cell_tables(m, open_mask)
-    mu = _initial_mu(m, tab, open_mask)
+    mu = initial_multipliers(m, tab, open_mask)
     lam = count_price(pm, np.bincount(m.ps, weights=mu, minlength=m.n_sites) - pm.cost_w)
     target = market_share_primal_by_region(m, comps, open_mask, lam) - np.bincount(
         comps.site_comp, weights=np.where(open_mask, pm.cost_w, 0.0), minlength=comps.n_components)

@@ -17,28 +17,20 @@ import numpy as np
 import pandas as pd
 
 from planner.report.html import esc
-from planner.report.leaflet import JsLayer, LayerRegistry, feature_group, polygon_features
+from planner.report.leaflet import (
+    DECODE_JS,
+    JsLayer,
+    LayerRegistry,
+    feature_group,
+    polygon_features,
+)
 
 __all__ = ["LEAD_JS", "RANK_COLOURS", "RESPONSE_JS", "lead_layers", "response_layer"]
 
 RANK_COLOURS: tuple[str, ...] = ("#15803d", "#86efac", "#fdba74", "#dc2626")
 """Fill per rank: first (dark green), second, third, fourth or worse (red)."""
 
-LEAD_JS = """
-function decode(str) {
-  var pts = [], i = 0, lat = 0, lng = 0;
-  while (i < str.length) {
-    var b, shift = 0, res = 0;
-    do { b = str.charCodeAt(i++) - 63; res |= (b & 31) << shift; shift += 5; } while (b >= 32);
-    lat += (res & 1) ? ~(res >> 1) : (res >> 1);
-    shift = 0; res = 0;
-    do { b = str.charCodeAt(i++) - 63; res |= (b & 31) << shift; shift += 5; } while (b >= 32);
-    lng += (res & 1) ? ~(res >> 1) : (res >> 1);
-    pts.push([lat / 1e5, lng / 1e5]);
-  }
-  return pts;
-}
-var polys = data.f.map(function(f){
+LEAD_JS = DECODE_JS + """var polys = data.f.map(function(f){
   var p = L.polygon(f[2].map(function(r){ return r.map(decode); }),
                     {color: '#374151', weight: data.weight, opacity: 0.8, fillOpacity: 0.6});
   p.addTo(target);

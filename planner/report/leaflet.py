@@ -125,7 +125,8 @@ class RawScript(MacroElement):
         self.js = js
 
 
-POLYGON_JS = """
+#: JS decoder of the polygons' encoded rings (Google polyline, 1e-5 degrees), shared by the layers that draw them
+DECODE_JS = """
 function decode(str) {
   var pts = [], i = 0, lat = 0, lng = 0;
   while (i < str.length) {
@@ -139,7 +140,9 @@ function decode(str) {
   }
   return pts;
 }
-data.f.forEach(function(f){
+"""
+
+POLYGON_JS = DECODE_JS + """data.f.forEach(function(f){
   var poly = L.polygon(f[2].map(function(p){ return p.map(decode); }),
                        {fillColor: f[1], color: data.stroke, weight: data.weight, opacity: 0.8,
                         fillOpacity: data.opacity});
