@@ -198,3 +198,17 @@ def test_rules_catch_a_violation(tmp_path: Path) -> None:
     mods = _modules(pkg)
     assert import_cycles(mods) == [["planner.c", "planner.sub.b", "planner.c"]]
     assert private_imports(mods) == ["c.py:2 imports planner.sub._private"]
+
+
+def test_the_repository_tracks_no_data_cache() -> None:
+    """The data cache is built on each machine (``make data``); a tracked ``data/cache`` (once a symlink
+    to one engineer's checkout) would point a fresh clone's cache at a folder that does not exist there."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout (an sdist or a wheel): nothing tracked to check")
+    out = subprocess.run(["git", "ls-files", "--", "data/cache"], cwd=root, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "", f"data/cache is tracked by git: git rm --cached {out.stdout.split()}"
