@@ -40,37 +40,167 @@ class LagrangeResult:
 
 
 def select_top(model: Model, score: np.ndarray, count: int | None = None) -> np.ndarray:
-    """Forced sites plus the best ``count - forced`` others, at most one per location.
+    """The plan subproblem of every Lagrangian: forced sites plus the best ``count - forced`` others.
 
-    Sites of a location holding a forced site are excluded; forbidden sites never
-    enter. ``count`` defaults to the store total.
+    At most one site per location (sites of a location holding a forced site
+    are excluded; forbidden sites never enter), and the minimum and maximum of
+    each of the model's disjoint groups (``model.part``, the provinces in a
+    scenario) hold. This maximises ``sum score[selected]`` over those sets
+    exactly (see :func:`select_range`); other side constraints are dropped, which
+    only loosens a bound. ``count`` defaults to the store total.
     """
+    count = model.p if count is None else count
+    return select_range(model, score, count, count)
+
+
+@dataclass
+class _Pick:
+    sel: np.ndarray  # bool[M] the selection
+    pool: np.ndarray  # int[*] candidates beyond the group minimums, best first
+    n_pool: int  # how many of them were taken
+    cand: np.ndarray  # int[*] every candidate (best site of each free location)
+    grp: np.ndarray  # int[*] its group (-1: none)
+    rank: np.ndarray  # int[*] its rank in its group, best first
+    need: np.ndarray  # int[G] sites each group still needs beyond its forced ones
+    cap: np.ndarray  # int[G] sites each group may still take
+
+
+def _pick(model: Model, score: np.ndarray, lo: int, hi: int) -> _Pick:
     m = model
-    count = m.p if count is None else count
     sel = m.forced.copy()
-    k = count - int(sel.sum())
-    if k <= 0:
-        return sel
+    n_forced = int(sel.sum())
     elig = m.allowed & ~m.forced
     loc_taken = np.zeros(m.n_loc, dtype=bool)
     loc_taken[m.loc[m.forced]] = True
     elig &= ~loc_taken[m.loc]
     idx = np.flatnonzero(elig)
-    if idx.size == 0:
-        return sel
-    if m.n_loc == m.n_sites:
-        best = idx  # every site is its own location
+    if m.n_loc == m.n_sites or idx.size == 0:
+        cand = idx  # every site is its own location
     else:
-        # best site per location, then the top k locations
         order = idx[np.lexsort((-score[idx], m.loc[idx]))]
-        first = run_starts(m.loc[order])
-        best = order[first]
-    if best.size > k:
-        top = best[np.argpartition(-score[best], k - 1)[:k]]
+        cand = order[run_starts(m.loc[order])]
+    part = m.part
+    n_g = 0 if m.part_min is None else m.part_min.size
+    if part is None or n_g == 0:
+        grp = np.full(cand.size, -1, dtype=np.int64)
+        rank = np.zeros(cand.size, dtype=np.int64)
+        need = cap = np.zeros(0, dtype=np.int64)
+        mand = np.zeros(cand.size, dtype=bool)
+        ok = np.ones(cand.size, dtype=bool)
     else:
-        top = best
-    sel[top] = True
-    return sel
+        assert m.part_min is not None and m.part_max is not None
+        grp = part[cand]
+        fg = part[m.forced]
+        n_forced_g = np.bincount(fg[fg >= 0], minlength=n_g)
+        need = np.maximum(m.part_min - n_forced_g, 0)
+        cap = np.maximum(m.part_max - n_forced_g, 0)
+        o = np.lexsort((-score[cand], grp))
+        first = np.flatnonzero(run_starts(grp[o]))
+        start = np.repeat(first, np.diff(np.append(first, o.size)))
+        rank = np.empty(cand.size, dtype=np.int64)
+        rank[o] = np.arange(o.size) - start
+        g0 = np.maximum(grp, 0)
+        mand = (grp >= 0) & (rank < need[g0])
+        ok = (grp < 0) | (rank < cap[g0])
+    room = max(hi - n_forced, 0)
+    must = cand[mand]
+    if must.size > room:  # the limits cannot all hold: the best of what they ask for
+        must = must[np.argsort(-score[must], kind="stable")[:room]]
+    sel[must] = True
+    pool = cand[ok & ~mand]
+    pool = pool[np.argsort(-score[pool], kind="stable")]
+    k_lo = max(lo - n_forced - must.size, 0)
+    k_hi = max(room - must.size, 0)
+    take = pool[:k_lo]
+    rest = pool[k_lo:k_hi]
+    n_pos = int(np.sum(score[rest] > 0)) if lo < hi else rest.size
+    sel[take] = True
+    sel[rest[:n_pos]] = True  # sorted: the positive ones come first
+    return _Pick(sel, pool, take.size + n_pos, cand, grp, rank, need, cap)
+
+
+def select_range(model: Model, score: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Forced sites, each disjoint group's minimum, then the best others: ``lo`` in all whatever they score, up to ``hi`` if positive.
+
+    One site per location (the best-scoring one); locations holding a forced
+    site and forbidden sites never enter; a group (``model.part``) never takes
+    more than its maximum. This maximises ``sum score[selected]`` over every
+    open set with those properties and a count in ``[lo, hi]`` (each group's
+    value is a concave function of its count, so its best sites first, and the
+    count goes to the best marginal sites). When the limits cannot all hold,
+    the best of the minimums' sites are taken.
+    """
+    return _pick(model, score, lo, hi).sel
+
+
+def plan_prices(model: Model, score: np.ndarray, lo: int, hi: int) -> tuple[float, np.ndarray, float]:
+    """Prices that separate the plan subproblem site by site: the count's ``lam``, each site's group price, a constant.
+
+    For any ``lam`` (``>= 0`` when only the upper end ``hi`` can bind, ``<= 0``
+    for the lower) and group prices ``alpha_g, beta_g >= 0`` (minimum, maximum),
+    ``max over the constrained sets of sum score y <= const + sum over the
+    forced sites of (score - price) + sum over the others of max(0, score -
+    price)`` with ``price_j = lam - alpha_g(j) + beta_g(j)`` and
+    ``const = lam K - sum alpha_g min_g + sum beta_g max_g`` (``K = hi`` for
+    ``lam >= 0``, else ``lo``). So a decomposition by region may price each site
+    on its own (``decompose``). The prices returned are taken midway at the
+    margins of :func:`select_range`'s choice, which makes the separated sum
+    equal to that choice's value at ``score``.
+
+    Returns
+    -------
+    lam : float
+    price : ndarray
+        float[M] ``lam`` plus each site's group price.
+    const : float
+    """
+    m = model
+    pk = _pick(model, score, lo, hi)
+    pool_s = score[pk.pool]
+    last = float(pool_s[pk.n_pool - 1]) if pk.n_pool > 0 else None
+    nxt = float(pool_s[pk.n_pool]) if pk.n_pool < pool_s.size else None
+    n_sel = int(pk.sel.sum())
+    if last is None and nxt is None:
+        lam = 0.0
+    else:
+        a = last if last is not None else nxt
+        b = nxt if nxt is not None else last
+        assert a is not None and b is not None
+        lam = 0.5 * (a + b)
+    if lo == hi:
+        pass
+    elif n_sel >= hi and lam > 0:
+        lam = max(lam, 0.0)
+    elif n_sel <= lo and lam < 0:
+        lam = min(lam, 0.0)
+    else:
+        lam = 0.0
+    price = np.full(m.n_sites, lam)
+    const = lam * (hi if lam >= 0 else lo)
+    n_g = pk.need.size
+    if n_g and m.part is not None:
+        assert m.part_min is not None and m.part_max is not None
+        gs = np.full((n_g, 2), -np.inf)  # per group: score at rank need - 1 and at rank need
+        hs = np.full((n_g, 2), -np.inf)  # and at rank cap - 1 and cap
+        g0 = np.maximum(pk.grp, 0)
+        sc = score[pk.cand]
+        for col, r in ((0, pk.need - 1), (1, pk.need)):
+            hit = (pk.grp >= 0) & (pk.rank == r[g0])
+            gs[pk.grp[hit], col] = sc[hit]
+        for col, r in ((0, pk.cap - 1), (1, pk.cap)):
+            hit = (pk.grp >= 0) & (pk.rank == r[g0])
+            hs[pk.grp[hit], col] = sc[hit]
+        with np.errstate(invalid="ignore"):
+            low = np.where(np.isfinite(gs[:, 1]), 0.5 * (gs[:, 0] + gs[:, 1]), gs[:, 0])
+            alpha = np.where((pk.need > 0) & np.isfinite(gs[:, 0]), np.maximum(lam - low, 0.0), 0.0)
+            high = np.where(np.isfinite(hs[:, 0]), 0.5 * (hs[:, 0] + hs[:, 1]), hs[:, 1])
+            beta = np.where(np.isfinite(hs[:, 1]), np.maximum(high - lam, 0.0), 0.0)
+        alpha = np.nan_to_num(alpha, nan=0.0, posinf=0.0, neginf=0.0)
+        beta = np.nan_to_num(beta, nan=0.0, posinf=0.0, neginf=0.0)
+        in_g = m.part >= 0
+        price[in_g] += beta[m.part[in_g]] - alpha[m.part[in_g]]
+        const += float(np.sum(beta * m.part_max) - np.sum(alpha * m.part_min))
+    return lam, price, const
 
 
 def _floor(model: Model) -> np.ndarray:

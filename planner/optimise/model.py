@@ -107,6 +107,10 @@ class Model:
     # per cell: the best benefit left out by ``truncate`` (0 = nothing left out)
     floor: np.ndarray | None = None
     full: Model | None = None  # the untruncated model, when this one is truncated
+    # the pairwise-disjoint groups the bounds keep in their plan subproblem (``disjoint_groups``)
+    part: np.ndarray | None = None  # int64[M] group of each site among them (-1: none)
+    part_min: np.ndarray | None = None  # int64[G] their minimums
+    part_max: np.ndarray | None = None  # int64[G] their maximums (a large number when none)
 
     @property
     def maximise(self) -> bool:
@@ -190,6 +194,36 @@ def decay_value(km: np.ndarray, r: np.ndarray, decay: str) -> np.ndarray:
     if decay == "exponential":
         return np.asarray(np.exp(-km / r) * (km <= 3.0 * r))
     raise ValueError(f"unknown decay {decay!r}")
+
+
+def disjoint_groups(groups: list[Group], loc: np.ndarray, n_sites: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairwise-disjoint groups among ``groups`` (in order, each kept if it shares no site with those kept).
+
+    A group is kept only when it holds every site of each location it touches
+    (one site per location is then chosen inside or outside it, never across).
+    The bounds keep these limits in their plan subproblem (``bounds.select_top``):
+    the provinces' minimums and maximums are often what separates the relaxation's
+    plan from a feasible one. Returns the group of each site (-1: none) and the
+    kept groups' minimums and maximums.
+    """
+    part = np.full(n_sites, -1, dtype=np.int64)
+    lo: list[int] = []
+    hi: list[int] = []
+    per_loc = np.bincount(loc, minlength=int(loc.max(initial=-1)) + 1) if n_sites else np.zeros(0, np.int64)
+    big = np.iinfo(np.int64).max // 4
+    for g in groups:
+        s = g.sites
+        if s.size == 0 or np.any(part[s] >= 0):
+            continue
+        locs, cnt = np.unique(loc[s], return_counts=True)
+        if np.any(per_loc[locs] != cnt):
+            continue
+        if g.min_open <= 0 and g.max_open is None:
+            continue
+        part[s] = len(lo)
+        lo.append(int(g.min_open))
+        hi.append(big if g.max_open is None else int(g.max_open))
+    return part, np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
 
 
 def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
@@ -293,6 +327,8 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
         sg_adj = np.zeros(0, dtype=np.int64)
         sg_ptr = np.zeros(m + 1, dtype=np.int64)
 
+    part, part_min, part_max = disjoint_groups(groups, loc, m)
+
     def _cost(x: np.ndarray | None, b: float | None) -> np.ndarray | None:
         return None if x is None or b is None else np.asarray(x, dtype=float)
 
@@ -326,6 +362,9 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
         capex_budget=None if inst.capex_cny is None else inst.capex_budget_cny,
         opex_budget=None if inst.opex_cny is None else inst.opex_budget_cny,
         cell_map=used,
+        part=part,
+        part_min=part_min,
+        part_max=part_max,
     )
 
 

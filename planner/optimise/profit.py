@@ -33,6 +33,7 @@ import time
 import numpy as np
 
 from planner.errors import InfeasibleError
+from planner.optimise.bounds import plan_prices, select_range
 from planner.optimise.feasibility import precheck
 from planner.optimise.greedy import GainTracker
 from planner.optimise.incumbent import Clock, Progress, relative_gap
@@ -43,7 +44,7 @@ from planner.optimise.market_share_bounds import (
     cell_terms,
     initial_multipliers,
 )
-from planner.optimise.model import Model, PlanState, compile_model, run_starts
+from planner.optimise.model import Model, PlanState, compile_model
 from planner.optimise.types import Instance, Solution
 
 log = logging.getLogger(__name__)
@@ -291,35 +292,6 @@ def _enumerate(pm: ProfitModel, max_plans: int) -> np.ndarray | None:
 # ---------------------------------------------------------------------------
 # the bound
 # ---------------------------------------------------------------------------
-def select_range(model: Model, score: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Forced sites, then the ``lo - forced`` best other locations, then any further positive ones up to ``hi``.
-
-    One site per location (the best-scoring one); locations holding a forced site
-    and forbidden sites never enter. This maximises ``sum score[selected]`` over
-    every open set with those properties and a count in ``[lo, hi]``.
-    """
-    m = model
-    sel = m.forced.copy()
-    n_forced = int(sel.sum())
-    elig = m.allowed & ~m.forced
-    taken = np.zeros(m.n_loc, dtype=bool)
-    taken[m.loc[m.forced]] = True
-    elig &= ~taken[m.loc]
-    idx = np.flatnonzero(elig)
-    if idx.size == 0 or hi <= n_forced:
-        return sel
-    order = idx[np.lexsort((-score[idx], m.loc[idx]))]
-    best = order[run_starts(m.loc[order])]
-    best = best[np.argsort(-score[best], kind="stable")]
-    must = max(lo - n_forced, 0)
-    room = hi - n_forced
-    take = best[:must]
-    rest = best[must:room]
-    sel[take] = True
-    sel[rest[score[rest] > 0]] = True
-    return sel
-
-
 def profit_lagrangian(
     pm: ProfitModel,
     incumbent_value: float,
@@ -405,25 +377,10 @@ def count_price(pm: ProfitModel, rho: np.ndarray) -> float:
 
     Midway between the last site :func:`select_range` takes and the best one it
     leaves out, clipped to ``>= 0`` when the upper end binds and ``<= 0`` when the
-    lower one does. Any price gives a valid bound; this one makes it tight.
+    lower one does. Any price gives a valid bound; this one makes it tight
+    (``bounds.plan_prices`` also prices the groups).
     """
-    m = pm.model
-    sel = select_range(m, rho, pm.lo, pm.hi)
-    n_sel = int(sel.sum())
-    free_sel = sel & ~m.forced
-    taken = np.zeros(m.n_loc, dtype=bool)
-    taken[m.loc[sel]] = True
-    left = m.allowed & ~sel & ~taken[m.loc]
-    if not np.any(free_sel):
-        return 0.0
-    last = float(rho[free_sel].min())
-    nxt = float(rho[left].max()) if np.any(left) else last
-    mid = 0.5 * (last + nxt)
-    if n_sel >= pm.hi and last > 0:
-        return max(mid, 0.0)
-    if n_sel <= pm.lo and last < 0:
-        return min(mid, 0.0)
-    return 0.0
+    return plan_prices(pm.model, rho, pm.lo, pm.hi)[0]
 
 
 def regional_profit_bound(pm: ProfitModel, open_mask: np.ndarray, *, time_limit_s: float) -> float:
@@ -434,7 +391,7 @@ def regional_profit_bound(pm: ProfitModel, open_mask: np.ndarray, *, time_limit_
     max [f_r(S) - cost(S) - lam |S|]`` with ``K = hi`` for ``lam >= 0`` and ``lo``
     otherwise bounds every plan with a count in the range, and each region
     converges on its own (each site's cost is its own price on top of ``lam``).
-    The regions' multipliers are then re-priced together with the exact range
+    The groups' limits are priced too (``bounds.plan_prices``). The regions' multipliers are then re-priced together with the exact range
     (:func:`dual_value`); the smaller of the two bounds is returned.
     """
     from planner.optimise.decompose import (
@@ -447,15 +404,17 @@ def regional_profit_bound(pm: ProfitModel, open_mask: np.ndarray, *, time_limit_
     comps = components(m)
     tab = cell_tables(m, open_mask)
     mu = initial_multipliers(m, tab, open_mask)
-    lam = count_price(pm, np.bincount(m.ps, weights=mu, minlength=m.n_sites) - pm.cost_w)
+    # the count and the groups priced (bounds.plan_prices), each site's fixed cost on top
+    lam, price, const = plan_prices(m, np.bincount(m.ps, weights=mu, minlength=m.n_sites) - pm.cost_w, pm.lo, pm.hi)
+    site_price = price - lam + pm.cost_w
     target = market_share_primal_by_region(m, comps, open_mask, lam) - np.bincount(
-        comps.site_comp, weights=np.where(open_mask, pm.cost_w, 0.0), minlength=comps.n_components)
+        comps.site_comp, weights=np.where(open_mask, site_price, 0.0), minlength=comps.n_components)
     mu_reg = mu.copy()
     reg = regional_market_share(
         m, comps, lam, mu, target, time_limit_s=time_limit_s, tables=tab, mu_out=mu_reg, max_iter=100_000,
-        site_price=pm.cost_w,
+        site_price=site_price,
     )
-    priced = lam * (pm.hi if lam >= 0 else pm.lo) + float(reg.sum())
+    priced = const + float(reg.sum())
     return min(priced, dual_value(pm, tab, mu_reg))
 
 

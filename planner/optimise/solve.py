@@ -35,7 +35,7 @@ import numpy as np
 
 from planner.errors import InfeasibleError
 from planner.optimise import decompose
-from planner.optimise.bounds import lagrangian_facility, reduced_cost_fixing, select_top
+from planner.optimise.bounds import lagrangian_facility, plan_prices, reduced_cost_fixing
 from planner.optimise.check import check_solution
 from planner.optimise.exhaustive import best_plan, plan_count
 from planner.optimise.feasibility import precheck
@@ -509,29 +509,23 @@ def _market_share(model: Model, best: Incumbent, gap_target: float, stats: dict[
     if regional and best.gap() > gap_target and not clock.cut:
         # price the store count and let each region converge on its own
         rho = np.bincount(model.ps, weights=mu, minlength=model.n_sites)
-        sel = select_top(model, rho)
-        free_sel = sel & ~model.forced
-        # the first site left out whose location is free
-        taken = np.zeros(model.n_loc, dtype=bool)
-        taken[model.loc[sel]] = True
-        elig = model.allowed & ~model.forced & ~taken[model.loc]
-        hi = float(rho[free_sel].min()) if np.any(free_sel) else 0.0
-        lo = float(rho[elig].max()) if np.any(elig) else 0.0
-        lam = max(0.0, 0.5 * (hi + lo))
-        target = decompose.market_share_primal_by_region(model, comps, best.plan, lam)
+        # the store count and the disjoint groups' limits priced at the margins of the relaxation's plan
+        lam, price, const = plan_prices(model, rho, model.p, model.p)
+        target = decompose.market_share_primal_by_region(model, comps, best.plan, lam) - np.bincount(
+            comps.site_comp, weights=np.where(best.plan, price - lam, 0.0), minlength=comps.n_components)
         mu_reg = mu.copy()
         reg = decompose.regional_market_share(
             model, comps, lam, mu, target, time_limit_s=clock.left,
             work_s=max(0.5, 0.7 * work.left - 0.1 * work.limit), work=work,
-            tables=tables, mu_out=mu_reg, max_iter=100_000,
+            tables=tables, mu_out=mu_reg, max_iter=100_000, site_price=price - lam,
         )
         clock.expired("regional cell-hull Lagrangian")
-        best.offer_bound(lam * model.p + float(reg.sum()), "regional-cell-hull-lagrangian")
+        best.offer_bound(const + float(reg.sum()), "regional-cell-hull-lagrangian")
         # the regions' multipliers together, with the store count exact again
         best.offer_bound(market_share_dual_value(model, tables, mu_reg), "regional-cell-hull-lagrangian")
         work.charge(iter_s)
         if best.gap() > gap_target:
-            _priced_regions(model, comps, lam, reg, mu_reg, tables, best, clock, gap_target, stats)
+            _priced_regions(model, comps, price, const, reg, mu_reg, tables, best, clock, gap_target, stats)
     if tree and best.gap() > gap_target:
         _market_share_tree(model, best, clock, gap_target, mu, tables, stats)
     stats["bound_s"] = clock.elapsed
@@ -544,19 +538,19 @@ def _market_share(model: Model, best: Incumbent, gap_target: float, stats: dict[
 
 
 def _priced_regions(
-    model: Model, comps: Any, lam: float, reg: np.ndarray, mu: np.ndarray, tables: Any, best: Incumbent,
-    clock: Clock, gap_target: float, stats: dict[str, float],
+    model: Model, comps: Any, price: np.ndarray, const: float, reg: np.ndarray, mu: np.ndarray, tables: Any,
+    best: Incumbent, clock: Clock, gap_target: float, stats: dict[str, float],
 ) -> None:
     """Tighten the priced regional bounds by branching, smallest regions first (``tree_search``)."""
     size = np.bincount(comps.cell_comp, minlength=comps.n_components) * np.maximum(
         np.bincount(comps.site_comp, minlength=comps.n_components), 1
     )
     exact = market_share_priced_regions(
-        model, comps.cell_comp, comps.site_comp, np.argsort(size, kind="stable"), lam, mu, tables,
+        model, comps.cell_comp, comps.site_comp, np.argsort(size, kind="stable"), price, mu, tables,
         deadline=clock.t0 + 0.9 * clock.limit, rel_slack=max(1e-9, 0.02 * gap_target), max_nodes=2000,
     )
     stats["regions_searched"] = float(np.isfinite(exact).sum())
-    best.offer_bound(lam * model.p + float(np.minimum(reg, exact).sum()), "regional-cell-hull-tree")
+    best.offer_bound(const + float(np.minimum(reg, exact).sum()), "regional-cell-hull-tree")
 
 
 def _market_share_tree(

@@ -368,7 +368,7 @@ def market_share_priced_regions(
     cell_region: np.ndarray,
     site_region: np.ndarray,
     regions: np.ndarray,
-    lam: float,
+    lam: float | np.ndarray,
     mu: np.ndarray,
     tables: CellTables,
     *,
@@ -397,8 +397,9 @@ def market_share_priced_regions(
         Region of every cell and site (``decompose.components``).
     regions : ndarray
         Regions to search, in order, while time is left.
-    lam : float
-        Price of a store.
+    lam : float or ndarray
+        Price of a store, or of each site (float[M]: the count's price plus the
+        site's group prices, ``bounds.plan_prices``).
     mu, tables : ndarray, CellTables
         Multipliers and cell models of a cell-hull Lagrangian.
     deadline : float
@@ -416,6 +417,7 @@ def market_share_priced_regions(
         (``inf`` elsewhere; a stopped search gives its open nodes' largest).
     """
     m = model
+    price_all = np.broadcast_to(np.asarray(lam, dtype=float), (m.n_sites,))
     k = int(max(cell_region.max(initial=-1), site_region.max(initial=-1))) + 1
     out = np.full(k, np.inf)
     mu = np.where(tables.free, np.maximum(mu, 0.0), 0.0)
@@ -451,29 +453,30 @@ def market_share_priced_regions(
         lc[cells] = -1
         ls[free] = -1
         w, pull = m.w[cells], m.pull[cells]
-        pen = rho[free] - lam
-        n_forced = forced.size
-        lag0 = float(per_cell[cells].sum() + np.sum(rho[forced] - lam))
-        best = dot(w, huff(s0, pull)) - lam * n_forced
+        price = price_all[free]
+        pen = rho[free] - price
+        lag0 = float(per_cell[cells].sum() + np.sum(rho[forced] - price_all[forced]))
+        p_forced = float(np.sum(price_all[forced]))
+        best = dot(w, huff(s0, pull)) - p_forced
         tol = rel_slack * max(1.0, abs(best))
         pruned = -np.inf
         nodes = 0
-        stack: list[tuple[np.ndarray, np.ndarray, int, float, float]] = [
-            (s0, np.arange(free.size), n_forced, lag0, np.inf)
+        stack: list[tuple[np.ndarray, np.ndarray, float, float, float]] = [
+            (s0, np.arange(free.size), p_forced, lag0, np.inf)
         ]
         while stack and nodes < max_nodes and time.perf_counter() <= deadline:
-            s, rest, n_open, lag_part, parent_b = stack.pop()
+            s, rest, paid, lag_part, parent_b = stack.pop()
             if parent_b <= best + tol:
                 pruned = max(pruned, parent_b)
                 continue
             nodes += 1
             share = huff(s, pull)
-            g_t = dot(w, share) - lam * n_open
+            g_t = dot(w, share) - paid
             best = max(best, g_t)
             if rest.size == 0:
                 continue
             pc_b = np.broadcast_to(pull[:, None], (pull.size, rest.size))
-            gain = weigh_columns(w, huff(s[:, None] + strength[:, rest], pc_b) - share[:, None]) - lam
+            gain = weigh_columns(w, huff(s[:, None] + strength[:, rest], pc_b) - share[:, None]) - price[rest]
             pos = gain > 0
             rest, gain = rest[pos], gain[pos]
             b = min(parent_b, g_t + float(gain.sum()), lag_part + float(np.maximum(pen[rest], 0.0).sum()))
@@ -489,6 +492,6 @@ def market_share_priced_regions(
                 pruned = max(pruned, float(np.max(child_b, initial=-np.inf, where=child_b <= best + tol)))
             for i in keep[::-1]:
                 j = rest[i]
-                stack.append((s + strength[:, j], rest[i + 1 :], n_open + 1, lag_part + float(pen[j]), min(b, float(child_b[i]))))
+                stack.append((s + strength[:, j], rest[i + 1 :], paid + float(price[j]), lag_part + float(pen[j]), min(b, float(child_b[i]))))
         out[c] = max(best, pruned, max((t[4] for t in stack), default=-np.inf))
     return out
