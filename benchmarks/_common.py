@@ -122,6 +122,10 @@ def score(inst: Instance, open_sites: Sequence[int] | np.ndarray, kind: str) -> 
         den = s + pull
         share = np.divide(s, den, out=np.zeros_like(s), where=den > 0)
         return float((w * share).sum())
+    if kind == "profit":  # margin x market share - the open sites' fixed costs (fixed sites included)
+        margin = 1.0 if inst.margin is None else float(inst.margin)
+        cost = np.zeros(inst.n_sites) if inst.site_fixed_cost is None else np.asarray(inst.site_fixed_cost, float)
+        return margin * score(inst, open_sites, "market_share") - float(cost[is_open].sum())
     raise ValueError(f"unknown objective {kind!r}")
 
 
