@@ -107,16 +107,19 @@ def greedy(model: Model, *, start: np.ndarray | None = None) -> np.ndarray:
             return True
         return st.can_add(j, reserve_capex=reserve(model.capex, j), reserve_opex=reserve(model.opex, j))
 
-    # Group minimums first: the most valuable site in any group still short.
+    # Group minimums first: a site of the most groups still short (overlapping minimums then
+    # share their stores instead of using up the count), the most valuable of those.
     for _ in range(model.p):
-        short = np.flatnonzero(st.grp_count < st.grp_min)
+        is_short = st.grp_count < st.grp_min
+        short = np.flatnonzero(is_short)
         if short.size == 0 or st.n_open >= model.p:
             break
         cand = np.unique(np.concatenate([model.groups[g].sites for g in short]))
         cand = cand[st.addable_mask()[cand]]  # ``can_add`` for all at once
         # the most valuable one that also leaves budget for the stores still to open
         cand_gain = gt.all_gains()[cand]
-        order = cand[np.argsort(-cand_gain, kind="stable")]
+        hits = st.group_hits(is_short)[cand]
+        order = cand[np.lexsort((-cand_gain, -hits))]
         pick = next((int(j) for j in order if budget_ok(int(j))), None)
         if pick is None:
             log.info("greedy: no site can open for group minimum(s) %s",

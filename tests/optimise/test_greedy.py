@@ -122,12 +122,11 @@ def test_gain_equals_brute_value_difference(kind: str) -> None:
             assert gains[j] == pytest.approx(diff, abs=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (heuristic): the group-minimum phase picks the best site of "
-                   "any short group, so it can fill the count while another minimum is still unmet; the "
-                   "docstring promises p sites only when the constraints allowed them")
 def test_overlapping_group_minimums_are_all_met() -> None:
-    # at least two of {0, 1} and one of {0, 2}, p=2: only {0, 1} (60) is feasible.
-    # Greedy takes 1 (50, in the first group), then 2 (+40 beats 0's +10) for the second: {1, 2}.
+    # at least two of {0, 1} and one of {0, 2}, p=2: only {0, 1} (60) is feasible. Taking the best
+    # site of any short group (1, then 2 for the second group) gave the infeasible {1, 2}; site 0
+    # is in both short groups, so it goes first.
     inst = cover4(2, groups=[group([0, 1], lo=2), group([0, 2], lo=1)])
     plan = _greedy(inst)
-    assert len(plan) < 2 or brute_feasible(inst, plan)
+    assert sorted(plan) == [0, 1]
+    assert brute_feasible(inst, plan)
