@@ -345,15 +345,16 @@ def rollout_kpis(result: Any, table: pd.DataFrame, quarter_labels: list[str] | N
 
     With ``profit`` the objective and its bound are the NPV in CNY (equal to ``pnl.npv_cny``).
     """
-    kind = str(result.objective_kind)
-    label, unit = ROLLOUT_OBJECTIVE.get(kind, (kind, ""))
-    return {
+    out: dict[str, Any] = {
         "mode": result.mode,
         "quarters": quarter_labels,
         "opened_per_quarter": table["opened"].astype(int).tolist(),
-        "objective_kind": kind,
-        "objective_label": label,
-        "objective_unit": unit,
+    }
+    kind = getattr(result, "objective_kind", None)
+    if kind is not None:
+        label, unit = ROLLOUT_OBJECTIVE.get(str(kind), (str(kind), ""))
+        out.update(objective_kind=str(kind), objective_label=label, objective_unit=unit)
+    return out | {
         "objective": float(result.objective),
         "bound": None if result.bound is None else float(result.bound),
         "gap": None if result.gap is None else float(result.gap),

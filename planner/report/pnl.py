@@ -119,8 +119,9 @@ def _store_quarters(
     for t in range(quarters):
         live = q_of <= t
         sales_y, _ = store_sales(built, sites[live])
-        age = t - np.maximum(q_of[live], -ramp)  # quarters since opening (existing stores are mature)
+        age = t - q_of[live]  # quarters since opening
         factor = np.ones(age.size) if ramp == 0 else np.minimum(1.0, (age + 1) / ramp)
+        factor[q_of[live] < 0] = 1.0  # stores open before the start are mature
         sales[live, t] = sales_y * factor / 4.0
         ebitda[live, t] = gm * sales[live, t] - opex[live] / 4.0
         paid[q_of == t, t] = capex[q_of == t]
@@ -179,7 +180,7 @@ def pnl_kpis(
     """
 
     def totals(df: pd.DataFrame) -> dict[str, Any]:
-        out = {
+        return {
             "stores": int(len(df)),
             "sales_cny_per_year": float(df["sales_cny_per_year"].sum()),
             "gross_profit_cny_per_year": float(df["gross_profit_cny_per_year"].sum()),
@@ -188,7 +189,6 @@ def pnl_kpis(
             "capex_cny": float(df["capex_cny"].sum()),
             "loss_making_stores": int((df["ebitda_cny_per_year"] <= 0).sum()),
         }
-        return out
 
     out: dict[str, Any] = totals(pnl)
     out["npv_cny"] = None if cash is None or cash.empty else float(cash["npv_to_date_cny"].iloc[-1])

@@ -111,3 +111,13 @@ def test_profit_rollout_objective_is_the_pnl_npv(tmp_path: Path) -> None:
     assert table["npv_to_date_cny"].iloc[-1] == pytest.approx(kpis["pnl"]["npv_cny"])
     per = kpis["pnl"]["per_province"]
     assert sum(p["npv_cny"] for p in per.values()) == pytest.approx(kpis["pnl"]["npv_cny"], rel=1e-9, abs=1e-3)
+
+
+def test_a_store_open_before_the_start_is_mature_whatever_the_ramp() -> None:
+    # B open from the start sells its full 250 a year in quarter 0, also with a 4-quarter ramp
+    econ = EconomicsConfig(gross_margin_pct=20.0, ramp_quarters=4, discount_rate_pct=0.0)
+    cash = quarterly_cash(two_stores(), np.array([0, 1]), np.array([1, -1]), econ, 3)
+    assert cash["sales_cny"].iloc[0] == pytest.approx(250 / 4)
+    # A opened in quarter 1 at a quarter of its sales, then half
+    assert cash["sales_cny"].iloc[1] == pytest.approx((0.25 * 2000 / 3 + 500 / 3) / 4)
+    assert cash["sales_cny"].iloc[2] == pytest.approx((0.5 * 2000 / 3 + 500 / 3) / 4)
