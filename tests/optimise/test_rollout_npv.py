@@ -135,3 +135,13 @@ def test_npv_is_optimal_and_the_bound_valid_against_every_schedule(seed: int) ->
     assert npv_bound(ctx, np.full(4, 3), [empty], sites) >= best - 1e-9
     coef, scale, const = linear_costs(ctx)
     assert coef.shape == (3, 4) and scale == pytest.approx(1.3 * ri.discount(4) / 4) and const == 0.0
+
+
+def test_joint_profit_with_a_store_range_opens_only_what_pays() -> None:
+    # up to two new stores may open: A pays, B loses money in every quarter and stays out
+    ri = profit(micro([100.0, 1.0], capex=[10.0, 10.0], stores=2, stores_min=1, stores_max=2))
+    for use_mip in (False, True):
+        res = plan_joint(ri, cfg(), use_mip=use_mip)
+        assert res.open_sites.tolist() == [0] and res.quarter.tolist() == [0]
+        assert res.objective == pytest.approx(3 * 24 - 10)
+        assert res.to_solution().objective == pytest.approx(100.0)  # the selection's yearly profit, no fixed cost

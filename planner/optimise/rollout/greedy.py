@@ -57,7 +57,7 @@ class _Quarter:
 
 
 def quarter_greedy(
-    ctx: Context, *, score: Literal["value", "ratio"] = "value", postpone: bool = False,
+    ctx: Context, *, score: Literal["value", "ratio"] = "value", postpone: bool = False, by_share: bool = False,
 ) -> tuple[np.ndarray, Staff] | None:
     """Open stores quarter by quarter, most valuable (or best value per CNY) first.
 
@@ -75,10 +75,13 @@ def quarter_greedy(
     with ``postpone`` a candidate worth nothing or less waits (in ``two_stage``
     until the last quarter, where everything left opens; in ``joint`` for ever),
     except the stores a province must open now to finish within the horizon.
+    ``by_share`` orders a ``profit`` rollout by the captured weight alone, as the
+    ``market_share`` rollout does (one more incumbent: the NPV is never below
+    that of the market-share greedy's schedule).
     """
     params, T, n = ctx.params, ctx.T, ctx.n
     vm = ctx.vm
-    profit = is_profit(ctx.rinst)
+    profit = is_profit(ctx.rinst) and not by_share
     sel = ctx.sel
     if sel is not None:
         sel_state = sel.copy_state()
@@ -227,7 +230,7 @@ def quarter_greedy(
     if ctx.must_open and np.any(q == NEVER):
         ok = False
     if sel is not None:
-        ok = sel.count == sel.target and sel.mins_met()
+        ok = sel.count_ok() and sel.mins_met()
         sel.restore(sel_state)
     if not ok:
         return None

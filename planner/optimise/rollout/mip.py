@@ -257,7 +257,7 @@ class Mip:
         ctx, sel, last = self.ctx, self.ctx.sel, self.ctx.T - 1
         assert sel is not None
         Yl = [self.Y[j][last] for j in range(ctx.n)]
-        self._row(sel.target, sel.target, Yl, [1.0] * ctx.n)
+        self._row(sel.target_lo, sel.target, Yl, [1.0] * ctx.n)
         order = np.argsort(sel.loc, kind="stable")
         bounds = np.flatnonzero(np.r_[True, np.diff(sel.loc[order]) != 0, True])
         for a0, a1 in zip(bounds[:-1], bounds[1:], strict=True):

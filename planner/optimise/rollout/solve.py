@@ -9,7 +9,10 @@ Two modes (``rollout.mode``):
 
 Both maximise the sum over quarters of the quarterly objective of the network
 open at the end of the quarter (coverage, Huff market share, or -- for the
-``distance`` objective -- the distance saved), subject to the manager pipeline
+``distance`` objective -- the distance saved; for ``profit`` the quarter's
+discounted cash, so the sum is the rollout's NPV in CNY, with capex paid in the
+opening quarter and a ramp to maturity: :mod:`~planner.optimise.rollout.npv`),
+subject to the manager pipeline
 (see :mod:`planner.optimise.rollout_check` for its exact dynamics), the quarterly
 capex budget (external hires are paid from it too; unspent money carries over
 when ``rollout.carry_over``), the chain of command (a province opens county
@@ -31,7 +34,11 @@ quarter, ``f(G) + (the cap_t largest gains w.r.t. G)`` for any network ``G``
 (Nemhauser-Wolsey-Fisher; ``cap_t`` = most stores the pipeline and budget can
 open by quarter ``t``, a tiny count-only MIP) -- is valid over all candidates, so
 it also bounds the joint mode when the MIP runs on a reduced candidate pool (the
-MIP and LP bounds are only used when the MIP sees every candidate). The reported
+MIP and LP bounds are only used when the MIP sees every candidate). With ``profit`` the money
+is linear on the opening variables and goes straight into the MIP and the bound;
+the ramp enters the MIP as an under-charged loss, so every bound stays a valid
+upper bound on the exact NPV (the argument is in :mod:`~planner.optimise.rollout.npv`),
+and the greedy also runs a variant in which openings worth nothing yet wait. The reported
 bound is the smallest valid one; the objective is always recomputed exactly and
 every schedule is verified by :func:`~planner.optimise.rollout_check.check_rollout`
 before it is returned.
@@ -92,14 +99,18 @@ def _quarter_bound(ctx: Context, caps: np.ndarray, checkpoints: list[np.ndarray]
     return best
 
 
-def _greedy_variants(ctx: Context) -> list[tuple[Literal["value", "ratio"], bool, str]]:
-    """The quarter greedies to run: (score, postpone, name); ``profit`` also lets worthless openings wait."""
+GreedyVariant = tuple[Literal["value", "ratio"], bool, bool, str]  # score, postpone, by_share, name
+
+
+def _greedy_variants(ctx: Context) -> list[GreedyVariant]:
+    """The quarter greedies to run; ``profit`` also lets worthless openings wait, and orders by share alone."""
     scores: list[Literal["value", "ratio"]] = ["value"]
     if ctx.params.capex_budget_per_quarter_cny is not None:
         scores.append("ratio")
-    out: list[tuple[Literal["value", "ratio"], bool, str]] = [(sc, False, f"greedy-{sc}") for sc in scores]
+    out: list[GreedyVariant] = [(sc, False, False, f"greedy-{sc}") for sc in scores]
     if is_profit(ctx.rinst):
-        out += [(sc, True, f"greedy-{sc}-wait") for sc in scores]
+        out += [(sc, True, False, f"greedy-{sc}-wait") for sc in scores]
+        out += [(sc, False, True, f"greedy-{sc}-share") for sc in scores]
     return out
 
 
@@ -197,8 +208,8 @@ def _run(
         if ctx.sel is None or ctx.sel.accepts(loc):
             offer(q, hires, name)
     if run_greedy:
-        for sc, wait, name in _greedy_variants(ctx):
-            g = quarter_greedy(ctx, score=sc, postpone=wait)
+        for sc, wait, by_share, name in _greedy_variants(ctx):
+            g = quarter_greedy(ctx, score=sc, postpone=wait, by_share=by_share)
             if g is not None:
                 offer(g[0], g[1], name)
     stats["greedy_s"] = time.perf_counter() - t0
@@ -383,7 +394,8 @@ def plan_joint(
     """Joint rollout: sites and quarters together, on time-indexed variables.
 
     The final network satisfies the instance's selection constraints
-    (``stores`` exactly, ``forbidden``, one site per ``site_location``,
+    (``stores`` exactly, or within ``stores_min..stores_max`` when the profit
+    objective gives a range, ``forbidden``, one site per ``site_location``,
     ``conflict_*`` spacing, ``groups`` min / max, capex and opex budgets); existing
     stores stay open (closures are not scheduled).
 
@@ -423,10 +435,12 @@ def plan_joint(
     allowed[cb[pre[ca]]] = False
     allowed[ca[pre[cb]]] = False
     cand_all = np.flatnonzero(allowed)
-    need = int(inst.stores) - int(base.size)
-    if need < 0:
+    lo, hi = inst.store_range()  # a range only with profit: the final network holds lo..hi stores
+    need_hi = hi - int(base.size)
+    need = max(lo - int(base.size), 0) if lo != hi else need_hi
+    if need_hi < 0:
         raise InfeasibleError(
-            f"constraints.total_stores = {inst.stores} is below the {base.size} existing stores "
+            f"constraints.total_stores = {hi} is below the {base.size} existing stores "
             "(closures are not scheduled by the rollout)"
         )
     ctx = make_context(rinst, params, base, cand_all, must_open=False, n_required=need)
@@ -440,11 +454,11 @@ def plan_joint(
     if probs:
         raise InfeasibleError("the rollout cannot reach constraints.total_stores within the horizon",
                               problems=probs)
-    caps = np.minimum(max_cumulative_openings(ctx), need)
+    caps = np.minimum(max_cumulative_openings(ctx), need_hi)
     # incumbents over all candidates: greedy, and the two-stage schedule of the hint
     incumbents: list[ScheduleIncumbent] = []
-    for sc, wait, name in _greedy_variants(ctx):
-        g = quarter_greedy(ctx, score=sc, postpone=wait)
+    for sc, wait, by_share, name in _greedy_variants(ctx):
+        g = quarter_greedy(ctx, score=sc, postpone=wait, by_share=by_share)
         if g is not None:
             ok = g[0] != NEVER
             incumbents.append((cand_all[ok], g[0][ok], g[1], name))
@@ -466,7 +480,8 @@ def plan_joint(
             except InfeasibleError as e:
                 logger.info("joint rollout: the hint cannot be scheduled (%s)", e.message)
     # small instances: every candidate (then the MIP bound is valid for the joint problem)
-    size = pool_size or (cand_all.size if cand_all.size * params.quarters <= 2_500 else max(2 * need, need + 200))
+    size = pool_size or (cand_all.size if cand_all.size * params.quarters <= 2_500
+                         else max(2 * need_hi, need_hi + 200))
     pool = _joint_pool(ctx, size, [inc[0] for inc in incumbents])
     sub = ctx
     if pool.size < cand_all.size:
