@@ -98,9 +98,9 @@ class Selection:
         g2l = np.full(inst.n_sites, -1, dtype=np.int64)
         g2l[cand] = np.arange(n)
         self.g2l = g2l
-        lo, hi = inst.store_range()  # exactly ``stores``, or a range (profit)
-        self.target = hi - int(base.size)  # most new stores
-        self.target_lo = max(lo - int(base.size), 0) if lo != hi else self.target  # fewest new stores
+        s_lo, s_hi = inst.store_range()  # exactly ``stores``, or a range (profit)
+        self.target = s_hi - int(base.size)  # most new stores
+        self.target_lo = max(s_lo - int(base.size), 0) if s_lo != s_hi else self.target  # fewest new stores
         # locations: one open site each
         if inst.site_location is not None:
             loc = np.asarray(inst.site_location, dtype=np.int64)
