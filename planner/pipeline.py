@@ -381,21 +381,23 @@ def _money(
     rollout_df: pd.DataFrame | None,
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Each store's P&L into ``plan``, the network's into ``kpis['pnl']``, the quarters' cash into ``rollout``."""
-    from planner.report.pnl import PNL_COLUMNS, pnl_kpis, quarterly_cash, store_pnl
+    from planner.report.pnl import PNL_COLUMNS, pnl_kpis, quarterly_cash, store_npv, store_pnl
 
     econ = scenario.economics
     pnl = store_pnl(built, sol.open_sites, econ)
     by_id = pnl.set_axis(built.sites["site_id"].iloc[pnl.index].to_numpy())
     for col in PNL_COLUMNS:
         plan[col] = plan["store_id"].map(by_id[col]).to_numpy()
-    cash = None
+    cash = npv = None
     if rollout_df is not None:
         cash = quarterly_cash(built, sol.open_sites, sol.quarter, econ, len(rollout_df))
+        npv = store_npv(built, sol.open_sites, sol.quarter, econ, len(rollout_df))
         rollout_df = rollout_df.assign(
             sales_cny=cash["sales_cny"].to_numpy(), ebitda_cny=cash["ebitda_cny"].to_numpy(),
             cumulative_cash_cny=cash["cumulative_cash_cny"].to_numpy(),
+            npv_to_date_cny=cash["npv_to_date_cny"].to_numpy(),
         )
-    kpis["pnl"] = pnl_kpis(pnl, built.sites["province_code"].astype(str), cash)
+    kpis["pnl"] = pnl_kpis(pnl, built.sites["province_code"].astype(str), cash, npv)
     return cash, rollout_df
 
 
@@ -546,9 +548,12 @@ def rollout_instance(prep: Prepared, command: CommandPlan | None = None) -> Any:
         site_is_county=sites["is_county"].to_numpy(dtype=bool),
         capex_cny=sites["capex_cny"].to_numpy(dtype=float),
         opex_cny=sites["opex_cny"].to_numpy(dtype=float),
-        # the rollout schedules by market share when the selection maximised profit (its
-        # sales are the share's; the costs are fixed by the selection)
-        objective_kind="market_share" if prep.scenario.objective.kind == "profit" else prep.scenario.objective.kind,
+        # with profit the schedule maximises the rollout's NPV (report/pnl.py's npv_cny): the
+        # profit objective's margin per unit of captured demand, the sites' capex and opex above
+        objective_kind=prep.scenario.objective.kind,
+        margin=inst.margin,
+        discount_rate_pct=float(prep.scenario.economics.discount_rate_pct),
+        ramp_quarters=int(prep.scenario.economics.ramp_quarters),
         cell_population=prep.built.cells["population"].to_numpy(dtype=float),
         province_names=names,
         site_available_from=sites["available_from"].to_numpy(dtype=np.int64),

@@ -61,7 +61,7 @@ def test_plan_has_target_rows_existing_kept_inside_province(run_folder: tuple[Pa
     assert list(roll.columns) == ["quarter", "opened", "open_total", "managers_ready", "trainees", "capex_cny",
                                   "opex_cny", "objective", "covered_population", "market_share",
                                   "area_managers_ready", "areas", "promotions",
-                                  "sales_cny", "ebitda_cny", "cumulative_cash_cny"]
+                                  "sales_cny", "ebitda_cny", "cumulative_cash_cny", "npv_to_date_cny"]
     assert roll["open_total"].iloc[-1] == 60
 
 

@@ -24,7 +24,7 @@ WRITES = {
     "02_tune_constraints": ["province-guangdong", "guangdong-budget-cut", "guangdong-city-quotas", "compare-02"],
     "03_bring_your_own_data": ["guangdong-own-data"],
     "04_sweep": ["province-guangdong", "province-guangdong__total_stores-40__kind-coverage", "compare-04"],
-    "05_sites_and_money": ["guangdong-sites", "guangdong-sites-coverage"],
+    "05_sites_and_money": ["guangdong-sites", "guangdong-sites-coverage", "compare-05"],
 }
 
 

@@ -4,7 +4,7 @@ A rollout says in which quarter each new store opens (and how many external
 managers are hired per quarter). This module recomputes everything that follows
 from that schedule alone -- the store-manager pool quarter by quarter, the
 network's value in every quarter, capex, opex, covered population, market share
--- and :func:`check_rollout` compares it with every rollout constraint (managers,
+-- and, for ``profit``, the NPV (:func:`quarter_npv`) -- and :func:`check_rollout` compares it with every rollout constraint (managers,
 budget, province capacity, chain of command) and with the figures the solver
 reported. It shares no code with the solvers in :mod:`planner.optimise.rollout`:
 it reads only the data types, so a bug in the solvers' value model or manager
@@ -66,7 +66,7 @@ from planner.optimise.rollout.types import (
 )
 from planner.optimise.types import Instance, ObjectiveKind
 
-__all__ = ["manager_pool", "quarter_values", "quarterly_metrics", "check_rollout"]
+__all__ = ["manager_pool", "quarter_values", "quarter_npv", "quarterly_metrics", "check_rollout"]
 
 
 # ------------------------------------------------------------------ manager pool
@@ -180,6 +180,48 @@ def quarter_values(inst: Instance, kind: ObjectiveKind, site_quarter: np.ndarray
     return out
 
 
+def quarter_npv(rinst: RolloutInstance, site_quarter: np.ndarray, quarters: int) -> np.ndarray:
+    """``profit``: each quarter's discounted cash, CNY (float[quarters]); their sum is the NPV.
+
+    Quarter ``t``: ``(1 + r/100)^(-t/4) * [margin * sum_j ramp_j(t) * captured_j(t) - sum_j opex_j] / 4``
+    over the stores open at its end, minus the same discount times the capex of
+    the stores opening in ``t`` (stores open before the horizon: mature, no capex).
+    ``captured_j(t)`` is the weight store ``j`` captures under Huff against the
+    open network and the competitors; ``ramp_j(t) = min(1, (t - t_j + 1) / ramp_quarters)``.
+    """
+    # the checker's own money, on purpose (the solvers use rollout.model.quarter_cash)
+    inst = rinst.instance
+    T = int(quarters)
+    sq = np.asarray(site_quarter, dtype=np.int64)
+    strength = _pair_credit(inst, "market_share")
+    cell = np.asarray(inst.pair_cell, dtype=np.int64)
+    site = np.asarray(inst.pair_site, dtype=np.int64)
+    w = np.asarray(inst.weight, dtype=float)
+    pull = np.zeros(inst.n_cells) if inst.competitor_pull is None else np.asarray(inst.competitor_pull, float)
+    margin = rinst.margin if rinst.margin is not None else inst.margin
+    margin = 1.0 if margin is None else float(margin)
+    rate = 1.0 + rinst.discount_rate_pct / 100.0
+    ramp = int(rinst.ramp_quarters)
+    capex, opex = rinst.site_capex(), rinst.site_opex()
+    out = np.zeros(T)
+    for t in range(T):
+        open_ = (sq <= t) & (sq >= -1)
+        live = open_[site]
+        own = np.bincount(cell[live], weights=strength[live], minlength=inst.n_cells)
+        den = own[cell] + pull[cell]
+        part = np.zeros(cell.size)
+        ok = live & (den > 0)
+        part[ok] = w[cell[ok]] * strength[ok] / den[ok]
+        age = t - sq[site]
+        factor = np.ones(cell.size)
+        if ramp > 1:
+            factor = np.where(sq[site] < 0, 1.0, np.minimum(1.0, (age + 1.0) / ramp))
+        sales_w = float(np.sum(part * factor))
+        disc = rate ** (-t / 4.0)
+        out[t] = disc * (margin * sales_w - float(opex[open_].sum())) / 4.0 - disc * float(capex[sq == t].sum())
+    return out
+
+
 # ---------------------------------------------------------------- quarter table
 def command_figures(
     rinst: RolloutInstance, open_sites: np.ndarray, quarter: np.ndarray, promotions: np.ndarray,
@@ -261,7 +303,10 @@ def quarterly_metrics(
     )
     opex_q = np.array([opex[open_sites[quarter <= t]].sum() / 4.0 for t in range(T)])
     kind = rinst.objective_kind
-    value = quarter_values(inst, kind, site_q, T)
+    if kind == "profit":  # the value is the NPV, quarter by quarter
+        value = quarter_npv(rinst, site_q, T)
+    else:
+        value = quarter_values(inst, kind, site_q, T)
     if kind == "distance":
         objective = float(inst.unreachable_km) * float(np.sum(inst.weight)) - value
     else:
@@ -470,4 +515,8 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, params: Rollout
             out.append(f"table column {c!r} differs from the recomputed one")
     if not math.isclose(result.objective, m["objective_total"], rel_tol=1e-6, abs_tol=1e-6):
         out.append(f"objective {result.objective} != recomputed {m['objective_total']}")
+    if rinst.objective_kind == "profit" and result.bound is not None and result.bound < m["objective_total"] - 1e-6 * max(
+        1.0, abs(m["objective_total"])
+    ):
+        out.append(f"bound {result.bound} is below the recomputed NPV {m['objective_total']}")
     return out

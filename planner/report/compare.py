@@ -109,6 +109,14 @@ def _kpi_rows(competitors: Sequence[str]) -> list[_Row]:
     rows += [
         _Row("capex_cny", "capex", "M CNY", _get("capex_cny"), "mcny", -1),
         _Row("opex_cny_per_year", "opex", "M CNY / year", _get("opex_cny_per_year"), "mcny", -1),
+        # the P&L (kpis.json pnl): mature yearly sales and EBITDA of the final network, capex, rollout NPV
+        _Row("pnl.sales_cny_per_year", "sales (mature network)", "M CNY / year", _get("pnl.sales_cny_per_year"),
+             "mcny", +1),
+        _Row("pnl.ebitda_cny_per_year", "EBITDA (mature network)", "M CNY / year", _get("pnl.ebitda_cny_per_year"),
+             "mcny", +1),
+        _Row("pnl.capex_cny", "capex of the P&L", "M CNY", _get("pnl.capex_cny"), "mcny", -1),
+        _Row("pnl.npv_cny", "NPV over the rollout", "M CNY", _get("pnl.npv_cny"), "mcny", +1),
+        _Row("pnl.loss_making_stores", "loss-making stores", "stores", _get("pnl.loss_making_stores"), "int", -1),
         _Row("mean_distance_km", "mean distance to a store", "km", _get("mean_distance_km"), "float", -1),
         _Row("p_center_km", "farthest person (p-center)", "km", _get("p_center_km"), "float", -1),
         _Row("status", "solver status", "", _get("status"), "text"),

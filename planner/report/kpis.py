@@ -27,7 +27,7 @@ from planner.spatial import nearest_km, pairs_within
 __all__ = [
     "ADMIN_LEVELS", "KPI_LABELS", "admin_kpi_table", "admin_units", "aggregate_grid", "cell_values", "compute_kpis",
     "covered_mask", "gb_codes", "h3_parents", "huff_share", "huff_shares", "nearest_store_km", "own_attraction",
-    "own_share_per_cell", "plan_table", "rollout_kpis", "unit_kpi_table",
+    "own_share_per_cell", "plan_table", "rollout_kpis", "ROLLOUT_OBJECTIVE", "unit_kpi_table",
 ]
 
 OBJECTIVES: tuple[ObjectiveKind, ...] = ("coverage", "distance", "market_share")
@@ -331,12 +331,30 @@ def unit_kpi_table(
     return out.reset_index(drop=True)
 
 
+#: What the rollout's ``objective`` (and ``rollout.csv``'s ``objective`` column, per quarter) measures.
+ROLLOUT_OBJECTIVE: dict[str, tuple[str, str]] = {
+    "coverage": ("covered demand, summed over the quarters", "demand × quarters"),
+    "market_share": ("captured demand (Huff), summed over the quarters", "demand × quarters"),
+    "distance": ("demand-weighted distance, summed over the quarters", "demand·km × quarters"),
+    "profit": ("NPV of the rollout: the quarters' discounted cash (EBITDA − capex), summed", "CNY"),
+}
+
+
 def rollout_kpis(result: Any, table: pd.DataFrame, quarter_labels: list[str] | None) -> dict[str, Any]:
-    """``kpis["rollout"]``: mode, quarters, openings per quarter, objective, bound, gap and status."""
-    return {
+    """``kpis["rollout"]``: mode, quarters, openings per quarter, objective (what and in which unit), bound, gap, status.
+
+    With ``profit`` the objective and its bound are the NPV in CNY (equal to ``pnl.npv_cny``).
+    """
+    out: dict[str, Any] = {
         "mode": result.mode,
         "quarters": quarter_labels,
         "opened_per_quarter": table["opened"].astype(int).tolist(),
+    }
+    kind = getattr(result, "objective_kind", None)
+    if kind is not None:
+        label, unit = ROLLOUT_OBJECTIVE.get(str(kind), (str(kind), ""))
+        out.update(objective_kind=str(kind), objective_label=label, objective_unit=unit)
+    return out | {
         "objective": float(result.objective),
         "bound": None if result.bound is None else float(result.bound),
         "gap": None if result.gap is None else float(result.gap),

@@ -321,8 +321,11 @@ def _pnl_lines(row: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _ebitda_layer(m: folium.Map, reg: LayerRegistry, *, layers: Layers, plan: pd.DataFrame, proj: _Projector) -> None:
-    """Provinces coloured by the plan's yearly EBITDA there (off by default)."""
+def _ebitda_layer(
+    m: folium.Map, reg: LayerRegistry, *, layers: Layers, plan: pd.DataFrame, proj: _Projector,
+    kpis: Mapping[str, Any] | None = None,
+) -> None:
+    """Provinces coloured by the plan's yearly EBITDA there (off by default); the popup adds the rollout's NPV."""
     if "ebitda_cny_per_year" not in plan.columns or "province_code" not in plan.columns:
         return
     units = admin_units(layers, "province")
@@ -334,10 +337,13 @@ def _ebitda_layer(m: folium.Map, reg: LayerRegistry, *, layers: Layers, plan: pd
     values = by_prov.reindex(codes).fillna(0.0).to_numpy(dtype=float)
     breaks = _class_breaks(values)
     fills = _classify(values, breaks, _palette(len(breaks) - 1, "Greens"))
+    per = ((kpis or {}).get("pnl") or {}).get("per_province") or {}
     props = []
     for code, name, v, fill in zip(codes, units["name"].astype(str), values, fills, strict=True):
+        npv = (per.get(code) or {}).get("npv_cny")
+        npv_txt = "" if npv is None else f"NPV over the rollout: {fmt_float(float(npv) / 1e6, 1)} M CNY<br>"
         tip = (f"<b>{esc(name)}</b><br>EBITDA: <b>{fmt_float(v / 1e6, 1)} M CNY/yr</b><br>"
-               f"Sales: {fmt_float(float(sales.get(code, 0.0)) / 1e6, 1)} M CNY/yr<br>"
+               f"Sales: {fmt_float(float(sales.get(code, 0.0)) / 1e6, 1)} M CNY/yr<br>{npv_txt}"
                "<small>mature stores of the final network; economics partly assumptions</small>")
         props.append((tip, fill))
     feats = polygon_features(units.geometry.to_numpy(), props, proj.geoms, SIMPLIFY_TOLERANCE_DEG["province"])
@@ -583,7 +589,7 @@ def build_map(
     admin = _admin_layers(
         m, reg, layers=layers, plan=plan, kpis=kpis, kpi=cfg.choropleth_kpi, cell_values=cell_values, proj=proj
     )
-    _ebitda_layer(m, reg, layers=layers, plan=plan, proj=proj)
+    _ebitda_layer(m, reg, layers=layers, plan=plan, proj=proj, kpis=kpis)
     grid = None
     if cfg.max_grid_cells > 0 and layers.cells is not None and len(layers.cells):
         grid = _grid_layer(m, reg, cells=layers.cells, cell_values=cell_values, max_cells=cfg.max_grid_cells,

@@ -25,7 +25,7 @@ from planner.instance import BuiltInstance
 from planner.optimise.types import attraction
 from planner.report.figures import agg_figure
 
-__all__ = ["store_sales", "store_pnl", "quarterly_cash", "pnl_kpis", "write_cashflow_png", "PNL_COLUMNS"]
+__all__ = ["store_sales", "store_pnl", "quarterly_cash", "store_npv", "pnl_kpis", "write_cashflow_png", "PNL_COLUMNS"]
 
 #: Columns ``plan.csv`` gains (yearly figures of a mature store).
 PNL_COLUMNS = (
@@ -94,13 +94,13 @@ def store_pnl(built: BuiltInstance, open_sites: np.ndarray, econ: EconomicsConfi
     )
 
 
-def quarterly_cash(
+def _store_quarters(
     built: BuiltInstance, open_sites: np.ndarray, quarter: np.ndarray | None, econ: EconomicsConfig, quarters: int
-) -> pd.DataFrame:
-    """Per quarter: sales, EBITDA, capex, cash flow, cumulative cash and its discounted sum (CNY).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per open store (sorted site index) and quarter: sales, EBITDA and capex paid (CNY in the quarter).
 
-    ``quarter`` is each open site's opening quarter (0-based, -1 = open before the
-    start; None: everything open from the start).
+    Returns ``sites`` and three float[stores, quarters] arrays; a store not yet
+    open has zeros. ``quarter`` as in :func:`quarterly_cash`.
     """
     sites = np.unique(np.asarray(open_sites, dtype=np.int64))
     if quarter is None:
@@ -113,28 +113,73 @@ def quarterly_cash(
     capex = np.where(q_of >= 0, tab["capex_cny"].to_numpy(float), 0.0)
     gm = econ.gross_margin_pct / 100.0
     ramp = max(int(econ.ramp_quarters), 0)
-    rows = []
-    cum = npv = 0.0
+    sales = np.zeros((sites.size, quarters))
+    ebitda = np.zeros((sites.size, quarters))
+    paid = np.zeros((sites.size, quarters))
     for t in range(quarters):
         live = q_of <= t
         sales_y, _ = store_sales(built, sites[live])
-        age = t - np.maximum(q_of[live], -ramp)  # quarters since opening (existing stores are mature)
+        age = t - q_of[live]  # quarters since opening
         factor = np.ones(age.size) if ramp == 0 else np.minimum(1.0, (age + 1) / ramp)
-        sales_q = float(np.sum(sales_y * factor)) / 4.0
-        ebitda_q = gm * sales_q - float(opex[live].sum()) / 4.0
-        capex_q = float(capex[q_of == t].sum())
+        factor[q_of[live] < 0] = 1.0  # stores open before the start are mature
+        sales[live, t] = sales_y * factor / 4.0
+        ebitda[live, t] = gm * sales[live, t] - opex[live] / 4.0
+        paid[q_of == t, t] = capex[q_of == t]
+    return sites, sales, ebitda, paid
+
+
+def _discount(econ: EconomicsConfig, quarters: int) -> np.ndarray:
+    """Quarterly discount factors ``(1 + r)^(-t/4)``."""
+    return np.asarray((1.0 + econ.discount_rate_pct / 100.0) ** (-np.arange(quarters) / 4.0), dtype=float)
+
+
+def quarterly_cash(
+    built: BuiltInstance, open_sites: np.ndarray, quarter: np.ndarray | None, econ: EconomicsConfig, quarters: int
+) -> pd.DataFrame:
+    """Per quarter: sales, EBITDA, capex, cash flow, cumulative cash and its discounted sum (CNY).
+
+    ``quarter`` is each open site's opening quarter (0-based, -1 = open before the
+    start; None: everything open from the start). ``npv_to_date_cny`` in the last
+    quarter is the network's NPV; with ``objective.kind: profit`` the rollout
+    maximised it (its ``objective`` is the same figure).
+    """
+    _, sales, ebitda, paid = _store_quarters(built, open_sites, quarter, econ, quarters)
+    d = _discount(econ, quarters)
+    rows = []
+    cum = npv = 0.0
+    for t in range(quarters):
+        sales_q, ebitda_q, capex_q = float(sales[:, t].sum()), float(ebitda[:, t].sum()), float(paid[:, t].sum())
         cash = ebitda_q - capex_q
         cum += cash
-        npv += cash * (1.0 + econ.discount_rate_pct / 100.0) ** (-t / 4.0)
+        npv += cash * d[t]
         rows.append({"sales_cny": sales_q, "ebitda_cny": ebitda_q, "capex_paid_cny": capex_q,
                      "cash_flow_cny": cash, "cumulative_cash_cny": cum, "npv_to_date_cny": npv})
     return pd.DataFrame(rows)
 
 
-def pnl_kpis(pnl: pd.DataFrame, provinces: pd.Series, cash: pd.DataFrame | None) -> dict[str, Any]:
-    """``kpis.json``'s ``pnl``: network totals, NPV over the horizon, and the same per province."""
+def store_npv(
+    built: BuiltInstance, open_sites: np.ndarray, quarter: np.ndarray | None, econ: EconomicsConfig, quarters: int
+) -> pd.Series:
+    """Each open store's discounted cash over the horizon (CNY), indexed by site index; sums to the network NPV.
 
-    def totals(df: pd.DataFrame) -> dict[str, float]:
+    A store's cash in a quarter is its own EBITDA (its captured sales under the
+    network open then, ramped, times the gross margin, minus its opex) minus the
+    capex it pays on opening, discounted as in :func:`quarterly_cash`.
+    """
+    sites, _, ebitda, paid = _store_quarters(built, open_sites, quarter, econ, quarters)
+    return pd.Series((ebitda - paid) @ _discount(econ, quarters), index=sites, dtype=float)
+
+
+def pnl_kpis(
+    pnl: pd.DataFrame, provinces: pd.Series, cash: pd.DataFrame | None, npv: pd.Series | None = None,
+) -> dict[str, Any]:
+    """``kpis.json``'s ``pnl``: network totals, NPV over the horizon, and the same per province.
+
+    ``npv`` (:func:`store_npv`, with the rollout) gives each province's ``npv_cny``:
+    the discounted cash of its stores, so the provinces' NPVs sum to the network's.
+    """
+
+    def totals(df: pd.DataFrame) -> dict[str, Any]:
         return {
             "stores": int(len(df)),
             "sales_cny_per_year": float(df["sales_cny_per_year"].sum()),
@@ -150,7 +195,12 @@ def pnl_kpis(pnl: pd.DataFrame, provinces: pd.Series, cash: pd.DataFrame | None)
     out["note"] = "yearly figures of mature stores in the final network; economics parameters marked " \
                   "ASSUMPTION in scenarios/defaults.yaml are illustrative"
     prov = provinces.reindex(pnl.index).astype(str)
-    out["per_province"] = {code: totals(pnl[prov == code]) for code in sorted(prov.unique())}
+    out["per_province"] = {}
+    for code in sorted(prov.unique()):
+        part = pnl[prov == code]
+        row = totals(part)
+        row["npv_cny"] = None if npv is None else float(npv.reindex(part.index).fillna(0.0).sum())
+        out["per_province"][code] = row
     return out
 
 

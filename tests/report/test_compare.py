@@ -49,6 +49,7 @@ def make_run(
     config: dict[str, Any] | None = None,
     png: bool = True,
     link: bool = True,
+    pnl: dict[str, Any] | None = None,
 ) -> Path:
     """Fabricate ``results/<scenario>/<run_id>/`` like the pipeline writes it, plus ``latest``."""
     folder = results / scenario / run_id
@@ -70,6 +71,8 @@ def make_run(
         ],
         "per_tier": [],
     }
+    if pnl is not None:
+        kpis["pnl"] = pnl
     (folder / "kpis.json").write_text(json.dumps(kpis, ensure_ascii=False), encoding="utf-8")
     rows = []
     for name, (s, _) in per_province.items():
@@ -349,3 +352,24 @@ def test_city_differences(two_runs: tuple[Path, Path, Path]) -> None:
     path = compare_runs([a, b])
     assert "Differences per city" not in path.read_text(encoding="utf-8")
     assert not (path.parent / "cities.csv").exists()
+
+
+def test_pnl_rows_compare_the_profit_plan_with_the_coverage_plan(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    money = {"sales_cny_per_year": 9e8, "ebitda_cny_per_year": 1.2e8, "capex_cny": 2.5e8, "npv_cny": 4e7,
+             "loss_making_stores": 0}
+    a = make_run(results, "coverage", pnl={**money, "ebitda_cny_per_year": 0.5e8, "npv_cny": -3e7,
+                                            "loss_making_stores": 12})
+    b = make_run(results, "profit", kind="profit", pnl=money)
+    path = compare_runs([a, b])
+    df = pd.read_csv(path.parent / "compare.csv").set_index("kpi")
+    assert float(df.loc["pnl.npv_cny", "profit"]) == pytest.approx(4e7)
+    assert float(df.loc["pnl.npv_cny", "Δ profit"]) == pytest.approx(7e7)
+    assert float(df.loc["pnl.ebitda_cny_per_year", "coverage"]) == pytest.approx(0.5e8)
+    assert float(df.loc["pnl.sales_cny_per_year", "Δ profit"]) == pytest.approx(0.0)
+    assert float(df.loc["pnl.capex_cny", "profit"]) == pytest.approx(2.5e8)
+    assert float(df.loc["pnl.loss_making_stores", "Δ profit"]) == -12
+    assert df.loc["pnl.npv_cny", "unit"] == "M CNY"
+    text = path.read_text(encoding="utf-8")
+    for needle in ("NPV over the rollout", "EBITDA (mature network)", "sales (mature network)"):
+        assert needle in text, needle

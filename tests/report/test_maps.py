@@ -287,3 +287,17 @@ def test_plan_without_coordinates_is_a_clear_data_error(micro_inputs: dict[str, 
     plan = micro_inputs["plan"].drop(columns=["lat"])
     with pytest.raises(DataError, match=r"lacks column\(s\) \['lat'\]"):
         write_map(tmp_path / "m.html", scenario=Scenario(name="x"), **{**micro_inputs, "plan": plan})
+
+
+def test_ebitda_layer_popup_shows_each_provinces_npv(micro_inputs: dict[str, Any], tmp_path: Path) -> None:
+    from planner.report.maps import write_map
+
+    plan = micro_inputs["plan"].copy()
+    plan["ebitda_cny_per_year"] = 2e6
+    plan["sales_cny_per_year"] = 9e6
+    code = str(plan["province_code"].iloc[0])
+    kpis = {**micro_inputs["kpis"], "pnl": {"per_province": {code: {"npv_cny": 12.34e6}}}}
+    out = write_map(tmp_path / "map.html", scenario=Scenario(name="npv"), **{**micro_inputs, "plan": plan, "kpis": kpis})
+    text = out.read_text(encoding="utf-8")
+    assert "Province: EBITDA of the plan" in text
+    assert "NPV over the rollout: 12.3 M CNY" in text

@@ -23,7 +23,7 @@ import pytest
 from planner.config.models import EconomicsConfig
 from planner.instance import BuiltInstance
 from planner.optimise.types import Instance
-from planner.report.pnl import quarterly_cash, store_pnl
+from planner.report.pnl import pnl_kpis, quarterly_cash, store_npv, store_pnl
 
 
 def two_stores() -> BuiltInstance:
@@ -74,3 +74,50 @@ def test_profit_run_writes_pnl(tmp_path: Path) -> None:
     assert kpis["pnl"]["npv_cny"] is not None and (res.path / "cashflow.png").is_file()
     roll = pd.read_csv(res.path / "rollout.csv")
     assert {"sales_cny", "ebitda_cny", "cumulative_cash_cny"} <= set(roll.columns)
+
+
+def test_store_npvs_sum_to_the_network_npv_and_by_province() -> None:
+    built = two_stores()
+    built.sites["province_code"] = ["440000", "450000"]
+    econ = EconomicsConfig(gross_margin_pct=20.0, ramp_quarters=2, discount_rate_pct=10.0)
+    cash = quarterly_cash(built, np.array([0, 1]), np.array([1, -1]), econ, 3)
+    npv = store_npv(built, np.array([0, 1]), np.array([1, -1]), econ, 3)
+    d = 1.1 ** (-np.arange(3) / 4)
+    # B alone in quarter 0 (250 a year); then A ramps in: half its sales in quarter 1, all in quarter 2
+    b_sales = np.array([250.0, 500 / 3, 500 / 3]) / 4
+    want_b = float(np.sum(d * (0.2 * b_sales - 10 / 4)))
+    want_a = float(d[1] * (0.2 * 0.5 * 2000 / 3 / 4 - 50 / 4 - 400) + d[2] * (0.2 * 2000 / 3 / 4 - 50 / 4))
+    assert npv.loc[1] == pytest.approx(want_b) and npv.loc[0] == pytest.approx(want_a)
+    assert npv.sum() == pytest.approx(cash["npv_to_date_cny"].iloc[-1])
+    k = pnl_kpis(store_pnl(built, np.array([0, 1]), econ), built.sites["province_code"], cash, npv)
+    assert k["per_province"]["440000"]["npv_cny"] == pytest.approx(want_a)
+    assert sum(p["npv_cny"] for p in k["per_province"].values()) == pytest.approx(k["npv_cny"])
+
+
+def test_profit_rollout_objective_is_the_pnl_npv(tmp_path: Path) -> None:
+    from planner.pipeline import run
+    from tests.test_pipeline import prepared
+
+    prep = prepared(objective={"kind": "profit"}, constraints={"total_stores": {"min": 2, "max": 4}},
+                    rollout={"quarters": 4}, economics={"ramp_quarters": 2, "discount_rate_pct": 8.0})
+    res = run(prep.scenario, results_dir=tmp_path, prepared=prep)
+    kpis = json.loads((res.path / "kpis.json").read_text(encoding="utf-8"))
+    roll = kpis["rollout"]
+    assert roll["objective_kind"] == "profit" and roll["objective_unit"] == "CNY" and "NPV" in roll["objective_label"]
+    assert roll["objective"] == pytest.approx(kpis["pnl"]["npv_cny"], rel=1e-9, abs=1e-3)
+    assert roll["bound"] >= roll["objective"] - 1e-6 * abs(roll["objective"])
+    table = pd.read_csv(res.path / "rollout.csv")
+    assert table["objective"].sum() == pytest.approx(kpis["pnl"]["npv_cny"], rel=1e-9, abs=1e-3)
+    assert table["npv_to_date_cny"].iloc[-1] == pytest.approx(kpis["pnl"]["npv_cny"])
+    per = kpis["pnl"]["per_province"]
+    assert sum(p["npv_cny"] for p in per.values()) == pytest.approx(kpis["pnl"]["npv_cny"], rel=1e-9, abs=1e-3)
+
+
+def test_a_store_open_before_the_start_is_mature_whatever_the_ramp() -> None:
+    # B open from the start sells its full 250 a year in quarter 0, also with a 4-quarter ramp
+    econ = EconomicsConfig(gross_margin_pct=20.0, ramp_quarters=4, discount_rate_pct=0.0)
+    cash = quarterly_cash(two_stores(), np.array([0, 1]), np.array([1, -1]), econ, 3)
+    assert cash["sales_cny"].iloc[0] == pytest.approx(250 / 4)
+    # A opened in quarter 1 at a quarter of its sales, then half
+    assert cash["sales_cny"].iloc[1] == pytest.approx((0.25 * 2000 / 3 + 500 / 3) / 4)
+    assert cash["sales_cny"].iloc[2] == pytest.approx((0.5 * 2000 / 3 + 500 / 3) / 4)

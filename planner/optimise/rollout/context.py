@@ -98,7 +98,9 @@ class Selection:
         g2l = np.full(inst.n_sites, -1, dtype=np.int64)
         g2l[cand] = np.arange(n)
         self.g2l = g2l
-        self.target = int(inst.stores) - int(base.size)
+        s_lo, s_hi = inst.store_range()  # exactly ``stores``, or a range (profit)
+        self.target = s_hi - int(base.size)  # most new stores
+        self.target_lo = max(s_lo - int(base.size), 0) if s_lo != s_hi else self.target  # fewest new stores
         # locations: one open site each
         if inst.site_location is not None:
             loc = np.asarray(inst.site_location, dtype=np.int64)
@@ -177,9 +179,13 @@ class Selection:
                 if not self.ok(j):
                     return False
                 self.add(j)
-            return self.count == self.target and self.mins_met()
+            return self.count_ok() and self.mins_met()
         finally:
             self.restore(saved)
+
+    def count_ok(self) -> bool:
+        """Whether the new stores so far are as many as the count (or range) asks."""
+        return self.target_lo <= self.count <= self.target
 
     def mins_met(self) -> bool:
         return all(self.group_count[gi] >= g[1] for gi, g in enumerate(self.groups))

@@ -25,6 +25,7 @@ import numpy as np
 from planner.optimise.rollout.chain import county_stores_unlocked
 from planner.optimise.rollout.context import NEVER, Context, Selection
 from planner.optimise.rollout.model import manager_pool
+from planner.optimise.rollout.npv import is_profit, open_now_value
 from planner.optimise.rollout.types import TOL
 
 __all__ = ["Staff", "quarter_greedy", "trim_hires", "staff_schedule"]
@@ -55,7 +56,9 @@ class _Quarter:
     a_t: int = 0  # area managers hired this quarter
 
 
-def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") -> tuple[np.ndarray, Staff] | None:
+def quarter_greedy(
+    ctx: Context, *, score: Literal["value", "ratio"] = "value", postpone: bool = False, by_share: bool = False,
+) -> tuple[np.ndarray, Staff] | None:
     """Open stores quarter by quarter, most valuable (or best value per CNY) first.
 
     Each quarter opens as many stores as managers (hiring when short), money,
@@ -66,9 +69,19 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
     (when a store manager is free to replace the promoted one), else an external
     area hire, else a promotion with a store-manager hire. Returns local quarters
     (``NEVER`` = not opened) and the staff, or None when it fails to open what must open.
+
+    With ``profit`` a candidate's value is what opening it now rather than next
+    quarter is worth in CNY (:func:`~planner.optimise.rollout.npv.open_now_value`);
+    with ``postpone`` a candidate worth nothing or less waits (in ``two_stage``
+    until the last quarter, where everything left opens; in ``joint`` for ever),
+    except the stores a province must open now to finish within the horizon.
+    ``by_share`` orders a ``profit`` rollout by the captured weight alone, as the
+    ``market_share`` rollout does (one more incumbent: the NPV is never below
+    that of the market-share greedy's schedule).
     """
     params, T, n = ctx.params, ctx.T, ctx.n
     vm = ctx.vm
+    profit = is_profit(ctx.rinst) and not by_share
     sel = ctx.sel
     if sel is not None:
         sel_state = sel.copy_state()
@@ -93,7 +106,12 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
     if cmd is not None:
         a0 = int(formed.sum()) if cmd.initial_area_managers is None else int(cmd.initial_area_managers)
 
-    def run(qs: _Quarter, members: np.ndarray, limit: np.ndarray | None) -> None:
+    def value(t: int, loc: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """The heap's priority of candidates ``loc`` with marginal gains ``g`` in quarter ``t``."""
+        v = open_now_value(ctx, loc, g, t) if profit else g
+        return v / np.maximum(ctx.capex[loc], 1.0) if score == "ratio" else v
+
+    def run(qs: _Quarter, members: np.ndarray, limit: np.ndarray | None, wait: bool = False) -> None:
         heap = [(-qs.bonus[m], -qs.key[m], int(m)) for m in members]
         heapq.heapify(heap)
         while heap:
@@ -103,10 +121,15 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
                 continue
             if qs.ver[m] != qs.added:
                 qs.gains[m] = vm.gain(state, int(cand_ids[j]))
-                qs.key[m] = qs.gains[m] / max(ctx.capex[j], 1.0) if score == "ratio" else qs.gains[m]
+                if profit:
+                    qs.key[m] = float(value(qs.t, np.array([j]), np.array([qs.gains[m]]))[0])
+                else:
+                    qs.key[m] = qs.gains[m] / max(ctx.capex[j], 1.0) if score == "ratio" else qs.gains[m]
                 qs.ver[m] = qs.added
                 heapq.heappush(heap, (-qs.bonus[m], -qs.key[m], m))
                 continue
+            if wait and qs.key[m] <= 0 and qs.bonus[m] <= 0:
+                continue  # worth more later (or never): it waits
             p = ctx.prov[j]
             if cap is not None and qs.per_prov_t[p] >= cap:
                 continue
@@ -178,7 +201,10 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
             pending_county = np.bincount(ctx.prov[todo & ctx.county], minlength=ctx.n_prov) > 0
             locked = (~unlocked) & pending_county
             bonus[(~ctx.county[idx]) & locked[ctx.prov[idx]]] = 1.0
-        key = g / np.maximum(ctx.capex[idx], 1.0) if score == "ratio" else g.copy()
+        if profit:
+            key = value(t, idx, g)
+        else:
+            key = g / np.maximum(ctx.capex[idx], 1.0) if score == "ratio" else g.copy()
         per_prov_t = np.zeros(ctx.n_prov, dtype=np.int64)
         # provinces that must open some stores now to finish within the horizon
         forced = np.zeros(ctx.n_prov, dtype=np.int64)
@@ -192,7 +218,7 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
                                                          ahires, a0 - int(formed.sum()))
         if forced.any():
             run(qs, np.flatnonzero(forced[ctx.prov[idx]] > 0), forced.copy())
-        run(qs, np.arange(idx.size), None)
+        run(qs, np.arange(idx.size), None, wait=postpone and not (ctx.must_open and t == T - 1))
         opened[t] = qs.n_t
         hires[t] = qs.h_t
         prom[t] = qs.p_t
@@ -204,7 +230,7 @@ def quarter_greedy(ctx: Context, *, score: Literal["value", "ratio"] = "value") 
     if ctx.must_open and np.any(q == NEVER):
         ok = False
     if sel is not None:
-        ok = sel.count == sel.target and sel.mins_met()
+        ok = sel.count_ok() and sel.mins_met()
         sel.restore(sel_state)
     if not ok:
         return None

@@ -28,6 +28,7 @@ from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 from planner.optimise.rollout.chain import county_stores_unlocked
 from planner.optimise.rollout.context import NEVER, Context
 from planner.optimise.rollout.linearise import Linear
+from planner.optimise.rollout.npv import is_profit, linear_costs
 
 __all__ = ["Families", "MipOut", "Mip", "diagnose"]
 
@@ -256,7 +257,7 @@ class Mip:
         ctx, sel, last = self.ctx, self.ctx.sel, self.ctx.T - 1
         assert sel is not None
         Yl = [self.Y[j][last] for j in range(ctx.n)]
-        self._row(sel.target, sel.target, Yl, [1.0] * ctx.n)
+        self._row(sel.target_lo, sel.target, Yl, [1.0] * ctx.n)
         order = np.argsort(sel.loc, kind="stable")
         bounds = np.flatnonzero(np.r_[True, np.diff(sel.loc[order]) != 0, True])
         for a0, a1 in zip(bounds[:-1], bounds[1:], strict=True):
@@ -274,18 +275,27 @@ class Mip:
             self._row(-self.inf, sel.opex_left, Yl, sel.opex)
 
     def define_objective(self) -> None:
+        """Maximise the upper model summed over quarters; ``profit``: its NPV (:mod:`~planner.optimise.rollout.npv`).
+
+        With ``profit`` every share term of quarter ``t`` is scaled by ``m d_t / 4`` and
+        the opex, capex and ramp-loss terms go on ``Y[j, t]`` as they are linear.
+        """
         ctx, lin, s, T = self.ctx, self.lin, self.s, self.ctx.T
         assert lin is not None
         obj = s.Objective()
+        if is_profit(ctx.rinst):
+            coef, scale, const = linear_costs(ctx)
+        else:
+            coef, scale, const = np.zeros((ctx.n, T)), np.ones(T), 0.0
         for j in range(ctx.n):
-            if lin.v[j]:
+            if lin.v[j] or coef[j].any():
                 for t in range(T):
-                    obj.SetCoefficient(self.Y[j][t], float(lin.v[j]))
+                    obj.SetCoefficient(self.Y[j][t], float(lin.v[j] * scale[t] + coef[j, t]))
         for wk, st in zip(lin.cov_w, lin.cov_sets, strict=True):
             for t in range(T):
                 u = s.NumVar(0.0, 1.0, "")
                 self._row(-self.inf, 0.0, [u] + [self.Y[j][t] for j in st], [1.0] + [-1.0] * st.size)
-                obj.SetCoefficient(u, float(wk))
+                obj.SetCoefficient(u, float(wk * scale[t]))
         for hc in lin.huff_cells:
             for t in range(T):
                 th = s.NumVar(0.0, self.inf, "")
@@ -293,8 +303,8 @@ class Mip:
                 self._row(-self.inf, 0.0, [th] + ys, [1.0] + list(-hc.single))
                 for slope, icpt in hc.tangents:
                     self._row(-self.inf, icpt, [th] + ys, [1.0] + list(-slope * hc.a))
-                obj.SetCoefficient(th, 1.0)
-        obj.SetOffset(T * lin.const)
+                obj.SetCoefficient(th, float(scale[t]))
+        obj.SetOffset(float(scale.sum()) * lin.const + const)
         obj.SetMaximization()
 
     # -- solve ----------------------------------------------------------------

@@ -30,7 +30,7 @@ from planner.optimise.rollout.types import (
 )
 from planner.optimise.types import Instance, ObjectiveKind
 
-__all__ = ["NetworkValue", "value_model", "manager_pool", "command_pool", "area_formation", "quarter_table"]
+__all__ = ["NetworkValue", "value_model", "quarter_cash", "manager_pool", "command_pool", "area_formation", "quarter_table"]
 
 
 # ----------------------------------------------------------------- network value
@@ -45,7 +45,10 @@ class NetworkValue:
     - ``distance``: savings ``sum_i w_i * max_open_j (U - min(U, d_ij))``, so the
       distance objective is ``U * sum(w) - value``; state = best saving per cell;
     - ``market_share``: ``sum_i w_i * S_i / (S_i + C_i)``, ``S_i = sum_open a_ij``
-      (``a_ij = attr_j (1 + d_ij)^-beta``); state = ``S_i``.
+      (``a_ij = attr_j (1 + d_ij)^-beta``); state = ``S_i``;
+    - ``profit``: the market share above (the captured weight); the rollout's money
+      (margin, costs, discount, ramp) is linear on top of it
+      (:mod:`planner.optimise.rollout.npv`).
 
     Parameters
     ----------
@@ -110,6 +113,22 @@ class NetworkValue:
         """Value of the network in ``state``."""
         return float(self.phi(state).sum())
 
+    def site_shares(self, state: np.ndarray, sites: np.ndarray) -> np.ndarray:
+        """Market share: the weight each open site of ``sites`` captures in ``state`` (float[len(sites)]).
+
+        ``sum_i w_i a_ij / (S_i + C_i)`` (a cell without competitors goes to its own
+        stores in proportion to their strengths); the sum over the open network is
+        :meth:`total`.
+        """
+        sites = np.asarray(sites, dtype=np.int64)
+        sl = self.pair_index(sites)
+        cells = self.pcell[sl]
+        den = state[cells] + self.pull[cells]
+        num = self.w[cells] * self.f[sl]
+        g = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        owner = np.repeat(np.arange(sites.size), self.indptr[sites + 1] - self.indptr[sites])
+        return np.bincount(owner, weights=g, minlength=sites.size)
+
     def objective(self, value: float) -> float:
         """The instance objective (as the scenario reports it) for a value."""
         if self.kind == "distance":
@@ -173,6 +192,49 @@ def value_model(rinst: RolloutInstance, kind: ObjectiveKind | None = None) -> Ne
         rinst.cache[kind] = NetworkValue(rinst.instance, kind)
     vm: NetworkValue = rinst.cache[kind]
     return vm
+
+
+def _ramp(age: np.ndarray, ramp: int) -> np.ndarray:
+    """Ramp factor of stores ``age`` quarters after opening (0 = opening quarter)."""
+    if ramp <= 1:
+        return np.ones(age.shape)
+    return np.asarray(np.minimum(1.0, (age + 1.0) / ramp), dtype=float)
+
+
+def quarter_cash(
+    rinst: RolloutInstance, quarters: int, base: np.ndarray, sites: np.ndarray, quarter: np.ndarray
+) -> np.ndarray:
+    """``profit``: discounted cash of each quarter (float[quarters], CNY); their sum is the NPV.
+
+    The formula is in :mod:`planner.optimise.rollout.npv`.
+
+    ``base`` are open before quarter 0 (mature, no capex); ``sites[k]`` opens in
+    ``quarter[k]`` (outside ``0..quarters-1`` = never).
+    """
+    T = int(quarters)
+    vm = value_model(rinst)
+    m = rinst.profit_margin()
+    d = rinst.discount(T)
+    R = int(rinst.ramp_quarters)
+    capex, opex = rinst.site_capex(), rinst.site_opex()
+    base = np.asarray(base, dtype=np.int64)
+    sites = np.asarray(sites, dtype=np.int64)
+    quarter = np.asarray(quarter, dtype=np.int64)
+    every = np.r_[base, sites]
+    q_all = np.r_[np.full(base.size, -1, dtype=np.int64), quarter]
+    state = vm.state_of(base)
+    out = np.zeros(T)
+    for t in range(T):
+        now = sites[quarter == t]
+        vm.add(state, now)
+        live = (q_all <= t) & (q_all >= -1)
+        s = vm.site_shares(state, every[live])
+        age = t - q_all[live]
+        rho = np.where(q_all[live] < 0, 1.0, _ramp(age, R))
+        out[t] = d[t] * (m * float(np.sum(rho * s)) - float(opex[every[live]].sum())) / 4.0 - d[t] * float(
+            capex[now].sum()
+        )
+    return out
 
 
 # ------------------------------------------------------------------ manager pool
@@ -311,7 +373,10 @@ def quarter_table(
         [opex[existing].sum() + opex[new[qn <= t]].sum() for t in range(T)]
     ) / 4.0
     vm = value_model(rinst)
-    value = vm.quarter_values(existing, new, qn, T)
+    if rinst.objective_kind == "profit":  # the value is the NPV itself, quarter by quarter (CNY)
+        value = quarter_cash(rinst, T, existing, new, qn)
+    else:
+        value = vm.quarter_values(existing, new, qn, T)
     objective = np.array([vm.objective(v) for v in value])
     # covered population: step coverage within each site's radius, whatever the objective
     pop = rinst.population()

@@ -9,7 +9,10 @@ Two modes (``rollout.mode``):
 
 Both maximise the sum over quarters of the quarterly objective of the network
 open at the end of the quarter (coverage, Huff market share, or -- for the
-``distance`` objective -- the distance saved), subject to the manager pipeline
+``distance`` objective -- the distance saved; for ``profit`` the quarter's
+discounted cash, so the sum is the rollout's NPV in CNY, with capex paid in the
+opening quarter and a ramp to maturity: :mod:`~planner.optimise.rollout.npv`),
+subject to the manager pipeline
 (see :mod:`planner.optimise.rollout_check` for its exact dynamics), the quarterly
 capex budget (external hires are paid from it too; unspent money carries over
 when ``rollout.carry_over``), the chain of command (a province opens county
@@ -31,7 +34,11 @@ quarter, ``f(G) + (the cap_t largest gains w.r.t. G)`` for any network ``G``
 (Nemhauser-Wolsey-Fisher; ``cap_t`` = most stores the pipeline and budget can
 open by quarter ``t``, a tiny count-only MIP) -- is valid over all candidates, so
 it also bounds the joint mode when the MIP runs on a reduced candidate pool (the
-MIP and LP bounds are only used when the MIP sees every candidate). The reported
+MIP and LP bounds are only used when the MIP sees every candidate). With ``profit`` the money
+is linear on the opening variables and goes straight into the MIP and the bound;
+the ramp enters the MIP as an under-charged loss, so every bound stays a valid
+upper bound on the exact NPV (the argument is in :mod:`~planner.optimise.rollout.npv`),
+and the greedy also runs a variant in which openings worth nothing yet wait. The reported
 bound is the smallest valid one; the objective is always recomputed exactly and
 every schedule is verified by :func:`~planner.optimise.rollout_check.check_rollout`
 before it is returned.
@@ -59,7 +66,8 @@ from planner.optimise.rollout.feasibility import explain_upfront, max_cumulative
 from planner.optimise.rollout.greedy import Staff, quarter_greedy, staff_schedule
 from planner.optimise.rollout.linearise import linearise
 from planner.optimise.rollout.mip import Families, Mip, diagnose
-from planner.optimise.rollout.model import quarter_table
+from planner.optimise.rollout.model import quarter_cash, quarter_table
+from planner.optimise.rollout.npv import is_profit, npv_bound
 from planner.optimise.rollout.types import MipBackend, RolloutInstance, RolloutParams, RolloutResult
 from planner.optimise.rollout_check import check_rollout
 from planner.optimise.types import Solution
@@ -91,6 +99,21 @@ def _quarter_bound(ctx: Context, caps: np.ndarray, checkpoints: list[np.ndarray]
     return best
 
 
+GreedyVariant = tuple[Literal["value", "ratio"], bool, bool, str]  # score, postpone, by_share, name
+
+
+def _greedy_variants(ctx: Context) -> list[GreedyVariant]:
+    """The quarter greedies to run; ``profit`` also lets worthless openings wait, and orders by share alone."""
+    scores: list[Literal["value", "ratio"]] = ["value"]
+    if ctx.params.capex_budget_per_quarter_cny is not None:
+        scores.append("ratio")
+    out: list[GreedyVariant] = [(sc, False, False, f"greedy-{sc}") for sc in scores]
+    if is_profit(ctx.rinst):
+        out += [(sc, True, False, f"greedy-{sc}-wait") for sc in scores]
+        out += [(sc, False, True, f"greedy-{sc}-share") for sc in scores]
+    return out
+
+
 def _default_backend() -> MipBackend:
     # HiGHS solved the national two-stage case ~4x faster than SCIP (bench_rollout.py)
     return "HIGHS"
@@ -115,17 +138,31 @@ def _result(
             bound = ctx.T * ctx.vm.objective(0.0) - bound_value
         else:
             bound = bound_value
-        gap = relative_gap(obj, bound, maximise=kind != "distance")
+        if kind == "profit":  # an NPV may be negative: the gap relative to the bound's size
+            gap = _npv_gap(obj, bound)
+        else:
+            gap = relative_gap(obj, bound, maximise=kind != "distance")
     res = RolloutResult(
         open_sites=sites, quarter=quarter, hires=np.asarray(hires, dtype=np.int64), table=table,
         objective=obj, objective_kind=kind, bound=bound, gap=gap, seconds=time.perf_counter() - t0,
         methods=methods, status=status, mode=mode, stats=stats,
         promotions=np.asarray(prom, dtype=np.int64), area_hires=np.asarray(ahires, dtype=np.int64),
     )
+    if kind == "profit":  # the selection's yearly profit of the final network (margin x share - fixed costs)
+        inst = rinst.instance
+        fixed = np.zeros(inst.n_sites) if inst.site_fixed_cost is None else np.asarray(inst.site_fixed_cost, float)
+        margin = 1.0 if inst.margin is None else float(inst.margin)
+        res.final_objective = margin * ctx.vm.total(ctx.vm.state_of(sites)) - float(fixed[sites].sum())
     problems = check_rollout(rinst, res, params)
     if problems:  # our bug, not the user's
         raise RuntimeError("rollout schedule violates its constraints:\n" + "\n".join(problems))
     return res
+
+
+def _npv_gap(objective: float, bound: float) -> float:
+    """Relative gap of an NPV (either sign): ``(bound - objective) / |bound|`` (0 when both are 0)."""
+    den = abs(bound) if bound != 0 else abs(objective)
+    return max(0.0, (bound - objective) / den) if den > 0 else 0.0
 
 
 ScheduleIncumbent = tuple[np.ndarray, np.ndarray, Staff, str]  # new sites (global), their quarters, staff, name
@@ -144,6 +181,7 @@ def _run(
                                   problems=probs)
         caps = np.minimum(max_cumulative_openings(ctx), ctx.n_required)
     backend = backend or _default_backend()
+    profit = is_profit(ctx.rinst)
     stats: dict[str, float] = {"candidates": float(ctx.n), "required_openings": float(ctx.n_required)}
     # --- incumbents: the caller's, then greedy
     best: tuple[float, np.ndarray, Staff, str] | None = None
@@ -170,13 +208,10 @@ def _run(
         if ctx.sel is None or ctx.sel.accepts(loc):
             offer(q, hires, name)
     if run_greedy:
-        scores: list[Literal["value", "ratio"]] = ["value"]
-        if ctx.params.capex_budget_per_quarter_cny is not None:
-            scores.append("ratio")
-        for sc in scores:
-            g = quarter_greedy(ctx, score=sc)
+        for sc, wait, by_share, name in _greedy_variants(ctx):
+            g = quarter_greedy(ctx, score=sc, postpone=wait, by_share=by_share)
             if g is not None:
-                offer(g[0], g[1], f"greedy-{sc}")
+                offer(g[0], g[1], name)
     stats["greedy_s"] = time.perf_counter() - t0
     stats["incumbent_value"] = best[0] if best else math.nan
     # --- the per-quarter submodular bound (before the MIP, so the MIP gets the rest of the time)
@@ -185,7 +220,10 @@ def _run(
         checkpoints = [np.zeros(0, dtype=np.int64)] + [
             ctx.cand[(best[1] != NEVER) & (best[1] <= t)] for t in range(ctx.T)
         ]
-        qb = float(_quarter_bound(ctx, np.minimum(caps, pool_all.size), checkpoints, pool_all).sum())
+        if profit:
+            qb = npv_bound(ctx, np.minimum(caps, pool_all.size), checkpoints, pool_all)
+        else:
+            qb = float(_quarter_bound(ctx, np.minimum(caps, pool_all.size), checkpoints, pool_all).sum())
     bounds = {"submodular-per-quarter": qb}
     stats["bound_submodular"] = qb
     # --- MIP
@@ -244,13 +282,21 @@ def _run(
             "tight -- raise the time limit or relax rollout.* limits",
             problems=[],
         )
-    for name in [k for k, b in bounds.items() if b < best[0] * (1 - 1e-7) - 1e-7]:
+    def below(b: float, v: float) -> bool:
+        """Whether bound ``b`` is below the incumbent's value ``v`` beyond rounding."""
+        if profit:  # an NPV may be negative
+            return b < v - 1e-7 * max(1.0, abs(v))
+        return b < v * (1 - 1e-7) - 1e-7
+
+    for name in [k for k, b in bounds.items() if below(b, best[0])]:
         # an over-estimating model cannot bound below a schedule's true value: distrust it
         logger.warning("rollout: discarding %s bound %.6g below the incumbent %.6g", name, bounds[name], best[0])
         del bounds[name]
     bname = min(bounds, key=bounds.__getitem__)
     methods = {"primal": primal, "bound": bname}
-    if bounds[bname] <= best[0] * (1 + 1e-9) + 1e-9:
+    reached = (bounds[bname] <= best[0] + 1e-9 * max(1.0, abs(best[0])) if profit
+               else bounds[bname] <= best[0] * (1 + 1e-9) + 1e-9)
+    if reached:
         status = "optimal"
     elif exact and status != "time_limit":
         status = "feasible"  # the MIP stopped at gap_target_pct
@@ -262,8 +308,10 @@ def _run(
 
 
 def _schedule_value(ctx: Context, q_local: np.ndarray) -> float:
-    """Sum over quarters of the value of the network (value units)."""
+    """Sum over quarters of the value of the network (value units; ``profit``: the NPV in CNY)."""
     ok = q_local != NEVER
+    if is_profit(ctx.rinst):
+        return float(quarter_cash(ctx.rinst, ctx.T, ctx.base, ctx.cand[ok], q_local[ok]).sum())
     return float(ctx.vm.quarter_values(ctx.base, ctx.cand[ok], q_local[ok], ctx.T).sum())
 
 
@@ -346,7 +394,8 @@ def plan_joint(
     """Joint rollout: sites and quarters together, on time-indexed variables.
 
     The final network satisfies the instance's selection constraints
-    (``stores`` exactly, ``forbidden``, one site per ``site_location``,
+    (``stores`` exactly, or within ``stores_min..stores_max`` when the profit
+    objective gives a range, ``forbidden``, one site per ``site_location``,
     ``conflict_*`` spacing, ``groups`` min / max, capex and opex budgets); existing
     stores stay open (closures are not scheduled).
 
@@ -386,10 +435,12 @@ def plan_joint(
     allowed[cb[pre[ca]]] = False
     allowed[ca[pre[cb]]] = False
     cand_all = np.flatnonzero(allowed)
-    need = int(inst.stores) - int(base.size)
-    if need < 0:
+    lo, hi = inst.store_range()  # a range only with profit: the final network holds lo..hi stores
+    need_hi = hi - int(base.size)
+    need = max(lo - int(base.size), 0) if lo != hi else need_hi
+    if need_hi < 0:
         raise InfeasibleError(
-            f"constraints.total_stores = {inst.stores} is below the {base.size} existing stores "
+            f"constraints.total_stores = {hi} is below the {base.size} existing stores "
             "(closures are not scheduled by the rollout)"
         )
     ctx = make_context(rinst, params, base, cand_all, must_open=False, n_required=need)
@@ -403,14 +454,14 @@ def plan_joint(
     if probs:
         raise InfeasibleError("the rollout cannot reach constraints.total_stores within the horizon",
                               problems=probs)
-    caps = np.minimum(max_cumulative_openings(ctx), need)
+    caps = np.minimum(max_cumulative_openings(ctx), need_hi)
     # incumbents over all candidates: greedy, and the two-stage schedule of the hint
     incumbents: list[ScheduleIncumbent] = []
-    for sc in ["value"] + (["ratio"] if params.capex_budget_per_quarter_cny is not None else []):
-        g = quarter_greedy(ctx, score=sc)  # type: ignore[arg-type]
+    for sc, wait, by_share, name in _greedy_variants(ctx):
+        g = quarter_greedy(ctx, score=sc, postpone=wait, by_share=by_share)
         if g is not None:
             ok = g[0] != NEVER
-            incumbents.append((cand_all[ok], g[0][ok], g[1], f"greedy-{sc}"))
+            incumbents.append((cand_all[ok], g[0][ok], g[1], name))
     if hint is not None:
         hint_sites = np.union1d(np.asarray(hint.open_sites, dtype=np.int64), base)
         loc = ctx.sel.g2l[hint_sites[~pre[hint_sites]]]
@@ -429,7 +480,8 @@ def plan_joint(
             except InfeasibleError as e:
                 logger.info("joint rollout: the hint cannot be scheduled (%s)", e.message)
     # small instances: every candidate (then the MIP bound is valid for the joint problem)
-    size = pool_size or (cand_all.size if cand_all.size * params.quarters <= 2_500 else max(2 * need, need + 200))
+    size = pool_size or (cand_all.size if cand_all.size * params.quarters <= 2_500
+                         else max(2 * need_hi, need_hi + 200))
     pool = _joint_pool(ctx, size, [inc[0] for inc in incumbents])
     sub = ctx
     if pool.size < cand_all.size:

@@ -144,7 +144,10 @@ class RolloutInstance:
         ``instance.opex_cny`` or 0. A quarter is charged a quarter of it for every
         store open at the quarter's end.
     objective_kind
-        The scenario's objective (``coverage``, ``market_share``, ``distance``).
+        The scenario's objective (``coverage``, ``market_share``, ``distance``,
+        ``profit``). With ``profit`` the schedule maximises the rollout's NPV in CNY
+        (:mod:`planner.optimise.rollout.npv`), from ``margin``, ``capex_cny``,
+        ``opex_cny``, ``discount_rate_pct`` and ``ramp_quarters``.
     cell_population
         float[N] people per cell for ``covered_population``; default the cell weight.
     province_names
@@ -158,6 +161,17 @@ class RolloutInstance:
         formed (in the quarter its first store opens) only with an area manager.
     command
         The command's parameters (promotions, area hires); None = no area managers.
+    margin
+        ``profit``: money earned per year per unit of captured weight (CNY; the
+        profit objective's ``Instance.margin``, i.e. gross margin x the yearly
+        market of one unit of demand); default ``instance.margin`` or 1.
+    discount_rate_pct
+        ``profit``: yearly discount rate (%); quarter ``t`` is discounted by
+        ``(1 + r/100)^(-t/4)`` (``economics.discount_rate_pct``).
+    ramp_quarters
+        ``profit``: a new store's sales ramp linearly to maturity, ``min(1, (age + 1) / ramp)``
+        in its ``age``-th quarter (0 = opening quarter); 0 or 1 = mature at once
+        (``economics.ramp_quarters``).
     cache
         The solvers' memo (their value models); not part of the data, never read
         by the checker.
@@ -174,6 +188,9 @@ class RolloutInstance:
     site_available_from: np.ndarray | None = None
     site_area: np.ndarray | None = None
     command: CommandParams | None = None
+    margin: float | None = None
+    discount_rate_pct: float = 0.0
+    ramp_quarters: int = 0
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -206,6 +223,15 @@ class RolloutInstance:
         """float[M] yearly opex per site (CNY per year)."""
         c = self.opex_cny if self.opex_cny is not None else self.instance.opex_cny
         return np.zeros(self.instance.n_sites) if c is None else np.asarray(c, dtype=float)
+
+    def profit_margin(self) -> float:
+        """``profit``: CNY per year per unit of captured weight (``margin``, else ``instance.margin``, else 1)."""
+        m = self.margin if self.margin is not None else self.instance.margin
+        return 1.0 if m is None else float(m)
+
+    def discount(self, quarters: int) -> np.ndarray:
+        """float[quarters] discount factor of each quarter, ``(1 + r/100)^(-t/4)``."""
+        return np.asarray((1.0 + self.discount_rate_pct / 100.0) ** (-np.arange(quarters) / 4.0), dtype=float)
 
     def population(self) -> np.ndarray:
         """float[N] people per cell (the weight when no population is given)."""
@@ -289,20 +315,25 @@ class RolloutResult:
     stats: dict[str, float] = field(default_factory=dict)
     promotions: np.ndarray | None = None  # int[T] store managers promoted to area manager
     area_hires: np.ndarray | None = None  # int[T] area managers hired from outside
+    final_objective: float | None = None  # profit: the site selection's yearly profit of the final network
 
     def to_solution(self, base: Solution | None = None) -> Solution:
         """A :class:`Solution` with ``quarter`` filled (aligned with its ``open_sites``).
 
         With ``base`` (the two-stage input) its selection figures are kept; without
-        it (joint mode) the objective is that of the final network.
+        it (joint mode) the objective is that of the final network (``profit``: its
+        yearly profit, ``final_objective``).
         """
         order = np.argsort(self.open_sites, kind="stable")
         sites, q = self.open_sites[order], self.quarter[order]
         if base is not None:
             return replace(base, open_sites=sites, quarter=q)
+        # the final network's selection objective: the last quarter's value, except for profit
+        # (its quarters hold discounted cash; the selection's profit is a yearly figure)
+        final = float(self.table["objective"].iloc[-1]) if self.final_objective is None else self.final_objective
         return Solution(
             open_sites=sites,
-            objective=float(self.table["objective"].iloc[-1]),
+            objective=final,
             objective_kind=self.objective_kind,
             seconds=self.seconds,
             methods=dict(self.methods),
