@@ -50,6 +50,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=["profit", "ms", "logit", "pmed"])
     ap.add_argument("--cache", default="/tmp/det2-bench")
     ap.add_argument("--pmed", default="../shared/bench/orlib/pmed")
+    ap.add_argument("--limit-scale", type=float, default=1.0,
+                    help="multiply every nominal time limit (and so the work budget) by this")
     ap.add_argument("--headroom", type=float, default=1.0,
                     help="wall-clock limit = this x the nominal limit, the work budget staying at its default share "
                          "of the nominal one (e.g. 10: the safety net cannot fire on a loaded machine)")
@@ -57,7 +59,8 @@ def main() -> None:
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     todo = [c for group in args.only if group != "pmed" for c in CASES[group]]
-    for name, kind, limit, make in todo:
+    for name, kind, limit0, make in todo:
+        limit = limit0 * args.limit_scale
         f = cache / f"{name}.npz"
         if not f.exists():
             write_npz(f, make())

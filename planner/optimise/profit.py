@@ -709,12 +709,15 @@ def solve_profit(
         stats["bound_s"] = clock.elapsed
         _report("bound")
         polished = 0
-        for sel in sorted(plans.values(), key=lambda s: -pm.value(s))[:5]:
+        ranked = sorted(plans.values(), key=lambda s: -pm.value(s))[:5]
+        for k, sel in enumerate(ranked):
             g = _gap(pm.profit(best_v), pm.profit(bound))
-            if (g is not None and g <= gap_target) or work.left < 0.1 * work.limit or clock.expired("polishing"):
+            if (g is not None and g <= gap_target) or work.left <= 0.0 or clock.expired("polishing"):
                 break
             start = sel if pm.feasible(sel) else best_mask
-            rounds = Work.iterations(max(0.2, 0.3 * work.left), profit_round_seconds(pm), cap=10_000)
+            # each plan left an equal share of the work left
+            share = max(0.2, work.left / (len(ranked) - k))
+            rounds = Work.iterations(share, profit_round_seconds(pm), cap=10_000)
             mask, _ = local_search_profit(pm, start, time_limit_s=clock.left, max_rounds=rounds, work=work)
             offer(mask, "lagrangian+moves")
             polished += 1

@@ -82,7 +82,7 @@ _ONE_MIP_PAIRS = 40_000  # below this many pairs, no regional decomposition
 _MIP_MAX_PAIRS = 80_000  # a reduced MIP beyond this rarely closes anything in our time limits
 # the tree search branches up to once per store to choose: beyond this many the reduced MIP is the better bet
 _TREE_MAX_STORES = 16
-# the tree searches may use the work budget up to this share (the rest: polishing, the reduced MIP)
+# the market-share searches may use the work budget up to this share (the rest: polishing)
 _TREE_WORK_SHARE = 0.9
 
 
@@ -168,7 +168,8 @@ def solve(
     seconds are the same on every run, whatever the machine's load. Every
     search is limited by work counted up front from the instance's size
     (iterations of the relaxations, rounds of the swap search, branch-and-bound
-    nodes of each MIP, windows of the neighbourhood search), never by time
+    nodes of each MIP and of the tree searches, windows of the neighbourhood
+    search), never by time
     measured, and the regional MIPs' threads return in a fixed order.
     The one exception is the safety net: when the wall clock runs out first
     (a machine more than about twice as slow as the reference), the search
@@ -433,7 +434,7 @@ def _tree_search(
     work = best.work
     res = lagrangian_tree_search(
         restrict(tmodel, out, in_), best.value, lag.u, slack=slack,
-        work_s=max(0.2, _TREE_WORK_SHARE * work.limit - work.spent), work=work,
+        work_s=max(0.2, work.left), work=work,  # a MIP after an unfinished tree rarely closes more
         deadline=clock.t0 + 0.85 * clock.limit, on_plan=lambda sel: best.offer(sel, "tree-search"),
     )
     if res.clock_cut:
