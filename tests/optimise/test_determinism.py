@@ -186,3 +186,30 @@ def test_a_run_cut_before_its_bound_still_reports_a_gap() -> None:
     sol = solve(inst, "coverage", time_limit_s=1e-6, max_enumerated=0)
     assert sol.status == "time_limit"
     assert sol.bound is not None and sol.gap is not None
+
+
+def test_anticipating_the_rivals_is_the_same_under_load() -> None:
+    from planner.optimise.compete import anticipate
+    from planner.synthetic import synthetic_compete
+
+    inst, fol = synthetic_compete(cells=2000, candidates=200, stores=20, existing=4, follower_stores=6, seed=1)
+    start = solve(inst, "market_share", time_limit_s=600.0, work_limit_s=0.5).open_sites
+
+    def run() -> tuple[np.ndarray, float, float | None, int, str, np.ndarray]:
+        # each solve: 0.5 nominal seconds of work within a 60 s wall-clock net
+        mm = anticipate(inst, fol, start=start, time_limit_s=600.0, solve_time_limit_s=60.0,
+                        solve_work_limit_s=0.5, max_rounds=3)
+        if mm.status == "time_limit":  # pragma: no cover - a machine far slower than the reference
+            pytest.skip("the wall-clock safety net fired")
+        return mm.open_sites, mm.objective, mm.bound, mm.rounds, mm.status, mm.response
+
+    quiet = run()
+    burner = _burn_a_core()
+    try:
+        busy = run()
+    finally:
+        burner.kill()
+        burner.wait()
+    assert quiet[3] >= 1
+    assert np.array_equal(quiet[0], busy[0]) and np.array_equal(quiet[5], busy[5])
+    assert quiet[1:5] == busy[1:5]
