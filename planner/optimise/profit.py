@@ -18,7 +18,14 @@ site per location and a count in ``[lo, hi]``: the best such set takes the force
 sites, then the ``lo - forced`` best other locations whatever their score, then
 every further location with a positive score up to ``hi``. That maximum is over a
 superset of the feasible plans for every count in the range at once, so the bound
-holds for the whole range (a fixed count is the range ``[p, p]``).
+holds for the whole range (a fixed count is the range ``[p, p]``). With regions, the
+relaxation is also run region by region at a price on the store count, each region's
+priced problem then branched on (``tree_search.market_share_priced_regions`` with the
+sites' costs as prices).
+
+Budgets: as in ``solve``, every phase is limited by work (``incumbent.Work``; rounds,
+iterations and nodes charged by the cost model), and the wall clock is only the safety
+net that sets ``status = "time_limit"`` and a warning (``incumbent.outcome``).
 """
 
 from __future__ import annotations

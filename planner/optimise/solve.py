@@ -169,8 +169,8 @@ def solve(
     search is limited by work counted up front from the instance's size
     (iterations of the relaxations, rounds of the swap search, branch-and-bound
     nodes of each MIP and of the tree searches, windows of the neighbourhood
-    search), never by time
-    measured, and the regional MIPs' threads return in a fixed order.
+    search), never by time measured, and the regional MIPs' threads return in
+    a fixed order.
     The one exception is the safety net: when the wall clock runs out first
     (a machine more than about twice as slow as the reference), the search
     stops where it is, the best plan so far is returned with its proven gap,
