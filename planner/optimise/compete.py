@@ -43,7 +43,7 @@ import numpy as np
 
 from planner.errors import DataError
 from planner.optimise.exhaustive import plan_count
-from planner.optimise.incumbent import relative_gap
+from planner.optimise.incumbent import WORK_PER_LIMIT_S, relative_gap
 from planner.optimise.model import compile_model
 from planner.optimise.types import GroupLimit, Instance, attraction
 
@@ -117,6 +117,7 @@ class Response:
     seconds: float
     status: str
     methods: dict[str, str] = field(default_factory=dict)
+    work_s: float = 0.0  # nominal seconds of work of the follower's solve
 
     @property
     def share_after_floor(self) -> float | None:
@@ -137,7 +138,7 @@ class MaxMin:
     start_objective: float  # the plan that ignores the response, after its best response found
     rounds: int
     seconds: float
-    status: str  # "optimal" | "converged" | "time_limit" | "rounds"
+    status: str  # "optimal" | "converged" | "time_limit" (the wall-clock net) | "rounds" (rounds or work spent)
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -226,10 +227,13 @@ def best_response(
     threads: int = 2,
     seed: int = 0,
     use_mip: bool = True,
+    work_limit_s: float | None = None,
 ) -> Response:
     """The follower's best response to a leader plan, with a proven gap.
 
-    Solved by ``solve.solve`` on :func:`follower_instance` (market share).
+    Solved by ``solve.solve`` on :func:`follower_instance` (market share), with
+    ``time_limit_s`` its wall-clock limit and ``work_limit_s`` its work budget
+    (default ``solve``'s share of the limit).
 
     Returns
     -------
@@ -247,7 +251,7 @@ def best_response(
     small, kept = _useful_sites(finst)
     sol = solve(
         small, "market_share", time_limit_s=time_limit_s, gap_target=gap_target, threads=threads,
-        seed=seed, use_mip=use_mip,
+        seed=seed, use_mip=use_mip, work_limit_s=work_limit_s,
     )
     sites = np.sort(kept[np.asarray(sol.open_sites, dtype=np.int64)])
     after = share_against(inst, open_sites, response_pull(follower, sites, inst.n_cells, inst.beta))
@@ -259,6 +263,7 @@ def best_response(
     return Response(
         sites=sites, share_before=before, share_after=after, loss=loss, loss_bound=bound, gap=gap,
         seconds=time.perf_counter() - t0, status=sol.status, methods=dict(sol.methods),
+        work_s=float(sol.stats.get("work_s", 0.0)),
     )
 
 
@@ -415,6 +420,7 @@ def anticipate(
     start: np.ndarray,
     time_limit_s: float = 120.0,
     solve_time_limit_s: float | None = None,
+    solve_work_limit_s: float | None = None,
     gap_target: float = 0.005,
     max_rounds: int = 8,
     threads: int = 2,
@@ -435,8 +441,16 @@ def anticipate(
         The plan that ignores the response (it is the first candidate and the
         fallback, so the result is never worse after the response found).
     time_limit_s : float
-        Wall-clock budget of the whole loop (s); each solve gets at most
-        ``solve_time_limit_s`` (default a quarter of it).
+        Nominal budget of the whole loop (s): its work budget is
+        ``incumbent.WORK_PER_LIMIT_S`` times it, each solve's that share of
+        ``solve_time_limit_s`` (default a quarter of it), and rounds stop once
+        the solves' work (their ``stats["work_s"]``) has used the loop's, so the
+        result does not depend on the machine's load. The wall clock is a
+        safety net: each solve's limit is at most what is left of it, and a
+        loop it stops, or one with a solve it cut short, has
+        ``status = "time_limit"``.
+    solve_work_limit_s : float, optional
+        Each solve's work budget (nominal seconds) instead of that share.
     gap_target : float
         Stop once (bound - value) / bound is at most this (a fraction).
     max_rounds : int
@@ -450,15 +464,22 @@ def anticipate(
 
     t0 = time.perf_counter()
     per_solve = solve_time_limit_s or max(1.0, 0.25 * time_limit_s)
+    work_total = WORK_PER_LIMIT_S * time_limit_s
+    per_work = WORK_PER_LIMIT_S * per_solve if solve_work_limit_s is None else float(solve_work_limit_s)
+    spent = [0.0]  # nominal seconds of the solves so far
+    cut = [False]  # the wall clock cut a solve short (its result may differ from run to run)
 
     def left() -> float:
         return time_limit_s - (time.perf_counter() - t0)
 
     def respond(plan: np.ndarray) -> Response:
-        return best_response(
+        r = best_response(
             inst, plan, follower, time_limit_s=max(0.5, min(per_solve, left())), gap_target=gap_target,
-            threads=threads, seed=seed, use_mip=use_mip,
+            threads=threads, seed=seed, use_mip=use_mip, work_limit_s=per_work,
         )
+        spent[0] += r.work_s
+        cut[0] |= r.status == "time_limit"
+        return r
 
     start = np.sort(np.asarray(start, dtype=np.int64))
     r0 = respond(start)
@@ -479,16 +500,20 @@ def anticipate(
     status = "rounds"
     rounds = 0
     for rounds in range(1, max_rounds + 1):
+        if spent[0] >= 0.95 * work_total:
+            break  # the loop's work is spent: "rounds", as when the rounds run out
         if left() <= 0.05 * time_limit_s:
-            status = "time_limit"
+            status = "time_limit"  # the safety net: a loaded machine
             break
         if exact:
             plan, b = _exact_master(inst, pulls)
         else:
             sol = solve(
                 master_instance(inst, pulls, lam), "market_share", time_limit_s=max(0.5, min(per_solve, left())),
-                gap_target=gap_target, threads=threads, seed=seed, use_mip=use_mip,
+                gap_target=gap_target, threads=threads, seed=seed, use_mip=use_mip, work_limit_s=per_work,
             )
+            spent[0] += float(sol.stats.get("work_s", per_work))
+            cut[0] |= sol.status == "time_limit"
             plan, b = np.sort(np.asarray(sol.open_sites, dtype=np.int64)), (np.inf if sol.bound is None else sol.bound)
         bound = min(bound, float(b))
         resp = respond(plan)
@@ -525,6 +550,8 @@ def anticipate(
     loss = own.share_before - value
     r_gap = None if own.loss_bound is None else relative_gap(loss, max(own.loss_bound, loss), maximise=True)
     start_value = values[0][0]
+    if cut[0] and status != "optimal":
+        status = "time_limit"  # a solve was cut by the safety net: report it as the loop's
     return MaxMin(
         open_sites=plan, objective=value, bound=b_out,
         gap=None if b_out is None else relative_gap(value, b_out, maximise=True),

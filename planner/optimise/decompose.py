@@ -513,6 +513,7 @@ def regional_market_share(
     work_s: float = math.inf,
     work: Work | None = None,
     site_price: np.ndarray | None = None,
+    pair_s: float = MS_REGIONAL_S_PER_PAIR,
 ) -> np.ndarray:
     """Per-region cell-hull market-share bound at a fixed store price.
 
@@ -532,9 +533,10 @@ def regional_market_share(
     (the profit objective's fixed costs, ``optimise.profit``).
 
     Work is counted in pairs of the open regions visited per iteration
-    (``MS_REGIONAL_S_PER_PAIR`` nominal seconds each, plus a pass over the
-    cells): it stops after ``work_s`` nominal seconds (charged to ``work`` when
-    given) or ``max_iter`` iterations; ``time_limit_s`` is only a safety net.
+    (``pair_s`` nominal seconds each, by default ``MS_REGIONAL_S_PER_PAIR``,
+    plus a pass over the cells): it stops after ``work_s`` nominal seconds
+    (charged to ``work`` when given) or ``max_iter`` iterations;
+    ``time_limit_s`` is only a safety net.
 
     Returns
     -------
@@ -594,7 +596,7 @@ def regional_market_share(
             sidx = np.flatnonzero(active[site_reg])
         if spent >= work_s:
             break
-        cost = MS_REGIONAL_S_PER_PAIR * (pidx.size + 0.1 * m.n_cells)
+        cost = pair_s * (pidx.size + 0.1 * m.n_cells)
         spent += cost
         if work is not None:
             work.charge(cost)

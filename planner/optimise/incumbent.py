@@ -68,6 +68,29 @@ MIP_S_PER_LEVEL = 5e-5
 #: One branch-and-bound node: fixed part and per pair in the MIP's scope.
 NODE_S = 1e-3
 NODE_S_PER_PAIR = 2e-6
+#: One node of the Lagrangian tree search (``tree_search``): fixed part, per pair of
+#: the node's model (restricting it, fixing by reduced costs) and per pair and
+#: subgradient iteration of its Lagrangian (the nodes' models are small and most of
+#: their iterations stop early, so this is below ``LAGRANGIAN_S_PER_PAIR``).
+TREE_NODE_S = 1e-3
+TREE_NODE_S_PER_PAIR = 2e-8
+TREE_LAGRANGIAN_S_PER_PAIR = 9e-9
+#: One node of the market-share searches (``tree_search``): fixed part and per entry
+#: of the dense cells x candidates matrix the node values (Huff gains of every candidate).
+MS_NODE_S = 2e-5
+MS_NODE_S_PER_ENTRY = 8e-9
+#: The same for a node (and a region's set-up) of the priced regional branching
+#: (``tree_search.market_share_priced_regions``: many small regions, more overhead per node).
+PRICED_NODE_S = 4e-5
+PRICED_NODE_S_PER_ENTRY = 1.5e-8
+#: One round of the profit move search (open, close and swap values), per pair.
+PROFIT_ROUND_S_PER_PAIR = 2.5e-7
+#: One iteration of the profit Lagrangian (``profit``; wider cell tables than market
+#: share's, and the count range's selection), per pair.
+PROFIT_LAGRANGIAN_S_PER_PAIR = 5e-7
+#: One iteration of its per-region form (``decompose.regional_market_share`` with the
+#: sites' costs as prices), per pair of the open regions.
+PROFIT_REGIONAL_S_PER_PAIR = 5.5e-7
 
 
 def mip_seconds(pairs: int, levels: int = 0) -> float:
@@ -104,6 +127,31 @@ def relative_gap(objective: float, bound: float, *, maximise: bool) -> float:
     else:
         gap = (objective - bound) / objective if objective > 0 else 0.0
     return max(0.0, float(gap))
+
+
+def outcome(gap: float | None, clock: Clock, time_limit_key: str) -> tuple[str, str | None]:
+    """A finished solve's status and, when the safety net fired, its warning.
+
+    ``"optimal"`` when the proven gap is (numerically) zero, else ``"time_limit"``
+    when the wall clock cut a stage short (``clock.cut``), else ``"feasible"``.
+    The warning names the scenario key of the limit and the stages cut short: such
+    a plan may differ from another run of the same scenario.
+    """
+    if gap is not None and gap <= 1e-9:
+        status = "optimal"
+    elif clock.cut:
+        status = "time_limit"
+    else:
+        status = "feasible"
+    if not clock.cut:
+        return status, None
+    warning = (
+        f"the wall-clock limit ({time_limit_key} = {clock.limit:g} s) cut short: "
+        + ", ".join(clock.cut)
+        + "; the machine ran slower than the work budget assumes, so this plan may differ "
+        "from another run of the same scenario (rerun on a less loaded machine to reproduce it)"
+    )
+    return status, warning
 
 
 class Clock:

@@ -18,7 +18,14 @@ site per location and a count in ``[lo, hi]``: the best such set takes the force
 sites, then the ``lo - forced`` best other locations whatever their score, then
 every further location with a positive score up to ``hi``. That maximum is over a
 superset of the feasible plans for every count in the range at once, so the bound
-holds for the whole range (a fixed count is the range ``[p, p]``).
+holds for the whole range (a fixed count is the range ``[p, p]``). With regions, the
+relaxation is also run region by region at a price on the store count, each region's
+priced problem then branched on (``tree_search.market_share_priced_regions`` with the
+sites' costs as prices).
+
+Budgets: as in ``solve``, every phase is limited by work (``incumbent.Work``; rounds,
+iterations and nodes charged by the cost model), and the wall clock is only the safety
+net that sets ``status = "time_limit"`` and a warning (``incumbent.outcome``).
 """
 
 from __future__ import annotations
@@ -36,7 +43,19 @@ from planner.errors import InfeasibleError
 from planner.optimise.bounds import plan_prices, select_range
 from planner.optimise.feasibility import precheck
 from planner.optimise.greedy import GainTracker
-from planner.optimise.incumbent import Clock, Progress, relative_gap
+from planner.optimise.incumbent import (
+    CELL_TABLES_S_PER_PAIR,
+    PROFIT_LAGRANGIAN_S_PER_PAIR,
+    PROFIT_REGIONAL_S_PER_PAIR,
+    PROFIT_ROUND_S_PER_PAIR,
+    SETUP_S_PER_PAIR,
+    WORK_PER_LIMIT_S,
+    Clock,
+    Progress,
+    Work,
+    outcome,
+    relative_gap,
+)
 from planner.optimise.local_search import move_tables
 from planner.optimise.market_share_bounds import (
     CellTables,
@@ -48,6 +67,11 @@ from planner.optimise.model import Model, PlanState, compile_model
 from planner.optimise.types import Instance, Solution
 
 log = logging.getLogger(__name__)
+
+#: Share of the work budget the regional bound leaves for polishing the relaxation's plans.
+_POLISH_SHARE = 0.12
+#: Of the regional bound's work, the share of its Lagrangian (the rest: branching on the regions).
+_BRANCH_AFTER = 0.7
 
 __all__ = [
     "ProfitModel", "profit_model", "solve_profit", "profit_lagrangian", "regional_profit_bound", "select_range",
@@ -147,8 +171,23 @@ def greedy_profit(pm: ProfitModel) -> np.ndarray:
     return st.open.copy()
 
 
+def profit_round_seconds(pm: ProfitModel) -> float:
+    """Nominal seconds of one round of :func:`local_search_profit` (``incumbent``'s cost model)."""
+    return 1e-3 + PROFIT_ROUND_S_PER_PAIR * float(pm.model.pc.size)
+
+
+def profit_lagrangian_seconds(pm: ProfitModel) -> float:
+    """Nominal seconds of one iteration of :func:`profit_lagrangian` (and of :func:`dual_value`)."""
+    return 1e-3 + PROFIT_LAGRANGIAN_S_PER_PAIR * float(pm.model.pc.size)
+
+
 def local_search_profit(
-    pm: ProfitModel, open_mask: np.ndarray, *, time_limit_s: float = 30.0, max_rounds: int = 10_000
+    pm: ProfitModel,
+    open_mask: np.ndarray,
+    *,
+    time_limit_s: float = 30.0,
+    max_rounds: int = 10_000,
+    work: Work | None = None,
 ) -> tuple[np.ndarray, int]:
     """Improve a plan by opening, closing or swapping sites while any such move pays.
 
@@ -157,6 +196,9 @@ def local_search_profit(
     swap ``f -> j`` is ``gain_j - loss_f + extra_fj - cost_j + cost_f``; the
     improving moves whose cells do not overlap are applied together (their values
     add up exactly), each checked against every constraint and the count range.
+    Rounds are deterministic: ``max_rounds`` is the work limit (each round charged
+    :func:`profit_round_seconds` to ``work`` when given), ``time_limit_s`` only a
+    wall-clock safety net.
     """
     m = pm.model
     t0 = time.perf_counter()
@@ -169,6 +211,8 @@ def local_search_profit(
     for _rnd in range(max_rounds):
         if time.perf_counter() - t0 > time_limit_s:
             break
+        if work is not None:
+            work.charge(profit_round_seconds(pm))
         t = move_tables(m, st.open)
         gain, loss = sw * t.gain, sw * t.loss
         addable = st.addable_mask()
@@ -302,13 +346,21 @@ def profit_lagrangian(
     gap_stop: float = 1e-6,
     on_plan: object = None,
     plan_every: int = 10,
+    work: Work | None = None,
+    tables: CellTables | None = None,
+    mu_out: np.ndarray | None = None,
 ) -> float:
     """Upper bound on the internal profit value (captured weight net of costs) for every count in the range.
 
     The cell-hull Lagrangian of ``market_share_bounds.market_share_lagrangian``
     with the linear cost ``-cost_w`` on each site and :func:`select_range` in
     place of the exact count (see the module docstring). Polyak steps deflected by
-    the previous direction; ``mu >= 0``.
+    the previous direction; ``mu >= 0``. ``max_iter`` is the work limit (``work``,
+    when given, is charged the cell tables and :func:`profit_lagrangian_seconds`
+    per iteration); ``time_limit_s`` only a wall-clock safety net. ``tables``:
+    the cells' upper models (default ``cell_tables`` at ``open_mask``);
+    ``mu_out``, when given, receives the best multipliers (a warm start for
+    :func:`regional_profit_bound`).
     """
     m = pm.model
     t0 = time.perf_counter()
@@ -317,7 +369,10 @@ def profit_lagrangian(
         # no margin: the value is minus the costs; the cheapest admissible set bounds it
         sel = select_range(m, -pm.cost_w, pm.lo, pm.hi)
         return float(-pm.cost_w[sel].sum())
-    tab = cell_tables(m, open_mask)
+    tab = cell_tables(m, open_mask) if tables is None else tables
+    iter_s = profit_lagrangian_seconds(pm)
+    if work is not None and tables is None:
+        work.charge(CELL_TABLES_S_PER_PAIR * float(m.pc.size))
     mu = initial_multipliers(m, tab, open_mask)
     d_prev = np.zeros(m.val.size)
     best_val, best_mu = np.inf, mu.copy()
@@ -326,6 +381,8 @@ def profit_lagrangian(
     x = np.zeros(m.val.size)
     free = tab.free
     for it in range(1, max_iter + 1):
+        if work is not None:
+            work.charge(iter_s)
         total = tab.const + float(cell_terms(tab, mu, x, m.n_cells, m.pc, w=m.w).sum())
         rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites) - pm.cost_w
         sel = select_range(m, rho, pm.lo, pm.hi)
@@ -359,6 +416,8 @@ def profit_lagrangian(
             break
         mu = np.maximum(mu - theta * max(val - lb, 0.0) / nrm * d, 0.0)
     log.debug("profit lagrangian: %.6g after %d iterations, %.2fs", best_val, it, time.perf_counter() - t0)
+    if mu_out is not None:
+        mu_out[:] = best_mu
     return float(best_val)
 
 
@@ -383,7 +442,18 @@ def count_price(pm: ProfitModel, rho: np.ndarray) -> float:
     return plan_prices(pm.model, rho, pm.lo, pm.hi)[0]
 
 
-def regional_profit_bound(pm: ProfitModel, open_mask: np.ndarray, *, time_limit_s: float) -> float:
+def regional_profit_bound(
+    pm: ProfitModel,
+    open_mask: np.ndarray,
+    *,
+    time_limit_s: float = math.inf,
+    work_s: float = math.inf,
+    work: Work | None = None,
+    tables: CellTables | None = None,
+    mu0: np.ndarray | None = None,
+    branch_work_s: float = 0.0,
+    rel_slack: float = 1e-9,
+) -> float:
     """The profit relaxation region by region, with the store count priced (``decompose.regional_market_share``).
 
     At a count price ``lam`` the relaxation separates by region (connected
@@ -393,17 +463,34 @@ def regional_profit_bound(pm: ProfitModel, open_mask: np.ndarray, *, time_limit_
     converges on its own (each site's cost is its own price on top of ``lam``).
     The groups' limits are priced too (``bounds.plan_prices``). The regions' multipliers are then re-priced together with the exact range
     (:func:`dual_value`); the smaller of the two bounds is returned.
+
+    The regional iterations stop after ``work_s`` nominal seconds (charged to
+    ``work`` when given, with the cell tables and the final re-pricing);
+    ``time_limit_s`` is only a wall-clock safety net. ``tables`` and ``mu0``
+    (the cells' upper models, starting multipliers) default to ``cell_tables``
+    and ``initial_multipliers`` at ``open_mask``.
+
+    With ``branch_work_s > 0`` each region's priced bound is then tightened by
+    branching, smallest regions first, for that many nominal seconds
+    (``tree_search.market_share_priced_regions`` with the sites' costs as
+    prices; ``rel_slack`` its pruning tolerance).
     """
     from planner.optimise.decompose import (
         components,
         market_share_primal_by_region,
         regional_market_share,
     )
+    from planner.optimise.tree_search import market_share_priced_regions
+
+    t0 = time.perf_counter()
 
     m = pm.model
     comps = components(m)
-    tab = cell_tables(m, open_mask)
-    mu = initial_multipliers(m, tab, open_mask)
+    tab = cell_tables(m, open_mask) if tables is None else tables
+    if work is not None:
+        work.charge((CELL_TABLES_S_PER_PAIR * float(m.pc.size) if tables is None else 0.0)
+                    + profit_lagrangian_seconds(pm))
+    mu = initial_multipliers(m, tab, open_mask) if mu0 is None else np.asarray(mu0, dtype=float)
     # the count and the groups priced (bounds.plan_prices), each site's fixed cost on top
     lam, price, const = plan_prices(m, np.bincount(m.ps, weights=mu, minlength=m.n_sites) - pm.cost_w, pm.lo, pm.hi)
     site_price = price - lam + pm.cost_w
@@ -412,8 +499,18 @@ def regional_profit_bound(pm: ProfitModel, open_mask: np.ndarray, *, time_limit_
     mu_reg = mu.copy()
     reg = regional_market_share(
         m, comps, lam, mu, target, time_limit_s=time_limit_s, tables=tab, mu_out=mu_reg, max_iter=100_000,
-        site_price=site_price,
+        site_price=site_price, work_s=work_s, work=work, pair_s=PROFIT_REGIONAL_S_PER_PAIR,
     )
+    if branch_work_s > 0:
+        size = np.bincount(comps.cell_comp, minlength=comps.n_components) * np.maximum(
+            np.bincount(comps.site_comp, minlength=comps.n_components), 1
+        )
+        exact = market_share_priced_regions(
+            m, comps.cell_comp, comps.site_comp, np.argsort(size, kind="stable"), lam, mu_reg, tab,
+            work_s=branch_work_s, work=work, deadline=t0 + time_limit_s, rel_slack=rel_slack, max_nodes=2000,
+            site_price=site_price,
+        )
+        reg = np.minimum(reg, exact)
     priced = const + float(reg.sum())
     return min(priced, dual_value(pm, tab, mu_reg))
 
@@ -428,6 +525,7 @@ def solve_profit(
     gap_target: float = 0.005,
     progress: Progress | None = None,
     max_enumerated: int = 20_000,
+    work_limit_s: float | None = None,
 ) -> Solution:
     """Maximise ``margin * market_share - sum of open sites' fixed costs`` with a proven bound.
 
@@ -438,13 +536,18 @@ def solve_profit(
         ``margin`` (CNY per unit of captured weight, default 1) and optionally a
         store-count range (``stores_min`` / ``stores_max``).
     time_limit_s : float
-        Wall-clock budget (s).
+        Wall-clock limit (s), a safety net, and the nominal size of the search:
+        unless ``work_limit_s`` is given, the work budget is
+        ``incumbent.WORK_PER_LIMIT_S`` times it (as in ``solve.solve``).
     gap_target : float
         Stop once the proven relative gap (a fraction) is at most this.
     progress : callable, optional
         Called with ``{"stage", "incumbent", "bound", "gap", "seconds"}`` on improvements.
     max_enumerated : int
         Instances with at most this many possible plans are solved by scoring each.
+    work_limit_s : float, optional
+        The work budget in nominal seconds (``incumbent``'s cost model), instead
+        of the share of ``time_limit_s``.
 
     Returns
     -------
@@ -457,10 +560,21 @@ def solve_profit(
     ------
     InfeasibleError
         When the constraints cannot hold for any count in the range.
+
+    Notes
+    -----
+    Deterministic as ``solve.solve`` is: every phase (rounds of the move search,
+    iterations of the global and the regional Lagrangian, plans polished) is
+    limited by work counted from the instance's size, so the same instance,
+    ``gap_target`` and work budget give the same plan, bound and statistics
+    (but the seconds) whatever the machine's load. When the wall clock runs out
+    first, ``status`` is ``"time_limit"`` and ``methods["warning"]`` names what
+    was cut short.
     """
     from planner.optimise.check import check_solution  # the checker is the last word, as in solve()
 
     clock = Clock(time_limit_s)
+    work = Work(WORK_PER_LIMIT_S * time_limit_s if work_limit_s is None else work_limit_s)
     pm = profit_model(inst)
     lo, hi = pm.lo, pm.hi
     probe = copy.copy(inst)
@@ -478,6 +592,7 @@ def solve_profit(
     best_v = -np.inf
     bound = np.inf
     methods = {"primal": "", "bound": ""}
+    n_pairs = float(pm.model.pc.size)
 
     def offer(mask: np.ndarray | None, how: str) -> bool:
         nonlocal best_mask, best_v
@@ -502,6 +617,7 @@ def solve_profit(
         bound, methods["bound"] = best_v, "enumeration"
     else:
         offer(greedy_profit(pm), "greedy")
+        work.charge(SETUP_S_PER_PAIR * n_pairs)
         if best_mask is None:
             raise InfeasibleError(
                 "no plan satisfying every constraint was found by the profit search; the constraints may be "
@@ -509,7 +625,9 @@ def solve_profit(
                 f"{inst.keys.capex_budget}, {inst.keys.opex_budget})"
             )
         assert best_mask is not None
-        ls, n_mv = local_search_profit(pm, best_mask, time_limit_s=max(1.0, 0.35 * clock.left))
+        rounds = Work.iterations(max(1.0, 0.35 * work.left), profit_round_seconds(pm), cap=10_000)
+        ls, n_mv = local_search_profit(pm, best_mask, time_limit_s=clock.left, max_rounds=rounds, work=work)
+        clock.expired("move search")
         offer(ls, "greedy+moves")
         stats["moves"] = float(n_mv)
         stats["local_search_s"] = clock.elapsed
@@ -529,32 +647,58 @@ def solve_profit(
         regional = comps.n_components > 1
         # with regions the global run only gives a first bound and plans to polish: the regional
         # run below does the real work (one global step size serves many regions badly)
+        # the cells' upper models, exact at the incumbent, serve both runs; the regional
+        # one starts from the global run's multipliers
+        tab = cell_tables(pm.model, best_mask)
+        work.charge(CELL_TABLES_S_PER_PAIR * n_pairs)
+        mu = np.zeros(pm.model.val.size)
+        n_it = Work.iterations(max(0.5, (0.3 if regional else 0.6) * work.left), profit_lagrangian_seconds(pm),
+                               cap=40 if regional else 2000)
         bound = profit_lagrangian(
-            pm, best_v, best_mask, time_limit_s=max(0.5, (0.1 if regional else 0.6) * clock.left),
-            gap_stop=gap_target * 0.2, on_plan=on_plan, max_iter=40 if regional else 2000,
+            pm, best_v, best_mask, time_limit_s=clock.left, gap_stop=gap_target * 0.2, on_plan=on_plan,
+            max_iter=n_it, work=work, tables=tab, mu_out=mu,
         )
+        clock.expired("profit Lagrangian")
         methods["bound"] = "cell-hull-lagrangian"
-        if comps.n_components > 1 and pm.share_w > 0 and (_gap(pm.profit(best_v), pm.profit(bound)) or 1.0) > gap_target:
-            reg = regional_profit_bound(pm, best_mask, time_limit_s=max(0.5, 0.75 * clock.left))
+        if (regional and pm.share_w > 0 and not clock.cut
+                and (_gap(pm.profit(best_v), pm.profit(bound)) or 1.0) > gap_target):
+            # the regions' own Lagrangian, then branching on their priced problems, smallest first
+            share = max(0.5, work.left - _POLISH_SHARE * work.limit)
+            reg = regional_profit_bound(
+                pm, best_mask, time_limit_s=clock.left, tables=tab, mu0=mu, work=work,
+                work_s=_BRANCH_AFTER * share, branch_work_s=(1.0 - _BRANCH_AFTER) * share,
+                rel_slack=max(1e-9, 0.02 * gap_target),
+            )
+            clock.expired("regional profit Lagrangian")
             if reg < bound:
                 bound, methods["bound"] = reg, "regional-cell-hull-lagrangian"
         stats["bound_s"] = clock.elapsed
         _report("bound")
-        for sel in sorted(plans.values(), key=lambda s: -pm.value(s))[:5]:
+        polished = 0
+        ranked = sorted(plans.values(), key=lambda s: -pm.value(s))[:5]
+        for k, sel in enumerate(ranked):
             g = _gap(pm.profit(best_v), pm.profit(bound))
-            if (g is not None and g <= gap_target) or clock.left < 0.1 * clock.limit:
+            if (g is not None and g <= gap_target) or work.left <= 0.0 or clock.expired("polishing"):
                 break
             start = sel if pm.feasible(sel) else best_mask
-            mask, _ = local_search_profit(pm, start, time_limit_s=max(0.2, 0.3 * clock.left))
+            # each plan left an equal share of the work left
+            share = max(0.2, work.left / (len(ranked) - k))
+            rounds = Work.iterations(share, profit_round_seconds(pm), cap=10_000)
+            mask, _ = local_search_profit(pm, start, time_limit_s=clock.left, max_rounds=rounds, work=work)
             offer(mask, "lagrangian+moves")
+            polished += 1
+        stats["lagrangian_plans_polished"] = float(polished)
     assert best_mask is not None
     if bound < best_v and best_v - bound <= 1e-9 * max(1.0, abs(best_v)):
         bound = best_v  # floating-point noise only
     obj = pm.profit(best_v)
     ub = pm.profit(bound)
     gap = _gap(obj, ub)
-    status = "optimal" if gap is not None and gap <= 1e-9 else (
-        "time_limit" if clock.left <= 0.05 * clock.limit else "feasible")
+    status, warning = outcome(gap, clock, inst.keys.time_limit)
+    if warning is not None:
+        methods["warning"] = warning
+    stats["work_s"] = round(work.spent, 6)
+    stats["work_limit_s"] = work.limit
     sol = Solution(
         open_sites=np.flatnonzero(best_mask).astype(np.int64),
         objective=float(obj),
@@ -569,6 +713,8 @@ def solve_profit(
     check_solution(inst, sol).raise_if_failed()
     log.info("solve profit: objective %.6g bound %.6g gap %s, %d stores in %.2fs",
              obj, ub, gap, sol.open_sites.size, sol.seconds)
+    if warning is not None:
+        log.warning("solve profit: %s", warning)
     return sol
 
 

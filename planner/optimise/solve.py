@@ -53,6 +53,7 @@ from planner.optimise.incumbent import (
     Work,
     mip_seconds,
     node_limit,
+    outcome,
     relative_gap,
 )
 from planner.optimise.lns import improve_windows
@@ -81,6 +82,8 @@ _ONE_MIP_PAIRS = 40_000  # below this many pairs, no regional decomposition
 _MIP_MAX_PAIRS = 80_000  # a reduced MIP beyond this rarely closes anything in our time limits
 # the tree search branches up to once per store to choose: beyond this many the reduced MIP is the better bet
 _TREE_MAX_STORES = 16
+# the market-share searches may use the work budget up to this share (the rest: polishing)
+_TREE_WORK_SHARE = 0.9
 
 
 def _integral(inst: Instance, kind: str) -> bool:
@@ -165,8 +168,9 @@ def solve(
     seconds are the same on every run, whatever the machine's load. Every
     search is limited by work counted up front from the instance's size
     (iterations of the relaxations, rounds of the swap search, branch-and-bound
-    nodes of each MIP, windows of the neighbourhood search), never by time
-    measured, and the regional MIPs' threads return in a fixed order.
+    nodes of each MIP and of the tree searches, windows of the neighbourhood
+    search), never by time measured, and the regional MIPs' threads return in
+    a fixed order.
     The one exception is the safety net: when the wall clock runs out first
     (a machine more than about twice as slow as the reference), the search
     stops where it is, the best plan so far is returned with its proven gap,
@@ -177,7 +181,7 @@ def solve(
         from planner.optimise.profit import solve_profit
 
         return solve_profit(inst, time_limit_s=time_limit_s, gap_target=gap_target, progress=progress,
-                            max_enumerated=max_enumerated)
+                            max_enumerated=max_enumerated, work_limit_s=work_limit_s)
     clock = Clock(time_limit_s)
     work = Work(WORK_PER_LIMIT_S * time_limit_s if work_limit_s is None else work_limit_s)
     problems = precheck(inst)
@@ -427,10 +431,14 @@ def _tree_search(
     out, in_, worst = reduced_cost_fixing(tmodel, lag, best.value, slack=slack)
     if not integral:
         slack = 1e-6 * max(1.0, abs(best.value))  # prunes what cannot beat the plan by a millionth
+    work = best.work
     res = lagrangian_tree_search(
         restrict(tmodel, out, in_), best.value, lag.u, slack=slack,
+        work_s=max(0.2, work.left), work=work,  # a MIP after an unfinished tree rarely closes more
         deadline=clock.t0 + 0.85 * clock.limit, on_plan=lambda sel: best.offer(sel, "tree-search"),
     )
+    if res.clock_cut:
+        clock.note("tree search")
     stats["tree_nodes"] = float(res.nodes)
     stats["tree_s"] = clock.elapsed
     best.offer_bound(_round_bound(max(res.bound, worst), integral), "lagrangian-tree")
@@ -545,10 +553,13 @@ def _priced_regions(
     size = np.bincount(comps.cell_comp, minlength=comps.n_components) * np.maximum(
         np.bincount(comps.site_comp, minlength=comps.n_components), 1
     )
+    work = best.work
     exact = market_share_priced_regions(
-        model, comps.cell_comp, comps.site_comp, np.argsort(size, kind="stable"), price, mu, tables,
+        model, comps.cell_comp, comps.site_comp, np.argsort(size, kind="stable"), 0.0, mu, tables,
+        work_s=max(0.2, _TREE_WORK_SHARE * work.limit - work.spent), work=work, site_price=price,
         deadline=clock.t0 + 0.9 * clock.limit, rel_slack=max(1e-9, 0.02 * gap_target), max_nodes=2000,
     )
+    clock.expired("regional branching", 0.9)  # its deadline passed: the safety net may have stopped it
     stats["regions_searched"] = float(np.isfinite(exact).sum())
     best.offer_bound(const + float(np.minimum(reg, exact).sum()), "regional-cell-hull-tree")
 
@@ -558,10 +569,14 @@ def _market_share_tree(
     stats: dict[str, float],
 ) -> None:
     """Branch on sites where the cell-hull bound leaves a gap (small dense instances, ``tree_search``)."""
+    work = best.work
     res = market_share_tree_search(
-        model, best.value, mu, tables, deadline=clock.t0 + 0.85 * clock.limit,
+        model, best.value, mu, tables, work_s=max(0.2, _TREE_WORK_SHARE * work.limit - work.spent), work=work,
+        deadline=clock.t0 + 0.85 * clock.limit,
         rel_slack=max(1e-9, 0.2 * gap_target), on_plan=lambda sel: best.offer(sel, "tree-search"),
     )
+    if res.clock_cut:
+        clock.note("tree search")
     stats["tree_nodes"] = float(res.nodes)
     best.offer_bound(res.bound, "cell-hull-tree")
 
@@ -587,20 +602,10 @@ def _finish(
             b_int = value  # floating-point noise only; a real violation is left for the checker
         bound = model.user_objective(b_int)
         gap = relative_gap(obj, bound, maximise=model.maximise)
-    if gap is not None and gap <= 1e-9:
-        status = "optimal"
-    elif clock.cut:
-        status = "time_limit"
-    else:
-        status = "feasible"
+    status, warning = outcome(gap, clock, inst.keys.time_limit)
     methods = {"primal": best.primal_by, "bound": best.bound_by or "none"}
-    if clock.cut:
-        methods["warning"] = (
-            f"the wall-clock limit ({inst.keys.time_limit} = {clock.limit:g} s) cut short: "
-            + ", ".join(clock.cut)
-            + "; the machine ran slower than the work budget assumes, so this plan may differ "
-            "from another run of the same scenario (rerun on a less loaded machine to reproduce it)"
-        )
+    if warning is not None:
+        methods["warning"] = warning
     stats["work_s"] = round(best.work.spent, 6)
     stats["work_limit_s"] = best.work.limit
     sol = Solution(
@@ -616,6 +621,6 @@ def _finish(
     )
     check_solution(inst, sol).raise_if_failed()
     log.info("solve %s: objective %.6g bound %s gap %s in %.2fs (%s)", kind, obj, bound, gap, sol.seconds, sol.methods)
-    if clock.cut:
-        log.warning("solve %s: %s", kind, methods["warning"])
+    if warning is not None:
+        log.warning("solve %s: %s", kind, warning)
     return sol

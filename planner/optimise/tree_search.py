@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.optimise.bounds import lagrangian_facility, reduced_cost_fixing
+from planner.optimise.incumbent import (
+    MS_NODE_S,
+    MS_NODE_S_PER_ENTRY,
+    PRICED_NODE_S,
+    PRICED_NODE_S_PER_ENTRY,
+    TREE_LAGRANGIAN_S_PER_PAIR,
+    TREE_NODE_S,
+    TREE_NODE_S_PER_PAIR,
+    Work,
+)
 from planner.optimise.market_share_bounds import CellTables, cell_terms
 from planner.optimise.model import Model, dot, huff, weigh_columns
 
@@ -53,6 +64,8 @@ class TreeResult:
     bound: float  # proven upper bound (np.inf when the search could not start)
     complete: bool  # every node was settled (bound = max(value, pruned bounds))
     nodes: int
+    work_s: float = 0.0  # nominal seconds spent (``incumbent``'s cost model)
+    clock_cut: bool = False  # the wall-clock deadline (the safety net) stopped it, not its work
 
 
 #: Largest dense cells x candidates matrix the market-share search builds (floats).
@@ -95,7 +108,9 @@ def lagrangian_tree_search(
     incumbent_value: float,
     u0: np.ndarray,
     *,
-    deadline: float,
+    work_s: float = math.inf,
+    work: Work | None = None,
+    deadline: float = math.inf,
     slack: float = 0.0,
     on_plan: Callable[[np.ndarray], float | None] | None = None,
     node_iter: int = 300,
@@ -111,9 +126,17 @@ def lagrangian_tree_search(
         Internal value of the best known plan.
     u0 : ndarray
         Starting multipliers (the root Lagrangian's).
+    work_s : float
+        The work budget (nominal seconds, ``incumbent``'s cost model): each node
+        is charged ``TREE_NODE_S`` plus, per pair of its model,
+        ``TREE_NODE_S_PER_PAIR`` and ``TREE_LAGRANGIAN_S_PER_PAIR`` per
+        subgradient iteration it ran; no node starts once it is spent. An unfinished search
+        returns the largest bound of its open nodes (valid, but no proof).
+    work : incumbent.Work, optional
+        Charged what the search spends.
     deadline : float
-        ``time.perf_counter()`` by which to stop; an unfinished search returns
-        the largest bound of its open nodes (valid, but no proof).
+        ``time.perf_counter()`` value at which to stop whatever the work left:
+        the wall-clock safety net (``TreeResult.clock_cut`` then says so).
     slack : float
         A node is pruned when its bound is at most ``value + slack`` (for an
         integral objective ``1 - 1e-6`` proves optimality).
@@ -154,17 +177,28 @@ def lagrangian_tree_search(
     no = np.zeros(model.n_sites, dtype=bool)
     stack: list[tuple[Model, np.ndarray, np.ndarray, np.ndarray, float]] = [(model, no, no, u0, np.inf)]
     open_bounds: list[float] = []
+    spent = 0.0
+    cut = False
+
+    def charge(s: float) -> None:
+        nonlocal spent
+        spent += s
+        if work is not None:
+            work.charge(s)
+
     while stack:
         parent, closed, forced, u, parent_b = stack.pop()
         if parent_b <= best_v + slack:
             pruned = max(pruned, parent_b)
             continue
-        if time.perf_counter() > deadline:
+        cut = time.perf_counter() > deadline
+        if spent >= work_s or cut:
             open_bounds.append(parent_b)
             open_bounds.extend(s[4] for s in stack)
             break
         nodes += 1
         sub = restrict(parent, closed, forced)
+        charge(TREE_NODE_S + TREE_NODE_S_PER_PAIR * float(parent.pc.size))
         n_forced = int(sub.forced.sum())
         free = sub.allowed & ~sub.forced
         if n_forced > model.p or n_forced + int(free.sum()) < model.p:
@@ -185,6 +219,7 @@ def lagrangian_tree_search(
             sub, best_v, u, time_limit_s=max(0.0, deadline - time.perf_counter()),
             max_iter=node_iter, gap_stop=gap_stop, on_plan=offer, plan_every=20,
         )
+        charge(TREE_LAGRANGIAN_S_PER_PAIR * float(sub.pc.size) * lag.iterations)
         b = min(lag.bound, parent_b)
         if b <= best_v + slack:
             pruned = max(pruned, b)
@@ -221,10 +256,11 @@ def lagrangian_tree_search(
                 children.append((sub, shut.copy(), f, lag.u, min(b, float(child_b[i]))))
             shut[j] = True
         stack.extend(reversed(children))
+    cut = cut or time.perf_counter() > deadline  # a node's Lagrangian may have stopped on it
     complete = not open_bounds
     bound = max(best_v, pruned, max(open_bounds) if open_bounds else -np.inf)
     log.debug("tree search: %d nodes, value %.6g, bound %.6g, complete %s", nodes, best_v, bound, complete)
-    return TreeResult(best_v, best_plan, float(bound), complete, nodes)
+    return TreeResult(best_v, best_plan, float(bound), complete, nodes, spent, cut)
 
 
 def _last_site(full: Model, forced: np.ndarray, free: np.ndarray, offer: Callable[[np.ndarray], float | None]) -> None:
@@ -252,7 +288,9 @@ def market_share_tree_search(
     mu: np.ndarray,
     tables: CellTables,
     *,
-    deadline: float,
+    work_s: float = math.inf,
+    work: Work | None = None,
+    deadline: float = math.inf,
     rel_slack: float = 1e-9,
     on_plan: Callable[[np.ndarray], float | None] | None = None,
 ) -> TreeResult:
@@ -267,9 +305,16 @@ def market_share_tree_search(
     mu, tables : ndarray, CellTables
         Multipliers and cell models of a cell-hull Lagrangian
         (``market_share_bounds.market_share_lagrangian``); any ``mu >= 0`` is valid.
+    work_s : float
+        The work budget (nominal seconds): each node is charged ``MS_NODE_S``
+        plus ``MS_NODE_S_PER_ENTRY`` per cell and candidate it values; no node
+        starts once it is spent (the bound is then the largest of the open
+        nodes': valid, not a proof).
+    work : incumbent.Work, optional
+        Charged what the search spends.
     deadline : float
-        ``time.perf_counter()`` by which to stop (the bound is then the largest
-        of the open nodes': valid, not a proof).
+        ``time.perf_counter()`` value at which to stop whatever the work left:
+        the safety net (``TreeResult.clock_cut``).
     rel_slack : float
         A node is pruned when its bound is at most ``value * (1 + rel_slack)``.
     on_plan : callable, optional
@@ -312,14 +357,21 @@ def market_share_tree_search(
         plan[cand] = n_free > 0
         best_v = max(best_v, m.value(plan))
         pruned = best_v
+    spent = 0.0
+    cut = False
     while stack:
-        if time.perf_counter() > deadline:
+        cut = time.perf_counter() > deadline
+        if spent >= work_s or cut:
             break
         s, chosen, rest, r, lag_part, parent_b = stack.pop()
         if beaten(parent_b):
             pruned = max(pruned, parent_b)
             continue
         nodes += 1
+        cost = MS_NODE_S + MS_NODE_S_PER_ENTRY * float(m.n_cells) * float(rest.size)
+        spent += cost
+        if work is not None:
+            work.charge(cost)
         share = huff(s, c)
         f_t = dot(w, share)
         gain = weigh_columns(w, huff(s[:, None] + strength[:, rest], np.broadcast_to(c[:, None], (c.size, rest.size))) - share[:, None])
@@ -360,7 +412,7 @@ def market_share_tree_search(
     complete = not stack
     bound = max(best_v, pruned, max((t[5] for t in stack), default=-np.inf))
     log.debug("market-share tree search: %d nodes, value %.6g, bound %.6g, complete %s", nodes, best_v, bound, complete)
-    return TreeResult(best_v, best_plan, float(bound), complete, nodes)
+    return TreeResult(best_v, best_plan, float(bound), complete, nodes, spent, cut)
 
 
 def market_share_priced_regions(
@@ -368,14 +420,17 @@ def market_share_priced_regions(
     cell_region: np.ndarray,
     site_region: np.ndarray,
     regions: np.ndarray,
-    lam: float | np.ndarray,
+    lam: float,
     mu: np.ndarray,
     tables: CellTables,
     *,
-    deadline: float,
+    work_s: float = math.inf,
+    work: Work | None = None,
+    deadline: float = math.inf,
     rel_slack: float = 1e-9,
     max_nodes: int = 20_000,
     max_dense: int = 2**22,
+    site_price: np.ndarray | None = None,
 ) -> np.ndarray:
     """Bounds on each region's priced optimum ``max f_c(S) - lam |S|`` (forced sites in ``S``), by branching.
 
@@ -397,18 +452,30 @@ def market_share_priced_regions(
         Region of every cell and site (``decompose.components``).
     regions : ndarray
         Regions to search, in order, while time is left.
-    lam : float or ndarray
-        Price of a store, or of each site (float[M]: the count's price plus the
-        site's group prices, ``bounds.plan_prices``).
+    lam : float
+        Price of a store.
     mu, tables : ndarray, CellTables
         Multipliers and cell models of a cell-hull Lagrangian.
+    work_s : float
+        The work budget (nominal seconds): building a region's dense matrix is
+        charged ``PRICED_NODE_S_PER_ENTRY`` per cell and free site, each node
+        ``PRICED_NODE_S`` plus that per cell and candidate it values; the search
+        stops once it is spent (the region being searched keeps its open
+        nodes' bound).
+    work : incumbent.Work, optional
+        Charged what the search spends.
     deadline : float
-        ``time.perf_counter()`` to stop by.
+        ``time.perf_counter()`` value to stop by whatever the work left: the
+        safety net (the caller notes it from its clock).
     rel_slack : float
         Prune a node whose bound is within this (relative to the region's
         target scale) of the best plan.
     max_nodes, max_dense : int
         Per-region work limits (nodes; cells x sites of the dense matrix).
+    site_price : ndarray, optional
+        float[M] a price per site on top of ``lam`` (the profit objective's
+        fixed costs, ``optimise.profit``): the bound is then on
+        ``max f_c(S) - sum over S of (lam + site_price)``.
 
     Returns
     -------
@@ -417,12 +484,12 @@ def market_share_priced_regions(
         (``inf`` elsewhere; a stopped search gives its open nodes' largest).
     """
     m = model
-    price_all = np.broadcast_to(np.asarray(lam, dtype=float), (m.n_sites,))
     k = int(max(cell_region.max(initial=-1), site_region.max(initial=-1))) + 1
     out = np.full(k, np.inf)
     mu = np.where(tables.free, np.maximum(mu, 0.0), 0.0)
     x = np.zeros(m.val.size)
     per_cell = tables.const_cell + cell_terms(tables, mu, x, m.n_cells, m.pc, w=m.w)
+    price = np.full(m.n_sites, float(lam)) if site_price is None else float(lam) + np.asarray(site_price, float)
     rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites)
     cell_order = np.argsort(cell_region, kind="stable")
     cell_ptr = np.searchsorted(cell_region[cell_order], np.arange(k + 1))
@@ -433,8 +500,16 @@ def market_share_priced_regions(
     pair_ptr = np.searchsorted(pair_region[pair_order], np.arange(k + 1))
     lc = np.full(m.n_cells, -1, dtype=np.int64)  # local index of a region's cells
     ls = np.full(m.n_sites, -1, dtype=np.int64)  # and of its free sites
+    spent = 0.0
+
+    def charge(s: float) -> None:
+        nonlocal spent
+        spent += s
+        if work is not None:
+            work.charge(s)
+
     for c in np.asarray(regions, dtype=np.int64):
-        if time.perf_counter() > deadline:
+        if spent >= work_s or time.perf_counter() > deadline:
             break
         cells = cell_order[cell_ptr[c] : cell_ptr[c + 1]]
         sites = site_order[site_ptr[c] : site_ptr[c + 1]]
@@ -443,6 +518,7 @@ def market_share_priced_regions(
         free = sites[m.allowed[sites] & ~m.forced[sites]]
         if cells.size * max(free.size, 1) > max_dense:
             continue
+        charge(PRICED_NODE_S + PRICED_NODE_S_PER_ENTRY * float(cells.size) * float(max(free.size, 1)))
         lc[cells] = np.arange(cells.size)
         ls[free] = np.arange(free.size)
         fp = m.forced[m.ps[pairs]]
@@ -453,30 +529,31 @@ def market_share_priced_regions(
         lc[cells] = -1
         ls[free] = -1
         w, pull = m.w[cells], m.pull[cells]
-        price = price_all[free]
-        pen = rho[free] - price
-        lag0 = float(per_cell[cells].sum() + np.sum(rho[forced] - price_all[forced]))
-        p_forced = float(np.sum(price_all[forced]))
-        best = dot(w, huff(s0, pull)) - p_forced
+        pen = rho[free] - price[free]
+        cost_f = price[free]
+        cost0 = float(price[forced].sum())
+        lag0 = float(per_cell[cells].sum() + np.sum(rho[forced]) - cost0)
+        best = dot(w, huff(s0, pull)) - cost0
         tol = rel_slack * max(1.0, abs(best))
         pruned = -np.inf
         nodes = 0
         stack: list[tuple[np.ndarray, np.ndarray, float, float, float]] = [
-            (s0, np.arange(free.size), p_forced, lag0, np.inf)
+            (s0, np.arange(free.size), cost0, lag0, np.inf)
         ]
-        while stack and nodes < max_nodes and time.perf_counter() <= deadline:
-            s, rest, paid, lag_part, parent_b = stack.pop()
+        while stack and nodes < max_nodes and spent < work_s and time.perf_counter() <= deadline:
+            s, rest, cost_open, lag_part, parent_b = stack.pop()
             if parent_b <= best + tol:
                 pruned = max(pruned, parent_b)
                 continue
             nodes += 1
+            charge(PRICED_NODE_S + PRICED_NODE_S_PER_ENTRY * float(cells.size) * float(rest.size))
             share = huff(s, pull)
-            g_t = dot(w, share) - paid
+            g_t = dot(w, share) - cost_open
             best = max(best, g_t)
             if rest.size == 0:
                 continue
             pc_b = np.broadcast_to(pull[:, None], (pull.size, rest.size))
-            gain = weigh_columns(w, huff(s[:, None] + strength[:, rest], pc_b) - share[:, None]) - price[rest]
+            gain = weigh_columns(w, huff(s[:, None] + strength[:, rest], pc_b) - share[:, None]) - cost_f[rest]
             pos = gain > 0
             rest, gain = rest[pos], gain[pos]
             b = min(parent_b, g_t + float(gain.sum()), lag_part + float(np.maximum(pen[rest], 0.0).sum()))
@@ -492,6 +569,9 @@ def market_share_priced_regions(
                 pruned = max(pruned, float(np.max(child_b, initial=-np.inf, where=child_b <= best + tol)))
             for i in keep[::-1]:
                 j = rest[i]
-                stack.append((s + strength[:, j], rest[i + 1 :], paid + float(price[j]), lag_part + float(pen[j]), min(b, float(child_b[i]))))
+                stack.append(
+                    (s + strength[:, j], rest[i + 1 :], cost_open + float(cost_f[j]), lag_part + float(pen[j]),
+                     min(b, float(child_b[i])))
+                )
         out[c] = max(best, pruned, max((t[4] for t in stack), default=-np.inf))
     return out

@@ -163,12 +163,16 @@ def test_priced_region_bounds_at_least_the_brute_force_priced_optimum(seed: int)
     _, mu = market_share_lagrangian(m, m.value(plan), plan, max_iter=5, tables=tab)
     comps = decompose.components(m)
     rng = np.random.default_rng(seed)
-    for lam in (0.0, float(rng.uniform(0.1, 3.0))):
-        for slack, nodes in ((0.0, 10_000), (0.05, 10_000), (0.0, 1)):
+    # a price per site on top of lam (profit's fixed costs) or none
+    for lam, price in ((0.0, None), (float(rng.uniform(0.1, 3.0)), None), (0.2, rng.uniform(0.0, 2.0, m.n_sites))):
+        for slack, nodes, work_s in ((0.0, 10_000, np.inf), (0.05, 10_000, np.inf), (0.0, 1, np.inf),
+                                     (0.0, 10_000, 1e-9)):
             got = market_share_priced_regions(
                 m, comps.cell_comp, comps.site_comp, np.arange(comps.n_components), lam, mu, tab,
-                deadline=time.perf_counter() + 60, rel_slack=slack, max_nodes=nodes,
+                deadline=time.perf_counter() + 60, rel_slack=slack, max_nodes=nodes, site_price=price,
+                work_s=work_s,
             )
+            each = np.full(m.n_sites, lam) if price is None else lam + price
             free = np.flatnonzero(m.allowed & ~m.forced)
             best = np.full(comps.n_components, -np.inf)
             for r in range(free.size + 1):
@@ -177,8 +181,24 @@ def test_priced_region_bounds_at_least_the_brute_force_priced_optimum(seed: int)
                     sel[list(extra)] = True
                     per_cell = m.cell_values(sel)
                     f = np.bincount(comps.cell_comp, weights=per_cell, minlength=comps.n_components)
-                    f -= lam * np.bincount(comps.site_comp[sel], minlength=comps.n_components)
+                    f -= np.bincount(comps.site_comp[sel], weights=each[sel], minlength=comps.n_components)
                     best = np.maximum(best, f)
             assert np.all(got >= best - 1e-9 * np.maximum(1.0, np.abs(best)))
-            if slack == 0.0 and nodes > 1:
+            if work_s < 1e-6:  # out of work after the first region's first node: the others are not searched
+                assert np.isinf(got[1:]).all() or comps.n_components == 1
+            if slack == 0.0 and nodes > 1 and work_s > 1:
                 assert np.allclose(got, best, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_searches_stop_on_their_work_budget_with_a_valid_bound(seed: int) -> None:
+    inst, m, tm, plan, lag = _setup(seed, "coverage")
+    opt = float(m.internal(brute_optimum(inst, "coverage")[0]))  # type: ignore[arg-type]
+    res = lagrangian_tree_search(tm, m.value(plan), lag.u, work_s=1e-9)
+    assert res.nodes == 1 and res.bound >= opt - 1e-9 and not res.clock_cut and res.work_s > 0
+    full = lagrangian_tree_search(tm, m.value(plan), lag.u)
+    assert full.complete and full.work_s >= res.work_s
+    inst, m, plan, mu, tab = _ms_setup(seed)
+    opt = float(m.internal(brute_optimum(inst, "market_share")[0]))  # type: ignore[arg-type]
+    res = market_share_tree_search(m, m.value(plan), mu, tab, work_s=1e-9, rel_slack=0.0)
+    assert res.nodes <= 1 and res.bound >= opt * (1 - 1e-12) and not res.clock_cut
