@@ -32,14 +32,20 @@ from planner.optimise.model import Model, PlanState
 Progress = Callable[[dict[str, Any]], None]
 
 #: Nominal seconds of work a solve plans per second of its wall-clock limit: the
-#: rest of the limit is headroom, so a run on a loaded machine (up to about twice
-#: slower than the reference VM) still finishes its deterministic search.
-WORK_PER_LIMIT_S = 0.5
+#: rest of the limit is headroom, so a run on a loaded machine (about 1.5x slower than
+#: the idle reference VM: two busy processes competing for its two cores) still
+#: finishes its deterministic search. A nominal second is about 0.87 CPU seconds there.
+WORK_PER_LIMIT_S = 0.6
 
 # --- the cost model: nominal seconds on the reference VM (see the module docstring),
-# calibrated on its CPU time (which a loaded machine inflates far less than wall time)
+# calibrated on its CPU time (which a loaded machine inflates far less than wall time).
+# Recalibrated 2026-12-03 19:05 UTC on the idle VM (load < 1), about 1.15x the CPU time
+# measured there (`LAGRANGIAN`: 6.4e-9 on pmed22/40, 1.2-1.3e-8 per pair on the 0.3-0.9 M
+# pair China-like instance; the market-share and profit ones on the national default,
+# 1.66 M pairs: 1.3e-7, 1.9e-7, 2.0e-7 and 1.1e-7 per pair for the cell-hull, profit and
+# regional iterations and a profit move round): constants set under load had charged 2-5x.
 #: One subgradient iteration of the cell Lagrangian (``bounds``), per pair.
-LAGRANGIAN_S_PER_PAIR = 3e-8
+LAGRANGIAN_S_PER_PAIR = 1.5e-8
 #: One iteration of the per-region Lagrangian (``decompose``), per pair of the open
 #: regions, and per cell and site for its whole-instance passes.
 REGIONAL_LAGRANGIAN_S_PER_PAIR = 1.8e-8
@@ -50,7 +56,7 @@ SWAP_ROUND_MS_S_PER_PAIR = 2.5e-7
 #: The move tables alone (one step of re-balancing merged regional plans), per pair.
 MOVE_TABLES_S_PER_PAIR = 5e-8
 #: One iteration of the cell-hull market-share Lagrangian, per pair.
-MS_LAGRANGIAN_S_PER_PAIR = 3e-7
+MS_LAGRANGIAN_S_PER_PAIR = 1.6e-7
 #: One iteration of its per-region form (``decompose``), per pair of the open regions.
 MS_REGIONAL_S_PER_PAIR = 2.5e-7
 #: One iteration of the tangent-cut market-share bound, per pair.
@@ -84,13 +90,13 @@ MS_NODE_S_PER_ENTRY = 8e-9
 PRICED_NODE_S = 4e-5
 PRICED_NODE_S_PER_ENTRY = 1.5e-8
 #: One round of the profit move search (open, close and swap values), per pair.
-PROFIT_ROUND_S_PER_PAIR = 2.5e-7
+PROFIT_ROUND_S_PER_PAIR = 1.25e-7
 #: One iteration of the profit Lagrangian (``profit``; wider cell tables than market
 #: share's, and the count range's selection), per pair.
-PROFIT_LAGRANGIAN_S_PER_PAIR = 5e-7
+PROFIT_LAGRANGIAN_S_PER_PAIR = 2.5e-7
 #: One iteration of its per-region form (``decompose.regional_market_share`` with the
 #: sites' costs as prices), per pair of the open regions.
-PROFIT_REGIONAL_S_PER_PAIR = 5.5e-7
+PROFIT_REGIONAL_S_PER_PAIR = 2.3e-7
 
 
 def mip_seconds(pairs: int, levels: int = 0) -> float:
