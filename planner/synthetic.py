@@ -36,6 +36,7 @@ from planner.optimise.rollout.types import RolloutInstance
 from planner.optimise.types import OBJECTIVES, Instance, ObjectiveKind, Solution, attraction
 
 __all__ = [
+    "orlib_like_pmed",
     "synthetic_instance",
     "clustered_instance",
     "china_like_instance",
@@ -716,6 +717,29 @@ FAMILIES: dict[str, Callable[..., Instance]] = {
     "uniform": uniform_instance,
     "fragmented": fragmented_instance,
 }
+
+
+# --- p-median graphs of the OR-Library's sizes ----------------------------------
+def orlib_like_pmed(n: int, p: int, *, seed: int, edges: int | None = None) -> str:
+    """The text of a p-median file in the OR-Library format, generated like Beasley's (1985) pmed set.
+
+    ``n`` vertices joined first by the path 1-2-...-n (so the graph is connected,
+    as the published files are), then random vertex pairs up to ``edges`` lines
+    (default ``n**2 / 50``, the published files' count), each with an integer cost
+    U(1, 100). Pairs may repeat, as in the published files (the reader and the
+    checker apply the OR-Library rule: the last cost listed wins). Read it with
+    :func:`planner.bench.read_orlib_pmed`; the published optima do not apply.
+    """
+    rng = np.random.default_rng(seed)
+    m = max(n - 1, int(round(n * n / 50)) if edges is None else int(edges))
+    path_i = np.arange(1, n)
+    ei = np.concatenate([path_i, rng.integers(1, n + 1, size=m - (n - 1))])
+    ej = np.concatenate([path_i + 1, rng.integers(1, n + 1, size=m - (n - 1))])
+    same = ei == ej
+    ej[same] = ei[same] % n + 1  # no loops
+    cost = rng.integers(1, 101, size=m)
+    lines = [f" {n} {m} {p} "] + [f" {a} {b} {c}" for a, b, c in zip(ei, ej, cost, strict=True)]
+    return "\n".join(lines) + "\n"
 
 
 # --- maximum capture with logit (random utility) choice ----------------------

@@ -132,3 +132,18 @@ def test_cells_whose_terms_all_underflow_still_count() -> None:
         mask = np.isin(np.arange(2), plan)
         assert model.user_objective(model.value(mask)) == pytest.approx(expect)
         assert objective_value(inst, np.array(plan), "market_share") == pytest.approx(expect)
+
+
+def test_orlib_like_pmed_reads_as_a_connected_graph_of_the_asked_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from planner.bench import read_orlib_pmed
+    from planner.synthetic import orlib_like_pmed
+
+    text = orlib_like_pmed(120, 7, seed=3)
+    head = text.split("\n", 1)[0].split()
+    assert head == ["120", str(round(120 * 120 / 50)), "7"]
+    assert len(text.strip().splitlines()) == 1 + round(120 * 120 / 50)
+    path = tmp_path / "gen.txt"
+    path.write_text(text)
+    inst, p = read_orlib_pmed(path)  # raises when the graph is not connected
+    assert p == 7 and inst.n_sites == 120 and inst.n_cells == 120
+    assert text == orlib_like_pmed(120, 7, seed=3) and text != orlib_like_pmed(120, 7, seed=4)
