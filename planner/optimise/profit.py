@@ -719,7 +719,9 @@ def solve_profit(
 
 
 def _gap(objective: float, bound: float | None) -> float | None:
-    """``relative_gap`` where it means something (a positive bound), else None."""
+    """``relative_gap`` where it means something (a positive bound), else None; 0 for a proven optimum of any sign."""
+    if bound is not None and objective >= bound - 1e-9 * max(1.0, abs(bound)):
+        return 0.0
     if bound is None or not bound > 0:
         return None
     return relative_gap(objective, bound, maximise=True)

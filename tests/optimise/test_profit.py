@@ -155,3 +155,17 @@ def test_bench_contract_profit(tmp_path) -> None:  # type: ignore[no-untyped-def
     arrays = {k: v for k, v in three_shops().to_arrays().items() if k not in ("stores_min", "stores_max")}
     np.savez(f, **arrays)
     assert run_instance(f, "profit", time_limit_s=5)["open"] == [0]
+
+
+@pytest.mark.parametrize("max_enumerated", [20_000, 0])
+def test_a_proven_loss_is_optimal_with_gap_zero(max_enumerated: int) -> None:
+    # every site costs 100 and earns at most 50: one store must open, the best loses 50
+    sol = solve_profit(three_shops(site_fixed_cost=np.full(3, 100.0), stores_max=2), max_enumerated=max_enumerated,
+                       time_limit_s=5)
+    assert sol.open_sites.tolist() == [0]
+    assert sol.objective == pytest.approx(-50.0)
+    assert sol.bound is not None and sol.bound >= sol.objective - 1e-9
+    if max_enumerated or sol.bound <= sol.objective + 1e-9:  # proven: a relative gap is 0 whatever the sign
+        assert sol.gap == 0.0 and sol.status == "optimal"
+    else:
+        assert sol.gap is None  # a negative bound above the plan: no relative gap to give
