@@ -31,14 +31,14 @@ import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from planner.optimise.bounds import LagrangeResult
+from planner.optimise.bounds import LagrangeResult, select_top
 from planner.optimise.incumbent import (
     LAGRANGIAN_S_PER_PAIR,
     MOVE_TABLES_S_PER_PAIR,
@@ -279,8 +279,11 @@ def decomposed_bound(
     rng = rng if rng is not None else np.random.default_rng(0)
     work = best.work
     # price between the last store the relaxation takes and the first it leaves
-    free_sel = lag.selected & ~model.forced
-    elig = model.allowed & ~model.forced & ~lag.selected
+    # (of the plain top-p choice: this decomposition drops the disjoint groups' limits that
+    # ``lag.selected`` keeps; any price is valid)
+    plain = select_top(replace(model, part=None, part_min=None, part_max=None), lag.rho)
+    free_sel = plain & ~model.forced
+    elig = model.allowed & ~model.forced & ~plain
     hi = float(lag.rho[free_sel].min()) if np.any(free_sel) else 0.0
     lo = float(lag.rho[elig].max()) if np.any(elig) else 0.0
     lam = max(0.0, 0.5 * (hi + lo))
