@@ -323,6 +323,9 @@ def _solve_part(
     solver.parameters.max_deterministic_time = max(budget_s, 0.2)
     solver.parameters.max_time_in_seconds = 4 * max(budget_s, 0.2)
     solver.parameters.num_workers = max(1, threads)
+    # CP-SAT's parallel portfolio races its workers on the wall clock; interleaved, the workers
+    # take turns in a fixed order, so the answer depends on neither the load nor the threads
+    solver.parameters.interleave_search = True
     solver.parameters.random_seed = seed
     st = solver.solve(m)
     if st == cp_model.INFEASIBLE:
