@@ -160,21 +160,10 @@ def plan_prices(model: Model, score: np.ndarray, lo: int, hi: int) -> tuple[floa
     last = float(pool_s[pk.n_pool - 1]) if pk.n_pool > 0 else None
     nxt = float(pool_s[pk.n_pool]) if pk.n_pool < pool_s.size else None
     n_sel = int(pk.sel.sum())
-    if last is None and nxt is None:
-        lam = 0.0
-    else:
-        a = last if last is not None else nxt
-        b = nxt if nxt is not None else last
-        assert a is not None and b is not None
-        lam = 0.5 * (a + b)
-    if lo == hi:
-        pass
-    elif n_sel >= hi and lam > 0:
-        lam = max(lam, 0.0)
-    elif n_sel <= lo and lam < 0:
-        lam = min(lam, 0.0)
-    else:
-        lam = 0.0
+    margins = [v for v in (last, nxt) if v is not None]
+    lam = 0.5 * (margins[0] + margins[-1]) if margins else 0.0
+    if lo < hi and not ((n_sel >= hi and lam > 0) or (n_sel <= lo and lam < 0)):
+        lam = 0.0  # a range end prices the count only where it binds, with the sign it allows
     price = np.full(m.n_sites, lam)
     const = lam * (hi if lam >= 0 else lo)
     n_g = pk.need.size

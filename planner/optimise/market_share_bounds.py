@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.optimise.bounds import select_top
+from planner.optimise.bounds import select_range, select_top
 from planner.optimise.model import Model, dot, huff, run_starts
 
 log = logging.getLogger(__name__)
@@ -484,6 +484,9 @@ def market_share_lagrangian(
     plan_every: int = 10,
     tables: CellTables | None = None,
     deflect: float = 1.5,
+    site_cost: np.ndarray | None = None,
+    count_range: tuple[int, int] | None = None,
+    on_iteration: Callable[[], None] | None = None,
 ) -> tuple[float, np.ndarray]:
     """Market-share bound from per-cell copies of the site variables.
 
@@ -501,10 +504,16 @@ def market_share_lagrangian(
     Polyak steps, deflected by the previous direction; as the models never
     decrease when a copy opens, ``x <= y`` suffices and ``mu`` stays ``>= 0``.
 
+    The profit objective (``optimise.profit``) runs the same method with a
+    linear ``site_cost`` per open site (in the share's units) and a store count
+    anywhere in ``count_range`` (``bounds.select_range`` for the plan's part,
+    default the exact store total); ``on_iteration`` is called once per
+    iteration (work charging).
+
     Returns
     -------
     bound : float
-        Upper bound on the market share value.
+        Upper bound on the market share value (net of ``site_cost``).
     mu : ndarray
         Multipliers per pair (cell-sorted order; 0 on pairs of forced sites).
     """
@@ -519,10 +528,15 @@ def market_share_lagrangian(
     x = np.zeros(m.val.size)
     free = tab.free
     it = 0
+    lo, hi = (m.p, m.p) if count_range is None else count_range
     for it in range(1, max_iter + 1):
+        if on_iteration is not None:
+            on_iteration()
         total = tab.const + float(cell_terms(tab, mu, x, m.n_cells, m.pc, w=m.w).sum())
         rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites)
-        sel = select_top(m, rho)
+        if site_cost is not None:
+            rho = rho - site_cost
+        sel = select_range(m, rho, lo, hi)
         val = total + float(rho[sel].sum())
         if val < best_val:
             stall = 0 if val < best_val - 1e-4 * max(1e-9, best_val - lb) else stall + 1
@@ -556,16 +570,23 @@ def market_share_lagrangian(
     return best_val, best_mu
 
 
-def market_share_dual_value(model: Model, tables: CellTables, mu: np.ndarray) -> float:
+def market_share_dual_value(
+    model: Model, tables: CellTables, mu: np.ndarray, *,
+    site_cost: np.ndarray | None = None, count_range: tuple[int, int] | None = None,
+) -> float:
     """The cell-hull bound at multipliers ``mu`` (any ``mu >= 0``), the store count exact.
 
     ``const + sum over cells of max [model - mu x] + the best plan's sum of
-    rho_j = sum_i mu_ij`` (``select_top``: count, forced sites, one per
-    location). For the same ``mu`` this is at most the priced regional bound
-    ``lam * p + sum_c L_c(lam)`` at any price ``lam``.
+    rho_j = sum_i mu_ij`` (``bounds.select_range``: count, forced sites, one
+    per location, the disjoint groups' limits). For the same ``mu`` this is at
+    most the priced regional bound ``lam * p + sum_c L_c(lam)`` at any price
+    ``lam``. ``site_cost`` and ``count_range`` as in :func:`market_share_lagrangian`.
     """
     x = np.zeros(model.val.size)
     mu = np.where(tables.free, np.maximum(mu, 0.0), 0.0)
     total = tables.const + float(cell_terms(tables, mu, x, model.n_cells, model.pc, w=model.w).sum())
     rho = np.bincount(model.ps, weights=mu, minlength=model.n_sites)
-    return total + float(rho[select_top(model, rho)].sum())
+    if site_cost is not None:
+        rho = rho - site_cost
+    lo, hi = (model.p, model.p) if count_range is None else count_range
+    return total + float(rho[select_range(model, rho, lo, hi)].sum())

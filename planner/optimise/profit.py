@@ -36,6 +36,7 @@ import itertools
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -60,8 +61,9 @@ from planner.optimise.local_search import move_tables
 from planner.optimise.market_share_bounds import (
     CellTables,
     cell_tables,
-    cell_terms,
     initial_multipliers,
+    market_share_dual_value,
+    market_share_lagrangian,
 )
 from planner.optimise.model import Model, PlanState, compile_model
 from planner.optimise.types import Instance, Solution
@@ -75,7 +77,7 @@ _BRANCH_AFTER = 0.7
 
 __all__ = [
     "ProfitModel", "profit_model", "solve_profit", "profit_lagrangian", "regional_profit_bound", "select_range",
-    "dual_value", "count_price",
+    "dual_value",
 ]
 
 
@@ -344,7 +346,7 @@ def profit_lagrangian(
     time_limit_s: float = 10.0,
     max_iter: int = 2000,
     gap_stop: float = 1e-6,
-    on_plan: object = None,
+    on_plan: Callable[[np.ndarray], float | None] | None = None,
     plan_every: int = 10,
     work: Work | None = None,
     tables: CellTables | None = None,
@@ -363,8 +365,6 @@ def profit_lagrangian(
     :func:`regional_profit_bound`).
     """
     m = pm.model
-    t0 = time.perf_counter()
-    const_cost = 0.0
     if pm.share_w == 0.0:
         # no margin: the value is minus the costs; the cheapest admissible set bounds it
         sel = select_range(m, -pm.cost_w, pm.lo, pm.hi)
@@ -373,73 +373,19 @@ def profit_lagrangian(
     iter_s = profit_lagrangian_seconds(pm)
     if work is not None and tables is None:
         work.charge(CELL_TABLES_S_PER_PAIR * float(m.pc.size))
-    mu = initial_multipliers(m, tab, open_mask)
-    d_prev = np.zeros(m.val.size)
-    best_val, best_mu = np.inf, mu.copy()
-    theta, stall = 1.0, 0
-    lb = incumbent_value
-    x = np.zeros(m.val.size)
-    free = tab.free
-    for it in range(1, max_iter + 1):
-        if work is not None:
-            work.charge(iter_s)
-        total = tab.const + float(cell_terms(tab, mu, x, m.n_cells, m.pc, w=m.w).sum())
-        rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites) - pm.cost_w
-        sel = select_range(m, rho, pm.lo, pm.hi)
-        val = total + float(rho[sel].sum()) + const_cost
-        if val < best_val:
-            stall = 0 if val < best_val - 1e-4 * max(1e-9, best_val - lb) else stall + 1
-            best_val, best_mu = val, mu.copy()
-        else:
-            stall += 1
-        if stall >= 10:
-            theta *= 0.5
-            stall = 0
-            mu = best_mu.copy()
-            d_prev[:] = 0.0
-        if callable(on_plan) and it % plan_every == 1:
-            got = on_plan(sel)
-            if got is not None and got > lb:
-                lb = got
-        if (best_val - lb) / max(abs(best_val), 1e-12) <= gap_stop or theta < 1e-5:
-            break
-        if time.perf_counter() - t0 > time_limit_s:
-            break
-        g = np.where(free, sel[m.ps].astype(float) - x, 0.0)
-        g = np.where((mu <= 0.0) & (g > 0.0), 0.0, g)
-        dn = float(d_prev @ d_prev)
-        beta = max(0.0, -1.5 * float(g @ d_prev) / dn) if dn > 0 else 0.0
-        d = g + beta * d_prev
-        d_prev = d
-        nrm = float(d @ d)
-        if nrm == 0:
-            break
-        mu = np.maximum(mu - theta * max(val - lb, 0.0) / nrm * d, 0.0)
-    log.debug("profit lagrangian: %.6g after %d iterations, %.2fs", best_val, it, time.perf_counter() - t0)
+    bound, best_mu = market_share_lagrangian(
+        m, incumbent_value, open_mask, time_limit_s=time_limit_s, max_iter=max_iter, gap_stop=gap_stop,
+        on_plan=on_plan, plan_every=plan_every, tables=tab, site_cost=pm.cost_w, count_range=(pm.lo, pm.hi),
+        on_iteration=None if work is None else (lambda: work.charge(iter_s)),
+    )
     if mu_out is not None:
         mu_out[:] = best_mu
-    return float(best_val)
+    return float(bound)
 
 
 def dual_value(pm: ProfitModel, tab: CellTables, mu: np.ndarray) -> float:
     """The profit relaxation's value at multipliers ``mu >= 0`` (a valid bound for every count in the range)."""
-    m = pm.model
-    x = np.zeros(m.val.size)
-    mu = np.where(tab.free, np.maximum(mu, 0.0), 0.0)
-    total = tab.const + float(cell_terms(tab, mu, x, m.n_cells, m.pc, w=m.w).sum())
-    rho = np.bincount(m.ps, weights=mu, minlength=m.n_sites) - pm.cost_w
-    return total + float(rho[select_range(m, rho, pm.lo, pm.hi)].sum())
-
-
-def count_price(pm: ProfitModel, rho: np.ndarray) -> float:
-    """A price on the store count for priced scores ``rho``: 0 unless the range binds the relaxation's choice.
-
-    Midway between the last site :func:`select_range` takes and the best one it
-    leaves out, clipped to ``>= 0`` when the upper end binds and ``<= 0`` when the
-    lower one does. Any price gives a valid bound; this one makes it tight
-    (``bounds.plan_prices`` also prices the groups).
-    """
-    return plan_prices(pm.model, rho, pm.lo, pm.hi)[0]
+    return market_share_dual_value(pm.model, tab, mu, site_cost=pm.cost_w, count_range=(pm.lo, pm.hi))
 
 
 def regional_profit_bound(

@@ -7,9 +7,28 @@ Optima by hand: p=1 -> site 1 (50); p=2 -> sites 1, 2 (90).
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
 import numpy as np
 
 from planner.optimise.types import GroupLimit, Instance
+
+T = TypeVar("T")
+
+
+def quiet_then_busy(run: Callable[[], T]) -> tuple[T, T]:
+    """``run()`` on the machine as it is, then again while another process burns a core."""
+    quiet = run()
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        busy = run()
+    finally:
+        burner.kill()
+        burner.wait()
+    return quiet, busy
 
 
 def cover4(stores: int = 1, **kw: object) -> Instance:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from micro import quiet_then_busy
 
 from planner.optimise.command import draw_territories, explain_territories, territory_stats
 from planner.optimise.command_check import check_store_areas, check_territories
@@ -216,19 +217,10 @@ def test_config_refuses_min_above_max() -> None:
 
 def test_territories_do_not_depend_on_the_machines_load() -> None:
     """Two CP-SAT workers while another process burns a core: the same areas (they raced before)."""
-    import subprocess
-    import sys
-
     rng = np.random.default_rng(4)
     tinst = grid(8, 9, rng.integers(0, 4, 72).tolist(), workload=rng.uniform(1, 9, 72).tolist())
     params = CommandParams(min_stores_per_area=6, max_stores_per_area=12)
-    quiet = draw_territories(tinst, params, time_limit_s=3.0, threads=2)
-    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        busy = draw_territories(tinst, params, time_limit_s=3.0, threads=2)
-    finally:
-        burner.kill()
-        burner.wait()
+    quiet, busy = quiet_then_busy(lambda: draw_territories(tinst, params, time_limit_s=3.0, threads=2))
     assert check_territories(tinst, quiet, params) == []
     assert np.array_equal(quiet.county_area, busy.county_area)
     assert quiet.bound == busy.bound

@@ -14,12 +14,11 @@ so instead of comparing).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 
 import numpy as np
 import pytest
+from micro import quiet_then_busy
 
 from planner.optimise.incumbent import Clock, Work
 from planner.optimise.profit import solve_profit
@@ -35,19 +34,9 @@ def _solve(kind: str) -> Solution:
     return solve(inst, kind, time_limit_s=600.0, work_limit_s=1.5, gap_target=1e-4, threads=2, seed=3)
 
 
-def _burn_a_core() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
-
-
 def _quiet_and_busy(run: Callable[[], Solution]) -> tuple[Solution, Solution]:
     """``run()`` on the machine as it is, then while another process burns a core."""
-    quiet = run()
-    burner = _burn_a_core()
-    try:
-        busy = run()
-    finally:
-        burner.kill()
-        burner.wait()
+    quiet, busy = quiet_then_busy(run)
     for sol in (quiet, busy):
         if sol.status == "time_limit":  # pragma: no cover - a machine far slower than the reference
             pytest.skip(f"the wall-clock safety net fired: {sol.methods.get('warning')}")
@@ -203,13 +192,7 @@ def test_anticipating_the_rivals_is_the_same_under_load() -> None:
             pytest.skip("the wall-clock safety net fired")
         return mm.open_sites, mm.objective, mm.bound, mm.rounds, mm.status, mm.response
 
-    quiet = run()
-    burner = _burn_a_core()
-    try:
-        busy = run()
-    finally:
-        burner.kill()
-        burner.wait()
+    quiet, busy = quiet_then_busy(run)
     assert quiet[3] >= 1
     assert np.array_equal(quiet[0], busy[0]) and np.array_equal(quiet[5], busy[5])
     assert quiet[1:5] == busy[1:5]
