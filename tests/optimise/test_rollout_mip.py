@@ -69,3 +69,56 @@ def test_infeasible_mip_and_diagnosis() -> None:
     assert Mip(ctx, None, "HIGHS", Families()).solve(10.0, None, 1).status == "infeasible"
     words = "\n".join(diagnose(ctx, "HIGHS", 10.0))
     assert "without the manager pipeline" in words and "without the capex budget" in words
+
+
+# ---------------------------------------------------------------- work limit and safety net
+def _national_like() -> Context:
+    from planner.synthetic import synthetic_rollout_instance
+
+    ri = synthetic_rollout_instance(n_cells=3000, n_sites=300, n_existing=20, n_provinces=4, stores=120, seed=4)
+    pre = ri.preopen_mask()
+    cand = np.flatnonzero(~pre)[:100]
+    params = cfg(quarters=4, initial_managers=200, capex_budget_per_quarter_cny=8.0e7)
+    return make_context(ri, params, np.flatnonzero(pre), cand, must_open=True, n_required=int(cand.size))
+
+
+@pytest.mark.parametrize("backend", ["HIGHS", "SCIP"])
+def test_a_node_limited_mip_stops_on_its_nodes_not_the_clock(backend: str) -> None:
+    from micro import quiet_then_busy
+
+    ctx = _national_like()
+    lin = linearise(ctx, max_terms=2000, seed=0)
+
+    def run() -> tuple[list[int], float | None, float | None, str, bool]:
+        out = Mip(ctx, lin, backend, Families()).solve(600.0, None, 1, 1e-6, node_limit=1)
+        assert out.q is not None
+        return out.q.tolist(), out.mip_value, out.bound, out.status, out.clock_cut
+
+    quiet, busy = quiet_then_busy(run)
+    assert quiet[4] is False and quiet[3] in ("optimal", "feasible")
+    assert quiet[1] is not None and quiet[2] is not None and quiet[2] >= quiet[1] - 1e-6 * abs(quiet[1])
+    assert quiet == busy  # the same schedule, value and bound with a core burning
+
+
+def test_the_clock_cutting_the_rollout_mip_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner.optimise.rollout import mip as mip_mod
+    from planner.optimise.rollout.solve import schedule
+    from planner.synthetic import greedy_selection, synthetic_rollout_instance
+
+    real = mip_mod.Mip.solve
+
+    def cut(self: Mip, *a: object, **kw: object) -> object:
+        """The solve as if the wall clock had ended it: the LP with nothing, the MIP with its plan only."""
+        if self.relax:
+            return mip_mod.MipOut("unknown", None, None, None, None, 10.0, clock_cut=True)
+        out = real(self, *a, **kw)  # type: ignore[arg-type]
+        out.status, out.bound, out.clock_cut = "feasible", None, True
+        return out
+
+    monkeypatch.setattr(mip_mod.Mip, "solve", cut)
+    ri = synthetic_rollout_instance(n_cells=800, n_sites=120, n_existing=8, n_provinces=3, stores=40, seed=3)
+    res = schedule(ri, greedy_selection(ri), RolloutParams(quarters=4, initial_managers=12), time_limit_s=10)
+    assert res.status == "time_limit"
+    warning = res.methods["warning"]
+    assert "solver.time_limit_s = 10 s" in warning and "rollout MIP" in warning and "LP relaxation" in warning
+    assert res.bound is not None and res.bound > res.objective  # only the submodular bound is left

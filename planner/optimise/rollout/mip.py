@@ -1,6 +1,7 @@
 """The time-indexed MIP of a rollout: ``Y[j, t]`` = candidate ``j`` open by the end of quarter ``t``.
 
-OR-Tools ``pywraplp`` (HiGHS by default, SCIP on request) on cumulative
+Built with OR-Tools ``pywraplp`` and solved by HiGHS (through SciPy, which takes a node
+limit, the deterministic work limit) by default or by SCIP (``pywraplp``) on request, on cumulative
 variables, built by one ``define_*`` step per constraint family (manager
 pipeline, budget, province capacity, chain of command, and in the joint mode
 the site selection's own constraints) and the objective of a
@@ -23,7 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
+from ortools.linear_solver import linear_solver_pb2, pywraplp  # type: ignore[attr-defined]
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csr_matrix
 
 from planner.optimise.rollout.chain import county_stores_unlocked
 from planner.optimise.rollout.context import NEVER, Context
@@ -54,6 +57,8 @@ class MipOut:
     seconds: float
     promotions: np.ndarray | None = None
     area_hires: np.ndarray | None = None
+    nodes: int = 0  # branch-and-bound nodes used (HiGHS)
+    clock_cut: bool = False  # the wall-clock safety net, not the node limit or the gap, ended the solve
 
 
 class Mip:
@@ -310,13 +315,19 @@ class Mip:
     # -- solve ----------------------------------------------------------------
     def solve(
         self, time_limit_s: float, hint: tuple[np.ndarray, np.ndarray] | None, threads: int,
-        gap_target_pct: float = 0.01,
+        gap_target_pct: float = 0.01, node_limit: int | None = None,
     ) -> MipOut:
+        """Solve; ``node_limit`` (branch-and-bound nodes) is the deterministic work limit, the
+        time limit only a safety net (``MipOut.clock_cut`` says when it ended the solve)."""
+        if self.backend == "HIGHS":
+            return self._solve_highs(time_limit_s, gap_target_pct, node_limit)
         ctx, s, T = self.ctx, self.s, self.ctx.T
         t0 = time.perf_counter()
         s.SetTimeLimit(max(1, int(time_limit_s * 1000)))
         s.SetNumThreads(threads)
-        if hint is not None and self.backend == "SCIP":  # pywraplp's HiGHS crashes on hints (9.15)
+        if node_limit is not None:
+            s.SetSolverSpecificParametersAsString(f"limits/totalnodes = {int(node_limit)}\n")
+        if hint is not None:
             q, h = hint
             vs, vals = [], []
             for j in range(ctx.n):
@@ -330,26 +341,81 @@ class Mip:
         params.SetDoubleParam(params.RELATIVE_MIP_GAP, gap_target_pct / 100.0)
         st = s.Solve(params)
         secs = time.perf_counter() - t0
+        clock_cut = st != pywraplp.Solver.OPTIMAL and secs >= 0.95 * time_limit_s
         if st == pywraplp.Solver.INFEASIBLE:
             return MipOut("infeasible", None, None, None, None, secs)
         if st not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-            # pywraplp reports no usable dual bound without a solution (HiGHS returns 0)
-            return MipOut("unknown", None, None, None, None, secs)
-        Yv = np.array([[self.Y[j][t].solution_value() for t in range(T)] for j in range(ctx.n)]).reshape(ctx.n, T)
-        opened = Yv > 0.5
-        q = np.where(opened.any(axis=1), opened.argmax(axis=1), NEVER).astype(np.int64)
-        hires = np.array([round(v.solution_value()) for v in self.h], dtype=np.int64)
-        prom = np.array([round(v.solution_value()) for v in self.p], dtype=np.int64)
-        ahires = (np.array([round(v.solution_value()) for v in self.ah], dtype=np.int64)
-                  if self.commanded else np.zeros(T, dtype=np.int64))
+            # pywraplp reports no usable dual bound without a solution
+            return MipOut("unknown", None, None, None, None, secs, clock_cut=clock_cut)
+        x = np.array([v.solution_value() for v in s.variables()])
         bound = None
         if self.lin is not None:
             bound = float(s.Objective().BestBound())
             if st == pywraplp.Solver.OPTIMAL:
                 bound = max(bound, float(s.Objective().Value()))  # SCIP reports the bound with its own tolerance
         val = float(s.Objective().Value()) if self.lin is not None else None
-        return MipOut("optimal" if st == pywraplp.Solver.OPTIMAL else "feasible", q, hires, bound, val, secs,
-                      promotions=prom, area_hires=ahires)
+        return self._out("optimal" if st == pywraplp.Solver.OPTIMAL else "feasible", x, bound, val, secs, clock_cut)
+
+    def _solve_highs(self, time_limit_s: float, gap_target_pct: float, node_limit: int | None) -> MipOut:
+        """The model, exported from ``pywraplp``, solved by HiGHS through ``scipy.optimize.milp``.
+
+        ``pywraplp``'s HiGHS takes no node limit (it rejects solver-specific parameters), so a
+        solve that stops short would stop on the wall clock and depend on the machine's load;
+        SciPy's HiGHS takes ``node_limit``, which makes such a stop deterministic.
+        """
+        t0 = time.perf_counter()
+        proto = linear_solver_pb2.MPModelProto()
+        self.s.ExportModelToProto(proto)
+        nvar = len(proto.variable)
+        c = np.fromiter((v.objective_coefficient for v in proto.variable), dtype=float, count=nvar)
+        lb = np.fromiter((v.lower_bound for v in proto.variable), dtype=float, count=nvar)
+        ub = np.fromiter((v.upper_bound for v in proto.variable), dtype=float, count=nvar)
+        integ = np.fromiter((v.is_integer for v in proto.variable), dtype=float, count=nvar)
+        cons = proto.constraint
+        lens = np.fromiter((len(k.var_index) for k in cons), dtype=np.int64, count=len(cons))
+        idx = np.fromiter((i for k in cons for i in k.var_index), dtype=np.int64, count=int(lens.sum()))
+        coef = np.fromiter((a for k in cons for a in k.coefficient), dtype=float, count=int(lens.sum()))
+        clo = np.fromiter((k.lower_bound for k in cons), dtype=float, count=len(cons))
+        chi = np.fromiter((k.upper_bound for k in cons), dtype=float, count=len(cons))
+        ptr = np.concatenate([[0], np.cumsum(lens)])
+        a = csr_matrix((coef, idx, ptr), shape=(len(cons), nvar))
+        sense = -1.0 if proto.maximize else 1.0
+        options: dict[str, Any] = {"time_limit": max(0.5, float(time_limit_s)), "mip_rel_gap": gap_target_pct / 100.0}
+        if node_limit is not None:
+            options["node_limit"] = int(node_limit)
+        res = milp(sense * c, constraints=[LinearConstraint(a, clo, chi)] if len(cons) else None,
+                   bounds=Bounds(lb, ub), integrality=integ, options=options)
+        secs = time.perf_counter() - t0
+        nodes = int(getattr(res, "mip_node_count", 0) or 0)
+        clock_cut = res.status == 1 and (node_limit is None or nodes < node_limit) and "ime" in str(res.message)
+        if res.status == 2:
+            return MipOut("infeasible", None, None, None, None, secs)
+        if res.x is None:
+            return MipOut("unknown", None, None, None, None, secs, clock_cut=clock_cut)
+        val = None if self.lin is None else sense * float(res.fun) + proto.objective_offset
+        bound = None
+        if self.lin is not None:
+            dual = getattr(res, "mip_dual_bound", None)
+            if not integ.any() or res.status == 0:
+                bound = val if dual is None or not np.isfinite(dual) else max(val, sense * float(dual) + proto.objective_offset)
+            elif dual is not None and np.isfinite(dual):
+                bound = sense * float(dual) + proto.objective_offset
+        out = self._out("optimal" if res.status == 0 else "feasible", np.asarray(res.x), bound, val, secs, clock_cut)
+        out.nodes = nodes
+        return out
+
+    def _out(self, status: str, x: np.ndarray, bound: float | None, val: float | None, secs: float,
+             clock_cut: bool) -> MipOut:
+        """A solve's answer from the values of every variable (in ``pywraplp``'s order)."""
+        ctx, T = self.ctx, self.ctx.T
+        Yv = np.array([[x[self.Y[j][t].index()] for t in range(T)] for j in range(ctx.n)]).reshape(ctx.n, T)
+        opened = Yv > 0.5
+        q = np.where(opened.any(axis=1), opened.argmax(axis=1), NEVER).astype(np.int64)
+        hires = np.array([round(x[v.index()]) for v in self.h], dtype=np.int64)
+        prom = np.array([round(x[v.index()]) for v in self.p], dtype=np.int64)
+        ahires = (np.array([round(x[v.index()]) for v in self.ah], dtype=np.int64)
+                  if self.commanded else np.zeros(T, dtype=np.int64))
+        return MipOut(status, q, hires, bound, val, secs, promotions=prom, area_hires=ahires, clock_cut=clock_cut)
 
 
 def diagnose(ctx: Context, backend: str, time_limit_s: float) -> list[str]:

@@ -24,10 +24,12 @@ Method. A greedy by marginal value (and one by value per CNY when a budget is
 set), quarter by quarter (:mod:`~planner.optimise.rollout.greedy`), gives feasible
 incumbents; the joint mode also takes the two-stage schedule of a given selection
 as one, so it is never worse than two-stage. A MIP (:mod:`~planner.optimise.rollout.mip`,
-OR-Tools ``pywraplp``, HiGHS by default, SCIP on request) on time-indexed
-cumulative variables ``Y[j, t]`` (site ``j`` open by the end of quarter ``t``)
+built with OR-Tools ``pywraplp``, solved by HiGHS (SciPy's) by default, SCIP on request) on
+time-indexed cumulative variables ``Y[j, t]`` (site ``j`` open by the end of quarter ``t``)
 improves them; its LP relaxation is solved first so a bound exists even when the
-MIP finds nothing in time. The MIP's objective over-estimates the true value for
+MIP finds nothing in time. The MIP stops on a node limit set from
+``solver.time_limit_s`` (deterministic work); the wall clock is only a safety net,
+and when it ends the LP or the MIP the status is ``time_limit`` with a warning. The MIP's objective over-estimates the true value for
 every schedule (:mod:`~planner.optimise.rollout.linearise`), so its proven bound
 is a valid upper bound on the best schedule. A second, independent bound -- per
 quarter, ``f(G) + (the cap_t largest gains w.r.t. G)`` for any network ``G``
@@ -112,6 +114,12 @@ def _greedy_variants(ctx: Context) -> list[GreedyVariant]:
         out += [(sc, True, False, f"greedy-{sc}-wait") for sc in scores]
         out += [(sc, False, True, f"greedy-{sc}-share") for sc in scores]
     return out
+
+
+#: Branch-and-bound nodes of the rollout MIP per second of ``solver.time_limit_s`` (its work limit;
+#: HiGHS mostly closes the national schedules at the root, 12-23 s there)
+_NODES_PER_S = 20.0
+_LEAST_NODES = 50
 
 
 def _default_backend() -> MipBackend:
@@ -232,6 +240,7 @@ def _run(
     reserve = 1.0 + 4.0 * eval_s[0]  # evaluating the MIP's plan, building and checking the result
     left = time_limit_s - (time.perf_counter() - t0) - reserve
     exact = False
+    warning: str | None = None
     if use_mip and left > 0.5:
         tb = time.perf_counter()
         lin = linearise(ctx, max_terms=max_terms, seed=seed)
@@ -247,15 +256,24 @@ def _run(
             lp_left = 0.3 * (time_limit_s - (time.perf_counter() - t0) - reserve)
             lp_out = lp.solve(max(lp_left, 0.5), None, threads, gap_target_pct)
             stats["lp_s"] = time.perf_counter() - tl
+            if lp_out.clock_cut:
+                status = "time_limit"
+                warning = (f"the wall-clock limit (solver.time_limit_s = {time_limit_s:g} s) cut the rollout's LP "
+                           "relaxation short; its bound is missing, and another run may report a different one")
             if lp_out.status == "optimal" and lp_out.mip_value is not None:
                 bounds[f"lp-{backend.lower()}"] = lp_out.mip_value
                 stats["bound_lp"] = lp_out.mip_value
             del lp
         # HiGHS overshoots its limit by up to ~10% when a long LP is under way
         left = 0.85 * (time_limit_s - (time.perf_counter() - t0) - reserve)
-        out = mip.solve(max(left, 0.5), None if best is None else (best[1], best[2][0]), threads, gap_target_pct)
+        # the node limit is the MIP's deterministic work limit (from the scenario's limit, not the
+        # clock), the seconds left only the safety net
+        nodes = max(_LEAST_NODES, int(_NODES_PER_S * time_limit_s))
+        out = mip.solve(max(left, 0.5), None if best is None else (best[1], best[2][0]), threads, gap_target_pct,
+                        node_limit=nodes)
         stats["mip_s"] = out.seconds
-        logger.info("rollout MIP (%s): %s in %.1f s, bound %s", backend, out.status, out.seconds, out.bound)
+        logger.info("rollout MIP (%s): %s in %.1f s, %d nodes, bound %s", backend, out.status, out.seconds, out.nodes,
+                    out.bound)
         if out.status == "infeasible":
             if best is not None:  # pragma: no cover - would be a modelling bug
                 raise RuntimeError("MIP says infeasible but a heuristic found a schedule")
@@ -274,8 +292,13 @@ def _run(
             bounds[f"mip-{backend.lower()}"] = out.bound
             stats["bound_mip"] = out.bound
         exact = out.status == "optimal" and lin.exact
-        if out.status != "optimal":
+        if out.clock_cut:
             status = "time_limit"
+            warning = ("" if warning is None else warning + "; ") + (
+                f"the wall-clock limit (solver.time_limit_s = {time_limit_s:g} s) cut the rollout MIP short "
+                f"after {out.seconds:.1f} s, before its node limit ({nodes}); the machine ran slower than "
+                "expected, so this schedule may differ from another run of the same scenario"
+            )
     if best is None:
         raise InfeasibleError(
             "no rollout schedule found within the time limit (solver.time_limit_s); the constraints are "
@@ -294,6 +317,9 @@ def _run(
         del bounds[name]
     bname = min(bounds, key=bounds.__getitem__)
     methods = {"primal": primal, "bound": bname}
+    if warning is not None:
+        methods["warning"] = warning
+        logger.warning("rollout: %s", warning)
     reached = (bounds[bname] <= best[0] + 1e-9 * max(1.0, abs(best[0])) if profit
                else bounds[bname] <= best[0] * (1 + 1e-9) + 1e-9)
     if reached:
