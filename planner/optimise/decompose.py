@@ -393,7 +393,7 @@ def decomposed_bound(
         improve_windows(
             model, best, work_s=work.left - 0.04 * work.limit - 0.2,
             deadline=clock.deadline - 0.03 * clock.limit - 0.1,
-            rng=rng, seed_weight=weight, stats=stats, gap_target=gap_target,
+            rng=rng, seed_weight=weight, stats=stats, gap_target=gap_target, swap_model=tmodel,
         )
         stats["lns_s"] = clock.elapsed
 

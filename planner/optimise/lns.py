@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from planner.optimise.incumbent import mip_seconds, node_limit
-from planner.optimise.local_search import move_tables
+from planner.optimise.incumbent import Work, mip_seconds, node_limit
+from planner.optimise.local_search import local_search, move_tables, round_seconds
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, ranges
 
@@ -107,6 +107,18 @@ def _outside_best(model: Model, cells: np.ndarray, outside: np.ndarray) -> np.nd
     return floor
 
 
+def _swap_polish(model: Model, best: Incumbent, budget: float, end: float) -> float:
+    """A swap search from the incumbent (at most a tenth of ``budget`` nominal seconds); its work."""
+    assert best.mask is not None
+    before = best.work.spent
+    rounds = Work.iterations(max(0.05, 0.1 * budget), round_seconds(model), cap=100_000)
+    mask, n_swaps = local_search(model, best.mask, time_limit_s=max(0.0, end - time.perf_counter()),
+                                 max_rounds=rounds, work=best.work)
+    if n_swaps:
+        best.offer(mask, "lns+swap")
+    return best.work.spent - before
+
+
 def improve_windows(
     model: Model,
     best: Incumbent,
@@ -120,6 +132,8 @@ def improve_windows(
     per_window_s: float = 2.0,
     stats: dict[str, float] | None = None,
     gap_target: float = 0.0,
+    swap_every: int = 10,
+    swap_model: Model | None = None,
 ) -> int:
     """Re-optimise windows of the incumbent until the work budget is spent; updates ``best``.
 
@@ -151,6 +165,11 @@ def improve_windows(
         Receives ``lns_windows`` and ``lns_improved``.
     gap_target : float
         Stop once the incumbent's proven gap is at most this.
+    swap_every, swap_model : int, Model
+        After every ``swap_every`` improving windows, and once at the end, a swap
+        search over the whole plan (on ``swap_model``, default ``model``, e.g. its
+        truncation): a window's optimum is only optimal inside the window, and the
+        swaps across window borders that it opens are cheap to find (0 = never).
 
     The search also stops after ``50 + 3 p / size`` windows in a row without
     improvement (every part of the plan has had several chances).
@@ -162,7 +181,7 @@ def improve_windows(
     """
     m = model
     eligible = m.allowed | m.forced
-    windows = improved = stall = 0
+    windows = improved = stall = polished = 0
     size0 = float(size)
     tables = None
     tables_for: np.ndarray | None = None
@@ -226,8 +245,13 @@ def improve_windows(
             if best.offer(cand, "lns"):
                 improved += 1
                 stall = 0
+                if swap_every and improved - polished >= swap_every:
+                    spent += _swap_polish(swap_model or m, best, budget - spent, end)
+                    polished = improved
                 continue
         stall += 1
+    if swap_every and improved > polished and best.mask is not None:
+        spent += _swap_polish(swap_model or m, best, max(0.0, budget - spent), end)
     if stats is not None:
         stats["lns_windows"] = stats.get("lns_windows", 0.0) + windows
         stats["lns_improved"] = stats.get("lns_improved", 0.0) + improved

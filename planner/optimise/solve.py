@@ -380,7 +380,7 @@ def _facility_bound_and_improve(
         improve_windows(
             model, best, work_s=0.92 * work.limit - 0.3 - work.spent,
             deadline=clock.deadline - 0.03 * clock.limit - 0.1, rng=rng, stats=stats,
-            per_window_s=min(2.0, 0.05 * work.limit), gap_target=gap_target,
+            per_window_s=min(2.0, 0.05 * work.limit), gap_target=gap_target, swap_model=tmodel,
         )
 
 

@@ -87,6 +87,28 @@ def test_improve_windows_keeps_plans_feasible_and_never_worse(seed):
     assert check_solution(inst, sol).ok
 
 
+@pytest.mark.parametrize("kind", ["coverage", "distance"])
+def test_the_windows_leave_a_plan_no_single_swap_improves(kind):
+    """A window's optimum is optimal inside the window only; the closing swap search takes the
+    swaps across window borders, so no improving swap is left (with the swaps off, one is)."""
+    from planner.optimise.local_search import local_search
+
+    inst = clustered_instance(n_cells=3000, n_sites=300, stores=40, n_fixed=4, seed=2, radius_km=5.0)
+    m = compile_model(inst, kind)
+    start = m.forced.copy()  # a poor start: the fixed stores and the first free sites
+    start[np.flatnonzero(~m.forced & m.allowed)[: m.p - int(m.forced.sum())]] = True
+    left = {}
+    for every in (0, 3):
+        best = Incumbent(m, None, Clock(600))
+        assert best.offer(start, "start")
+        v0 = best.value
+        improve_windows(m, best, work_s=0.05, rng=np.random.default_rng(1), size=6, extra=0, swap_every=every)
+        assert best.value >= v0
+        _, left[every] = local_search(m, best.mask, max_rounds=1000)
+    assert left[3] == 0
+    assert left[0] > 0  # the instance is one where the swaps matter
+
+
 def test_solve_with_windows_stays_within_bound_on_regional_instance():
     """A many-region instance large enough for the decomposition and the windows."""
     inst = clustered_instance(n_cells=30_000, n_sites=3000, stores=300, n_fixed=40, seed=5, radius_km=3.0)
