@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,7 @@ from planner.optimise.tree_search import (
     restrict,
     searchable,
 )
-from planner.optimise.types import ConstraintKeys, Instance, ObjectiveKind, Solution
+from planner.optimise.types import ConstraintKeys, Instance, ObjectiveKind, Solution, attraction
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,25 @@ _MIP_MAX_PAIRS = 80_000  # a reduced MIP beyond this rarely closes anything in o
 _TREE_MAX_STORES = 16
 # the market-share searches may use the work budget up to this share (the rest: polishing)
 _TREE_WORK_SHARE = 0.9
+
+
+def _coverage_without_rivals(inst: Instance) -> Instance | None:
+    """The market-share instance as a step-coverage one when no cell has a rival (else None).
+
+    With zero competitor pull a cell's Huff share ``S / (S + 0)`` is 1 as soon as one
+    open site with a positive attraction reaches it: every such pair covers its cell.
+    """
+    pull = inst.competitor_pull
+    if pull is not None and np.any(np.asarray(pull, dtype=float) > 0):
+        return None
+    attr = np.ones(inst.n_sites) if inst.site_attr is None else np.asarray(inst.site_attr, dtype=float)
+    keep = attraction(attr[inst.pair_site], inst.pair_km, inst.beta) > 0
+    km = np.asarray(inst.pair_km, dtype=float)[keep]
+    reach = float(km.max(initial=0.0)) + 1.0
+    return replace(
+        inst, pair_cell=inst.pair_cell[keep], pair_site=inst.pair_site[keep], pair_km=km,
+        radius_km=np.full(inst.n_sites, reach), decay="step", competitor_pull=None,
+    )
 
 
 def _integral(inst: Instance, kind: str) -> bool:
@@ -182,6 +202,18 @@ def solve(
 
         return solve_profit(inst, time_limit_s=time_limit_s, gap_target=gap_target, progress=progress,
                             max_enumerated=max_enumerated, work_limit_s=work_limit_s)
+    if kind == "market_share":
+        cover = _coverage_without_rivals(inst)
+        if cover is not None:
+            # no rival anywhere: a cell's share is 1 once any open site reaches it, 0 before;
+            # that is maximum coverage over the pairs, whose own bounds are much the stronger
+            sol = solve(cover, "coverage", time_limit_s=time_limit_s, gap_target=gap_target, threads=threads,
+                        seed=seed, use_mip=use_mip, progress=progress, max_enumerated=max_enumerated,
+                        work_limit_s=work_limit_s)
+            sol = replace(sol, objective_kind="market_share",
+                          methods=sol.methods | {"reduction": "market share without rivals = coverage"})
+            check_solution(inst, sol).raise_if_failed()
+            return sol
     clock = Clock(time_limit_s)
     work = Work(WORK_PER_LIMIT_S * time_limit_s if work_limit_s is None else work_limit_s)
     problems = precheck(inst)

@@ -8,7 +8,7 @@ from micro import cover4, group, huff1, line4
 
 from planner.errors import InfeasibleError
 from planner.optimise.solve import solve
-from planner.optimise.types import ConstraintKeys
+from planner.optimise.types import ConstraintKeys, Instance, Solution
 
 
 def _solve(inst, kind="coverage"):
@@ -148,3 +148,49 @@ def test_group_minimum_with_spacing():
     sol = _solve(inst)
     assert sol.open_sites.tolist() == [0, 2]
     assert sol.objective == pytest.approx(70.0)
+
+
+# ---------------------------------------------------------------- market share without rivals
+def _no_rival_instance(pull: np.ndarray | None, attr: np.ndarray | None = None) -> Instance:
+    rng = np.random.default_rng(7)
+    n, m = 60, 12
+    pc = np.repeat(np.arange(n), 3).astype(np.int32)
+    ps = rng.integers(0, m, pc.size).astype(np.int32)
+    return Instance(weight=rng.uniform(1, 10, n), pair_cell=pc, pair_site=ps, pair_km=rng.uniform(0, 30, pc.size),
+                    n_sites=m, stores=3, radius_km=np.full(m, 5.0), competitor_pull=pull, site_attr=attr)
+
+
+def _brute_market_share(inst: Instance) -> float:
+    import itertools
+
+    from planner.optimise.check import check_solution
+
+    best = -np.inf
+    for combo in itertools.combinations(range(inst.n_sites), inst.stores):
+        sol = Solution(open_sites=np.array(combo), objective=0.0, objective_kind="market_share")
+        best = max(best, check_solution(inst, sol).objective)
+    return best
+
+
+@pytest.mark.parametrize("zero_attr", [False, True])
+def test_market_share_without_rivals_is_solved_as_coverage(zero_attr: bool) -> None:
+    attr = None
+    if zero_attr:  # a site nobody is drawn to covers nothing, however near
+        attr = np.ones(12)
+        attr[[0, 5]] = 0.0
+    inst = _no_rival_instance(np.zeros(60), attr)
+    sol = solve(inst, "market_share", time_limit_s=30, max_enumerated=0)  # the coverage search, not enumeration
+    assert sol.methods["reduction"] == "market share without rivals = coverage"
+    assert sol.objective_kind == "market_share" and sol.gap is not None and sol.gap <= 1e-5
+    assert sol.objective == pytest.approx(_brute_market_share(inst))
+    if zero_attr:
+        assert not set(sol.open_sites.tolist()) & {0, 5}
+
+
+def test_one_rival_keeps_the_market_share_solver() -> None:
+    pull = np.zeros(60)
+    pull[3] = 0.5
+    inst = _no_rival_instance(pull)
+    sol = solve(inst, "market_share", time_limit_s=30)
+    assert "reduction" not in sol.methods
+    assert sol.objective == pytest.approx(_brute_market_share(inst))
