@@ -2,7 +2,9 @@
 
 Each family of :data:`planner.synthetic.FAMILIES` (China-like clustered tiers,
 uniform with a large radius, fragmented towns under a dominant rival with many
-fixed stores; 100,000 cells x 10,000 candidates x 1,000 stores, 1-2 M pairs) is
+fixed stores, and two rival variants of China-like -- no rival anywhere, every
+rival 1,000 times stronger -- run for market share and profit only;
+100,000 cells x 10,000 candidates x 1,000 stores, 1-2 M pairs) is
 written once to an interchange ``.npz``; then, for each objective, a fresh
 ``planner bench instance FILE --objective K --time-limit T --json`` process
 solves it, exactly as an outside user would. The plan is re-scored from the
@@ -52,6 +54,9 @@ TARGET_GAP = {"coverage": 0.003, "distance": 0.005, "market_share": 0.01, "profi
 #: The profit variant of each family (``synthetic.with_profit``): costs at 30 % of a typical
 #: site's margin, and a count range from the fixed stores to 1.5 x the store total.
 PROFIT_COST_RATIO = 0.3
+#: Variants of china_like that differ only in the rivals' pull: run for the objectives that read it.
+RIVAL_VARIANTS = ("no_rivals", "dominant_rivals")
+RIVAL_OBJECTIVES = ("market_share", "profit")
 TARGET_S = 60.0
 TARGET_MB = 4096.0
 
@@ -108,6 +113,8 @@ def main() -> int:
         inst = read_npz(path)  # what the child reads
         base_path, base_inst = path, inst
         for kind in args.objectives.split(","):
+            if kind not in RIVAL_OBJECTIVES and fam in RIVAL_VARIANTS:
+                continue  # the same cells, sites and distances as china_like: only the rivals differ
             path, inst = base_path, base_inst
             if kind == "profit":
                 path = write_npz(work / f"{fam}-seed{args.seed}-profit.npz", with_profit(

@@ -26,6 +26,7 @@ import heapq
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -710,12 +711,36 @@ def fragmented_instance(
     return inst
 
 
+def no_rivals_instance(**kw: int) -> Instance:
+    """:func:`china_like_instance` with no rival anywhere (competitor pull 0 in every cell).
+
+    A cell's share is then 1 once any open site reaches it: the market-share end of
+    "competitor pull from zero to dominant" (coverage and distance are china_like's).
+    """
+    inst = china_like_instance(**kw)
+    return replace(inst, competitor_pull=np.zeros(inst.n_cells))
+
+
+def dominant_rivals_instance(**kw: int) -> Instance:
+    """:func:`china_like_instance` with every rival's pull 1,000 times stronger.
+
+    Where rivals reach, a new store's share is small and nearly additive; where none
+    does (a fifth of the cells, 8 % of the demand at seed 0), a cell is won whole by
+    the first store: the two extremes mixed in one instance.
+    """
+    inst = china_like_instance(**kw)
+    pull = np.zeros(inst.n_cells) if inst.competitor_pull is None else np.asarray(inst.competitor_pull)
+    return replace(inst, competitor_pull=1e3 * pull)
+
+
 #: The benchmark families by name (``benchmarks/bench_families.py``): each takes
 #: keyword-only ``cells``, ``candidates``, ``stores``, ``existing`` and ``seed``.
 FAMILIES: dict[str, Callable[..., Instance]] = {
     "china_like": china_like_instance,
     "uniform": uniform_instance,
     "fragmented": fragmented_instance,
+    "no_rivals": no_rivals_instance,
+    "dominant_rivals": dominant_rivals_instance,
 }
 
 

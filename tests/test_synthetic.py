@@ -147,3 +147,17 @@ def test_orlib_like_pmed_reads_as_a_connected_graph_of_the_asked_size(tmp_path) 
     inst, p = read_orlib_pmed(path)  # raises when the graph is not connected
     assert p == 7 and inst.n_sites == 120 and inst.n_cells == 120
     assert text == orlib_like_pmed(120, 7, seed=3) and text != orlib_like_pmed(120, 7, seed=4)
+
+
+def test_the_rival_variants_change_only_the_pull(tmp_path: Path) -> None:
+    size = dict(cells=3000, candidates=300, stores=30, existing=5, seed=2)
+    base = synthetic.FAMILIES["china_like"](**size)
+    none = synthetic.FAMILIES["no_rivals"](**size)
+    strong = synthetic.FAMILIES["dominant_rivals"](**size)
+    assert base.competitor_pull is not None and np.any(base.competitor_pull > 0)
+    for v in (none, strong):
+        assert np.array_equal(v.pair_km, base.pair_km) and np.array_equal(v.weight, base.weight)
+    assert none.competitor_pull is not None and not np.any(none.competitor_pull)
+    np.testing.assert_allclose(strong.competitor_pull, 1e3 * base.competitor_pull)
+    back = read_npz(write_npz(tmp_path / "none.npz", none))  # the interchange keeps the zero pull
+    assert back.competitor_pull is not None and not np.any(back.competitor_pull)
