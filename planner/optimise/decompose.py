@@ -50,7 +50,7 @@ from planner.optimise.incumbent import (
 )
 from planner.optimise.lns import improve_windows
 from planner.optimise.local_search import local_search, move_tables, round_seconds
-from planner.optimise.market_share_bounds import cell_tables, cell_terms
+from planner.optimise.market_share_bounds import cell_tables, cell_terms, step_metric
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState, run_starts
 
@@ -553,6 +553,7 @@ def regional_market_share(
     tab = cell_tables(m, open_mask, d_exact) if tables is None else tables
     free = tab.free
     mu = np.where(free, np.maximum(mu0.astype(float), 0.0), 0.0)
+    metric = step_metric(m)
     dprev = np.zeros(m.val.size)
     cell_reg = comps.cell_comp
     reg_pair = cell_reg[m.pc]
@@ -641,9 +642,10 @@ def regional_market_share(
         beta = np.where(dn > 0, np.maximum(0.0, -deflect * dot / np.maximum(dn, 1e-300)), 0.0)
         d = g + beta[rp] * dp
         dprev[pidx] = d
-        nrm = np.bincount(rp, weights=d * d, minlength=k)
+        dd = metric[pidx] * d  # each pair's step in its own scale (``step_metric``)
+        nrm = np.bincount(rp, weights=d * dd, minlength=k)
         step = np.where(nrm > 0, theta * np.maximum(lc - target, 0.0) / np.maximum(nrm, 1e-300), 0.0)
-        mu[pidx] = np.maximum(mu[pidx] - step[rp] * d, 0.0)
+        mu[pidx] = np.maximum(mu[pidx] - step[rp] * dd, 0.0)
     log.debug("regional market share: %d iterations, %d regions still open, %.2fs",
               it, int(active.sum()), time.perf_counter() - t0)
     if mu_out is not None:

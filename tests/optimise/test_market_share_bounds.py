@@ -250,3 +250,27 @@ def test_exact_sizes_fill_the_budget_heaviest_cells_first() -> None:
     assert got.tolist() == [4, 5, 5, 2, 4]
     assert float(np.sum(2.0 ** got)) <= 68 + 32
     assert exact_sizes(degree, weight, 8, budget=1e9).tolist() == [8, 8, 8, 2, 5]
+
+
+def test_the_step_metric_converges_where_gains_differ_by_orders_of_magnitude(monkeypatch) -> None:
+    """Cells no rival reaches (won whole) beside cells under a dominant rival (a sliver each):
+    in the same few iterations (a national instance's work budget affords few), steps
+    scaled by each pair's gain (``step_metric``) get several times closer than one step
+    size for every multiplier (measured 0.38 % against 1.65 %). Both bounds stay valid."""
+    from planner.optimise import market_share_bounds as msb
+    from planner.optimise.greedy import greedy
+    from planner.synthetic import FAMILIES
+
+    inst = FAMILIES["dominant_rivals"](cells=6000, candidates=600, stores=60, existing=6, seed=1)
+    model = compile_model(inst, "market_share")
+    plan = greedy(model)
+    value = model.value(plan)
+    metric = msb.step_metric(model)
+    assert np.all(metric > 0) and metric.max() / metric.min() > 1e3  # the scales really differ
+    got = {}
+    for power in (0.0, msb._METRIC_POWER):
+        monkeypatch.setattr(msb, "_METRIC_POWER", power)
+        got[power], _ = market_share_lagrangian(model, value, plan, max_iter=20, time_limit_s=600)
+        assert got[power] >= value - 1e-9 * value
+    plain, scaled = got[0.0], got[msb._METRIC_POWER]
+    assert (scaled - value) < 0.5 * (plain - value)
