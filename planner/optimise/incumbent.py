@@ -89,8 +89,12 @@ MS_NODE_S_PER_ENTRY = 8e-9
 #: (``tree_search.market_share_priced_regions``: many small regions, more overhead per node).
 PRICED_NODE_S = 4e-5
 PRICED_NODE_S_PER_ENTRY = 1.5e-8
-#: One round of the profit move search (open, close and swap values), per pair.
-PROFIT_ROUND_S_PER_PAIR = 1.25e-7
+#: One round of the profit move search (open, close and swap values), per pair, plus per
+#: pair-pair of its extra table (an open site's pair times its cell's other pairs: dense
+#: cells make many; measured 2026-12-04 on the national default, 0.29 M of them, 0.15 s a
+#: round, and on the uniform family, 6.0 M, 1.1 s a round).
+PROFIT_ROUND_S_PER_PAIR = 7e-8
+PROFIT_ROUND_S_PER_PAIR_PAIR = 1.7e-7
 #: One iteration of the profit Lagrangian (``profit``; wider cell tables than market
 #: share's, and the count range's selection), per pair.
 PROFIT_LAGRANGIAN_S_PER_PAIR = 2.5e-7

@@ -41,6 +41,7 @@ class MoveTables:
     keys: np.ndarray
     extra: np.ndarray
     model: Model  # the (possibly untruncated) model the tables were computed on
+    pair_pairs: int = 0  # (open pair, pair of the same cell) combinations the extra table read: its cost
 
     def lookup(self, f: np.ndarray, j: np.ndarray, m: int) -> np.ndarray:
         k = f * m + j
@@ -128,7 +129,7 @@ def move_tables(model: Model, open_mask: np.ndarray) -> MoveTables:
         - huff(np.maximum(sc - va, 0.0), pc_) + huff(sc, pc_)
     )
     keys, extra = _aggregate(m.ps[a] * n_s + m.ps[b], inter, n_s)
-    return MoveTables(gain, loss, keys, extra, m)
+    return MoveTables(gain, loss, keys, extra, m, pair_pairs=int(deg.sum()))
 
 
 def _candidates(model: Model, st: PlanState, t: MoveTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

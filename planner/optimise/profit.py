@@ -49,6 +49,7 @@ from planner.optimise.incumbent import (
     PROFIT_LAGRANGIAN_S_PER_PAIR,
     PROFIT_REGIONAL_S_PER_PAIR,
     PROFIT_ROUND_S_PER_PAIR,
+    PROFIT_ROUND_S_PER_PAIR_PAIR,
     SETUP_S_PER_PAIR,
     WORK_PER_LIMIT_S,
     Clock,
@@ -190,6 +191,7 @@ def local_search_profit(
     time_limit_s: float = 30.0,
     max_rounds: int = 10_000,
     work: Work | None = None,
+    work_s: float = math.inf,
 ) -> tuple[np.ndarray, int]:
     """Improve a plan by opening, closing or swapping sites while any such move pays.
 
@@ -198,9 +200,10 @@ def local_search_profit(
     swap ``f -> j`` is ``gain_j - loss_f + extra_fj - cost_j + cost_f``; the
     improving moves whose cells do not overlap are applied together (their values
     add up exactly), each checked against every constraint and the count range.
-    Rounds are deterministic: ``max_rounds`` is the work limit (each round charged
-    :func:`profit_round_seconds` to ``work`` when given), ``time_limit_s`` only a
-    wall-clock safety net.
+    Rounds are deterministic: the work limit is ``work_s`` nominal seconds (each round
+    charged :func:`profit_round_seconds` plus its extra table's pair-pairs, to ``work``
+    when given) and at most ``max_rounds`` rounds; ``time_limit_s`` is only a wall-clock
+    safety net.
     """
     m = pm.model
     t0 = time.perf_counter()
@@ -210,12 +213,15 @@ def local_search_profit(
     touched = np.zeros(m.n_cells, dtype=bool)
     used = np.zeros(m.n_sites, dtype=bool)
     sw = pm.share_w
+    spent = 0.0
     for _rnd in range(max_rounds):
-        if time.perf_counter() - t0 > time_limit_s:
+        if time.perf_counter() - t0 > time_limit_s or spent >= work_s:
             break
-        if work is not None:
-            work.charge(profit_round_seconds(pm))
         t = move_tables(m, st.open)
+        cost = profit_round_seconds(pm) + PROFIT_ROUND_S_PER_PAIR_PAIR * t.pair_pairs
+        spent += cost
+        if work is not None:
+            work.charge(cost)
         gain, loss = sw * t.gain, sw * t.loss
         addable = st.addable_mask()
         removable = st.removable_mask()
@@ -571,8 +577,8 @@ def solve_profit(
                 f"{inst.keys.capex_budget}, {inst.keys.opex_budget})"
             )
         assert best_mask is not None
-        rounds = Work.iterations(max(1.0, 0.35 * work.left), profit_round_seconds(pm), cap=10_000)
-        ls, n_mv = local_search_profit(pm, best_mask, time_limit_s=clock.left, max_rounds=rounds, work=work)
+        ls, n_mv = local_search_profit(pm, best_mask, time_limit_s=clock.left, max_rounds=10_000, work=work,
+                                       work_s=max(1.0, 0.35 * work.left))
         clock.expired("move search")
         offer(ls, "greedy+moves")
         stats["moves"] = float(n_mv)
@@ -629,8 +635,9 @@ def solve_profit(
             start = sel if pm.feasible(sel) else best_mask
             # each plan left an equal share of the work left
             share = max(0.2, work.left / (len(ranked) - k))
-            rounds = Work.iterations(share, profit_round_seconds(pm), cap=10_000)
-            mask, _ = local_search_profit(pm, start, time_limit_s=clock.left, max_rounds=rounds, work=work)
+            mask, _ = local_search_profit(pm, start, time_limit_s=clock.left, max_rounds=10_000, work=work,
+                                          work_s=share)
+            clock.expired("polishing")  # records the safety net if it ended that search
             offer(mask, "lagrangian+moves")
             polished += 1
         stats["lagrangian_plans_polished"] = float(polished)

@@ -169,3 +169,25 @@ def test_a_proven_loss_is_optimal_with_gap_zero(max_enumerated: int) -> None:
         assert sol.gap == 0.0 and sol.status == "optimal"
     else:
         assert sol.gap is None  # a negative bound above the plan: no relative gap to give
+
+
+def test_a_move_round_is_charged_for_its_pairs_and_its_extra_table() -> None:
+    """Dense cells make the extra table, not the pairs, the round's cost: the charge counts both,
+    so the work budget (not the wall clock) ends the search on dense instances too."""
+    from planner.optimise.incumbent import PROFIT_ROUND_S_PER_PAIR_PAIR, Work
+    from planner.optimise.local_search import move_tables
+    from planner.optimise.profit import greedy_profit, local_search_profit, profit_round_seconds
+
+    inst = with_profit(clustered_instance(n_cells=3000, n_sites=300, stores=40, n_fixed=4, seed=3, radius_km=12.0),
+                       seed=0, cost_ratio=0.3, stores_min=4, stores_max=60)
+    pm = profit_model(inst)
+    start = greedy_profit(pm)
+    t = move_tables(pm.model, start)
+    assert t.pair_pairs > pm.model.pc.size  # dense: more pair-pairs than pairs
+    work = Work(1e9)
+    local_search_profit(pm, start, max_rounds=1, work=work, time_limit_s=600)
+    assert work.spent == pytest.approx(profit_round_seconds(pm) + PROFIT_ROUND_S_PER_PAIR_PAIR * t.pair_pairs)
+    # a budget smaller than one round: exactly one round, whatever the machine
+    once = Work(1e9)
+    local_search_profit(pm, start, max_rounds=100, work=once, work_s=1e-9, time_limit_s=600)
+    assert once.spent == pytest.approx(work.spent)
