@@ -38,7 +38,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from planner.optimise.bounds import LagrangeResult, select_top
+from planner.optimise.bounds import LagrangeResult, cell_metric, select_top
 from planner.optimise.incumbent import (
     LAGRANGIAN_S_PER_PAIR,
     MOVE_TABLES_S_PER_PAIR,
@@ -155,6 +155,7 @@ def regional_lagrangian(
     k = comps.n_components
     floor = np.zeros(model.n_cells) if model.floor is None else model.floor
     u = np.maximum(u0.astype(float).copy(), floor)
+    metric = cell_metric(model)
     reg_pair = comps.cell_comp[model.pc]
     best_l = np.full(k, np.inf)
     best_u = u.copy()
@@ -200,9 +201,10 @@ def regional_lagrangian(
         g = 1.0 - np.bincount(pc[hit], minlength=model.n_cells)
         g = np.where((u <= floor) & (g > 0), 0.0, g)
         g = np.where(active[cell_reg], g, 0.0)
-        nrm = np.bincount(cell_reg, weights=g * g, minlength=k)
+        dg = metric * g
+        nrm = np.bincount(cell_reg, weights=g * dg, minlength=k)
         step = np.where(nrm > 0, theta * np.maximum(lc - target, 0.0) / np.maximum(nrm, 1e-300), 0.0)
-        u = np.maximum(u - step[cell_reg] * g, floor)
+        u = np.maximum(u - step[cell_reg] * dg, floor)
     log.debug("regional lagrangian: %d iterations, %d regions still open, %.2fs",
               it, int(active.sum()), time.perf_counter() - t0)
     return best_l, best_u

@@ -141,3 +141,28 @@ def test_reduced_cost_fixing_keeps_every_optimum(kind: str, seed: int) -> None:
         mask[list(plan)] = True
         assert not np.any(out & mask), (plan, np.flatnonzero(out))
         assert not np.any(in_ & ~mask), (plan, np.flatnonzero(in_))
+
+
+def test_distance_steps_scaled_by_each_cells_benefit_converge_faster(monkeypatch) -> None:
+    """Demand per cell spans orders of magnitude (China-like: lognormal times the tier): in the
+    same 50 iterations the scaled steps (``cell_metric``) leave a fraction of the plain ones'
+    gap (measured 0.055 % against 0.89 %); both bounds stay valid."""
+    from planner.optimise import bounds
+    from planner.optimise.greedy import greedy
+    from planner.optimise.local_search import best_two
+    from planner.optimise.model import compile_model
+    from planner.synthetic import FAMILIES
+
+    inst = FAMILIES["china_like"](cells=6000, candidates=600, stores=60, existing=6, seed=1)
+    m = compile_model(inst, "distance")
+    plan = greedy(m)
+    value = m.value(plan)
+    b1, _, _ = best_two(m, plan)
+    assert np.ptp(bounds.cell_metric(m)) > 0 and np.all(bounds.cell_metric(compile_model(inst, "coverage")) == 1)
+    gap = {}
+    for power in (0.0, 1.0):
+        monkeypatch.setattr(bounds, "_CELL_METRIC_POWER", {"distance": power})
+        r = bounds.lagrangian_facility(m, value, b1, max_iter=50, time_limit_s=600, gap_stop=1e-12)
+        assert r.bound >= value - 1e-9 * abs(value)  # internal units: maximised benefit
+        gap[power] = r.bound - value
+    assert gap[1.0] < 0.25 * gap[0.0]
