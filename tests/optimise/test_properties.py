@@ -1,5 +1,5 @@
 """Property tests: the reported objective is the checker's, and never beyond the proven bound
-(nor beyond the brute-force optimum) on random small instances."""
+(nor beyond the brute-force optimum) on random small instances, rivals from none to dominant."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def instances(draw):
     mask[rng.integers(0, m), :] |= rng.random(n) < 0.3
     ps, pc = np.nonzero(mask)
     n_fixed = draw(st.integers(0, min(1, p)))
+    # competitor pull from zero to dominant: none anywhere (market share is then step coverage),
+    # ordinary, or 1,000 times stronger with a third of the cells rival-free
+    regime = draw(st.sampled_from(["none", "ordinary", "dominant"]))
+    pull = rng.uniform(0, 1, n)
+    if regime == "none":
+        pull = np.zeros(n)
+    elif regime == "dominant":
+        pull = np.where(rng.random(n) < 1 / 3, 0.0, 1e3 * pull)
     return Instance(
         weight=rng.integers(1, 20, n).astype(float),
         pair_cell=pc.astype(np.int32),
@@ -35,7 +43,7 @@ def instances(draw):
         radius_km=rng.uniform(2, 5, m),
         unreachable_km=8.0,
         site_attr=rng.uniform(0.5, 2, m),
-        competitor_pull=rng.uniform(0, 1, n),
+        competitor_pull=pull,
         decay=draw(st.sampled_from(["step", "linear", "exponential"])),
         fixed=rng.choice(m, n_fixed, replace=False),
     )
@@ -55,7 +63,9 @@ def _brute(inst: Instance, kind: str) -> float:
 def test_enumeration_is_exact(inst, kind):
     """Tiny instances are solved by scoring every plan: the brute-force optimum, proven."""
     sol = solve(inst, kind, time_limit_s=5, gap_target=0.0)
-    assert sol.methods == {"primal": "enumeration", "bound": "enumeration"}
+    assert {k: sol.methods[k] for k in ("primal", "bound")} == {"primal": "enumeration", "bound": "enumeration"}
+    if kind == "market_share" and not np.any(inst.competitor_pull):
+        assert sol.methods["reduction"] == "market share without rivals = coverage"
     assert check_solution(inst, sol).ok
     opt = _brute(inst, kind)
     assert abs(sol.objective - opt) <= 1e-9 * max(1.0, abs(opt))
