@@ -235,8 +235,13 @@ def cell_metric(model: Model) -> np.ndarray:
     top = np.zeros(model.n_cells)
     if model.val.size:
         np.maximum.at(top, model.pc, model.val)
-    mx = float(top.max(initial=0.0))
-    return np.asarray(np.maximum(top, 1e-9 * mx if mx > 0 else 1.0) ** a)
+    return scale_metric(top, a)
+
+
+def scale_metric(scale: np.ndarray, power: float) -> np.ndarray:
+    """``scale ** power``, with scales below a billionth of the largest raised to it (all > 0)."""
+    mx = float(scale.max(initial=0.0))
+    return np.asarray(np.maximum(scale, 1e-9 * mx if mx > 0 else 1.0) ** power)
 
 
 def lagrangian_facility(

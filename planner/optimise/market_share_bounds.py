@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.optimise.bounds import select_range, select_top
+from planner.optimise.bounds import scale_metric, select_range, select_top
 from planner.optimise.model import Model, dot, huff, run_starts
 
 log = logging.getLogger(__name__)
@@ -493,9 +493,7 @@ def step_metric(m: Model) -> np.ndarray:
     fp = m.forced[m.ps]
     base = np.bincount(m.pc[fp], weights=m.val[fp], minlength=m.n_cells)[m.pc]
     c = m.pull[m.pc]
-    v = m.w[m.pc] * (huff(base + m.val, c) - huff(base, c))
-    top = float(v.max(initial=0.0))
-    return np.asarray(np.maximum(v, 1e-9 * top if top > 0 else 1.0) ** _METRIC_POWER)
+    return scale_metric(m.w[m.pc] * (huff(base + m.val, c) - huff(base, c)), _METRIC_POWER)
 
 
 def market_share_lagrangian(

@@ -577,7 +577,7 @@ def solve_profit(
                 f"{inst.keys.capex_budget}, {inst.keys.opex_budget})"
             )
         assert best_mask is not None
-        ls, n_mv = local_search_profit(pm, best_mask, time_limit_s=clock.left, max_rounds=10_000, work=work,
+        ls, n_mv = local_search_profit(pm, best_mask, time_limit_s=clock.left, work=work,
                                        work_s=max(1.0, 0.35 * work.left))
         clock.expired("move search")
         offer(ls, "greedy+moves")
@@ -635,8 +635,7 @@ def solve_profit(
             start = sel if pm.feasible(sel) else best_mask
             # each plan left an equal share of the work left
             share = max(0.2, work.left / (len(ranked) - k))
-            mask, _ = local_search_profit(pm, start, time_limit_s=clock.left, max_rounds=10_000, work=work,
-                                          work_s=share)
+            mask, _ = local_search_profit(pm, start, time_limit_s=clock.left, work=work, work_s=share)
             clock.expired("polishing")  # records the safety net if it ended that search
             offer(mask, "lagrangian+moves")
             polished += 1

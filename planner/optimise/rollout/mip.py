@@ -387,7 +387,8 @@ class Mip:
                    bounds=Bounds(lb, ub), integrality=integ, options=options)
         secs = time.perf_counter() - t0
         nodes = int(getattr(res, "mip_node_count", 0) or 0)
-        clock_cut = res.status == 1 and (node_limit is None or nodes < node_limit) and "ime" in str(res.message)
+        # status 1 is "iteration or time limit": short of the node limit, only the clock is left
+        clock_cut = res.status == 1 and (node_limit is None or nodes < node_limit)
         if res.status == 2:
             return MipOut("infeasible", None, None, None, None, secs)
         if res.x is None:
@@ -396,10 +397,10 @@ class Mip:
         bound = None
         if self.lin is not None:
             dual = getattr(res, "mip_dual_bound", None)
-            if not integ.any() or res.status == 0:
-                bound = val if dual is None or not np.isfinite(dual) else max(val, sense * float(dual) + proto.objective_offset)
-            elif dual is not None and np.isfinite(dual):
+            if dual is not None and np.isfinite(dual):
                 bound = sense * float(dual) + proto.objective_offset
+            if val is not None and (res.status == 0 or not integ.any()):  # solved: the value bounds too
+                bound = val if bound is None else max(val, bound)
         out = self._out("optimal" if res.status == 0 else "feasible", np.asarray(res.x), bound, val, secs, clock_cut)
         out.nodes = nodes
         return out
