@@ -40,9 +40,11 @@ from scipy.sparse.csgraph import connected_components
 
 from planner.optimise.bounds import LagrangeResult, cell_metric, select_top
 from planner.optimise.incumbent import (
+    CELL_HULL_S_PER_CELL,
     LAGRANGIAN_S_PER_PAIR,
     MOVE_TABLES_S_PER_PAIR,
-    MS_REGIONAL_S_PER_PAIR,
+    REGIONAL_CELL_HULL_S_PER_ENTRY,
+    REGIONAL_CELL_HULL_S_PER_PAIR,
     REGIONAL_LAGRANGIAN_S_PER_PAIR,
     Work,
     mip_seconds,
@@ -518,7 +520,6 @@ def regional_market_share(
     work_s: float = math.inf,
     work: Work | None = None,
     site_price: np.ndarray | None = None,
-    pair_s: float = MS_REGIONAL_S_PER_PAIR,
 ) -> np.ndarray:
     """Per-region cell-hull market-share bound at a fixed store price.
 
@@ -537,9 +538,9 @@ def regional_market_share(
     ``site_price`` (float[M], optional) is a price per site added to ``lam``
     (the profit objective's fixed costs, ``optimise.profit``).
 
-    Work is counted in pairs of the open regions visited per iteration
-    (``pair_s`` nominal seconds each, by default ``MS_REGIONAL_S_PER_PAIR``,
-    plus a pass over the cells): it stops after ``work_s`` nominal seconds
+    Work is counted per iteration in the pairs and the cell tables' subset values
+    of the open regions (``incumbent.REGIONAL_CELL_HULL_S_PER_PAIR`` and
+    ``_PER_ENTRY``) plus a pass over the cells: it stops after ``work_s`` nominal seconds
     (charged to ``work`` when given) or ``max_iter`` iterations;
     ``time_limit_s`` is only a safety net.
 
@@ -600,9 +601,11 @@ def regional_market_share(
             step_pairs = tab.step_pairs[active[step_reg]]
             pidx = np.flatnonzero(active[reg_pair] & free)
             sidx = np.flatnonzero(active[site_reg])
+            entries = sum(masks.shape[0] * pm.shape[0] for pm, masks, _ in groups)
+            cost = (REGIONAL_CELL_HULL_S_PER_PAIR * pidx.size + REGIONAL_CELL_HULL_S_PER_ENTRY * entries
+                    + CELL_HULL_S_PER_CELL * m.n_cells)
         if spent >= work_s:
             break
-        cost = pair_s * (pidx.size + 0.1 * m.n_cells)
         spent += cost
         if work is not None:
             work.charge(cost)

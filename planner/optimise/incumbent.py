@@ -55,14 +55,30 @@ SWAP_ROUND_S_PER_PAIR = 2e-7
 SWAP_ROUND_MS_S_PER_PAIR = 2.5e-7
 #: The move tables alone (one step of re-balancing merged regional plans), per pair.
 MOVE_TABLES_S_PER_PAIR = 5e-8
-#: One iteration of the cell-hull market-share Lagrangian, per pair.
-MS_LAGRANGIAN_S_PER_PAIR = 1.6e-7
-#: One iteration of its per-region form (``decompose``), per pair of the open regions.
-MS_REGIONAL_S_PER_PAIR = 2.5e-7
+#: One iteration of the cell-hull Lagrangians (market share and profit; ``market_share_bounds.
+#: cell_hull_seconds``): per pair, per subset value of the cells' tables and per cell.
+#: Measured 2026-12-04 on the idle VM (30 iterations each, the tables at the greedy plan):
+#: national default 0.187 s (1.66 M pairs, 16.7 M table entries, 378 k cells), China-like
+#: 0.122 s (1.07 M, 16.8 M, 86 k), the same without rivals 0.041 s (no tables: step cells),
+#: uniform 0.198 s (1.96 M, 16.8 M, 100 k); this model charges 1.0-1.5x that. The per-pair
+#: constants it replaced (1.6e-7, profit 2.5e-7) charged 1.4-6.5x: tables, not pairs, cost.
+CELL_HULL_S_PER_PAIR = 5.5e-8
+CELL_HULL_S_PER_ENTRY = 5e-9
+CELL_HULL_S_PER_CELL = 3e-8
+#: One iteration of its per-region form (``decompose.regional_market_share``, market share
+#: and profit): per pair and per subset value of the regions still open, per cell (its
+#: whole-instance sums). Measured as above (per iteration, the tables of the open regions):
+#: national 0.203 s (1.17 M pairs, 12.3 M entries), China-like 0.185 s (1.02 M, 16.5 M),
+#: without rivals 0.076 s (0.79 M, none), uniform 0.333 s (1.94 M, 16.8 M); this model
+#: charges 0.96-1.4x that, the per-pair constants it replaced 1.3-2.4x.
+REGIONAL_CELL_HULL_S_PER_PAIR = 1.2e-7
+REGIONAL_CELL_HULL_S_PER_ENTRY = 5e-9
 #: One iteration of the tangent-cut market-share bound, per pair.
 TANGENT_S_PER_PAIR = 4e-8
-#: Building the market share's cell tables, per pair.
-CELL_TABLES_S_PER_PAIR = 1.2e-6
+#: Building the market share's cell tables, per pair and per subset value (measured as above:
+#: national 1.15 s, China-like 0.87 s, uniform 1.50 s, without rivals 0.03 s).
+CELL_TABLES_S_PER_PAIR = 4e-7
+CELL_TABLES_S_PER_ENTRY = 4e-8
 #: Compiling the model, the greedy start and the components, per pair.
 SETUP_S_PER_PAIR = 6e-7
 #: A MIP that closes at or near its root: fixed part, per pair in its scope and per
@@ -95,12 +111,6 @@ PRICED_NODE_S_PER_ENTRY = 1.5e-8
 #: round, and on the uniform family, 6.0 M, 1.1 s a round).
 PROFIT_ROUND_S_PER_PAIR = 7e-8
 PROFIT_ROUND_S_PER_PAIR_PAIR = 1.7e-7
-#: One iteration of the profit Lagrangian (``profit``; wider cell tables than market
-#: share's, and the count range's selection), per pair.
-PROFIT_LAGRANGIAN_S_PER_PAIR = 2.5e-7
-#: One iteration of its per-region form (``decompose.regional_market_share`` with the
-#: sites' costs as prices), per pair of the open regions.
-PROFIT_REGIONAL_S_PER_PAIR = 2.3e-7
 
 
 def mip_seconds(pairs: int, levels: int = 0) -> float:

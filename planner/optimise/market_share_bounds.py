@@ -21,6 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.optimise.bounds import scale_metric, select_range, select_top
+from planner.optimise.incumbent import (
+    CELL_HULL_S_PER_CELL,
+    CELL_HULL_S_PER_ENTRY,
+    CELL_HULL_S_PER_PAIR,
+    CELL_TABLES_S_PER_ENTRY,
+    CELL_TABLES_S_PER_PAIR,
+)
 from planner.optimise.model import Model, dot, huff, run_starts
 
 log = logging.getLogger(__name__)
@@ -170,6 +177,27 @@ class CellTables:
     @property
     def const(self) -> float:
         return float(self.const_cell.sum())
+
+    @property
+    def entries(self) -> int:
+        """Subset values held in the tables (one per cell row and subset): their size in work."""
+        return int(sum(masks.shape[0] * pm.shape[0] for pm, masks, _ in self.groups))
+
+
+def cell_hull_seconds(m: Model, tab: CellTables) -> float:
+    """Nominal seconds of one iteration of the cell-hull Lagrangian on ``tab`` (``incumbent``'s cost model).
+
+    The cells' tables cost by their subset values, not by their pairs: a cell
+    valued exactly over ``d`` sites scores ``2**d`` subsets, a step cell one
+    minimum; the per-pair part is the subgradient step, the per-cell part the sums.
+    """
+    return (1e-3 + CELL_HULL_S_PER_PAIR * float(m.pc.size) + CELL_HULL_S_PER_ENTRY * float(tab.entries)
+            + CELL_HULL_S_PER_CELL * float(m.n_cells))
+
+
+def cell_tables_seconds(m: Model, tab: CellTables) -> float:
+    """Nominal seconds of building ``tab`` with :func:`cell_tables` (``incumbent``'s cost model)."""
+    return CELL_TABLES_S_PER_PAIR * float(m.pc.size) + CELL_TABLES_S_PER_ENTRY * float(tab.entries)
 
 
 #: Largest number of subset values the cell tables may hold (8 bytes each).

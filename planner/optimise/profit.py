@@ -45,9 +45,7 @@ from planner.optimise.bounds import plan_prices, select_range
 from planner.optimise.feasibility import precheck
 from planner.optimise.greedy import GainTracker
 from planner.optimise.incumbent import (
-    CELL_TABLES_S_PER_PAIR,
-    PROFIT_LAGRANGIAN_S_PER_PAIR,
-    PROFIT_REGIONAL_S_PER_PAIR,
+    CELL_HULL_S_PER_PAIR,
     PROFIT_ROUND_S_PER_PAIR,
     PROFIT_ROUND_S_PER_PAIR_PAIR,
     SETUP_S_PER_PAIR,
@@ -61,7 +59,9 @@ from planner.optimise.incumbent import (
 from planner.optimise.local_search import move_tables
 from planner.optimise.market_share_bounds import (
     CellTables,
+    cell_hull_seconds,
     cell_tables,
+    cell_tables_seconds,
     initial_multipliers,
     market_share_dual_value,
     market_share_lagrangian,
@@ -179,9 +179,13 @@ def profit_round_seconds(pm: ProfitModel) -> float:
     return 1e-3 + PROFIT_ROUND_S_PER_PAIR * float(pm.model.pc.size)
 
 
-def profit_lagrangian_seconds(pm: ProfitModel) -> float:
-    """Nominal seconds of one iteration of :func:`profit_lagrangian` (and of :func:`dual_value`)."""
-    return 1e-3 + PROFIT_LAGRANGIAN_S_PER_PAIR * float(pm.model.pc.size)
+def profit_lagrangian_seconds(pm: ProfitModel, tab: CellTables) -> float:
+    """Nominal seconds of one iteration of :func:`profit_lagrangian` (and of :func:`dual_value`) on ``tab``.
+
+    The market share's cell-hull iteration (``market_share_bounds.cell_hull_seconds``)
+    plus the count range's selection over the sites.
+    """
+    return cell_hull_seconds(pm.model, tab) + CELL_HULL_S_PER_PAIR * float(pm.model.n_sites)
 
 
 def local_search_profit(
@@ -376,9 +380,9 @@ def profit_lagrangian(
         sel = select_range(m, -pm.cost_w, pm.lo, pm.hi)
         return float(-pm.cost_w[sel].sum())
     tab = cell_tables(m, open_mask) if tables is None else tables
-    iter_s = profit_lagrangian_seconds(pm)
+    iter_s = profit_lagrangian_seconds(pm, tab)
     if work is not None and tables is None:
-        work.charge(CELL_TABLES_S_PER_PAIR * float(m.pc.size))
+        work.charge(cell_tables_seconds(m, tab))
     bound, best_mu = market_share_lagrangian(
         m, incumbent_value, open_mask, time_limit_s=time_limit_s, max_iter=max_iter, gap_stop=gap_stop,
         on_plan=on_plan, plan_every=plan_every, tables=tab, site_cost=pm.cost_w, count_range=(pm.lo, pm.hi),
@@ -440,8 +444,7 @@ def regional_profit_bound(
     comps = components(m)
     tab = cell_tables(m, open_mask) if tables is None else tables
     if work is not None:
-        work.charge((CELL_TABLES_S_PER_PAIR * float(m.pc.size) if tables is None else 0.0)
-                    + profit_lagrangian_seconds(pm))
+        work.charge((cell_tables_seconds(m, tab) if tables is None else 0.0) + profit_lagrangian_seconds(pm, tab))
     mu = initial_multipliers(m, tab, open_mask) if mu0 is None else np.asarray(mu0, dtype=float)
     # the count and the groups priced (bounds.plan_prices), each site's fixed cost on top
     lam, price, const = plan_prices(m, np.bincount(m.ps, weights=mu, minlength=m.n_sites) - pm.cost_w, pm.lo, pm.hi)
@@ -451,7 +454,7 @@ def regional_profit_bound(
     mu_reg = mu.copy()
     reg = regional_market_share(
         m, comps, lam, mu, target, time_limit_s=time_limit_s, tables=tab, mu_out=mu_reg, max_iter=100_000,
-        site_price=site_price, work_s=work_s, work=work, pair_s=PROFIT_REGIONAL_S_PER_PAIR,
+        site_price=site_price, work_s=work_s, work=work,
     )
     if branch_work_s > 0:
         size = np.bincount(comps.cell_comp, minlength=comps.n_components) * np.maximum(
@@ -602,9 +605,9 @@ def solve_profit(
         # the cells' upper models, exact at the incumbent, serve both runs; the regional
         # one starts from the global run's multipliers
         tab = cell_tables(pm.model, best_mask)
-        work.charge(CELL_TABLES_S_PER_PAIR * n_pairs)
+        work.charge(cell_tables_seconds(pm.model, tab))
         mu = np.zeros(pm.model.val.size)
-        n_it = Work.iterations(max(0.5, (0.3 if regional else 0.6) * work.left), profit_lagrangian_seconds(pm),
+        n_it = Work.iterations(max(0.5, (0.3 if regional else 0.6) * work.left), profit_lagrangian_seconds(pm, tab),
                                cap=40 if regional else 2000)
         bound = profit_lagrangian(
             pm, best_v, best_mask, time_limit_s=clock.left, gap_stop=gap_target * 0.2, on_plan=on_plan,

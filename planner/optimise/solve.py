@@ -42,9 +42,7 @@ from planner.optimise.exhaustive import best_plan, plan_count
 from planner.optimise.feasibility import precheck
 from planner.optimise.greedy import greedy
 from planner.optimise.incumbent import (
-    CELL_TABLES_S_PER_PAIR,
     LAGRANGIAN_S_PER_PAIR,
-    MS_LAGRANGIAN_S_PER_PAIR,
     SETUP_S_PER_PAIR,
     TANGENT_S_PER_PAIR,
     WORK_PER_LIMIT_S,
@@ -60,7 +58,9 @@ from planner.optimise.incumbent import (
 from planner.optimise.lns import improve_windows
 from planner.optimise.local_search import best_two, local_search, round_seconds
 from planner.optimise.market_share_bounds import (
+    cell_hull_seconds,
     cell_tables,
+    cell_tables_seconds,
     market_share_bound,
     market_share_dual_value,
     market_share_lagrangian,
@@ -534,8 +534,8 @@ def _market_share(model: Model, best: Incumbent, gap_target: float, stats: dict[
     # the widest tables.
     tree = not regional and market_share_searchable(model)
     tables = cell_tables(model, best.mask, 8 if tree else 10)
-    work.charge(CELL_TABLES_S_PER_PAIR * n_pairs)
-    iter_s = MS_LAGRANGIAN_S_PER_PAIR * n_pairs
+    work.charge(cell_tables_seconds(model, tables))
+    iter_s = cell_hull_seconds(model, tables)
     plan_every = 10
     share = 0.15 if regional else (0.35 if tree else 0.6)
     lb, mu = market_share_lagrangian(

@@ -274,3 +274,26 @@ def test_the_step_metric_converges_where_gains_differ_by_orders_of_magnitude(mon
         assert got[power] >= value - 1e-9 * value
     plain, scaled = got[0.0], got[msb._METRIC_POWER]
     assert (scaled - value) < 0.5 * (plain - value)
+
+
+def test_a_regional_iteration_is_charged_its_pairs_tables_and_cells() -> None:
+    """The first iteration (every region open) costs the cost model's value for the whole tables."""
+    from planner.optimise.incumbent import (
+        CELL_HULL_S_PER_CELL,
+        REGIONAL_CELL_HULL_S_PER_ENTRY,
+        REGIONAL_CELL_HULL_S_PER_PAIR,
+        Work,
+    )
+
+    model = compile_model(_two_regions(3), "market_share")
+    comps = decompose.components(model)
+    plan = model.forced.copy()
+    tab = cell_tables(model, plan, 3)
+    assert tab.entries == sum(masks.shape[0] * pm.shape[0] for pm, masks, _ in tab.groups) > 0
+    work = Work(1e9)
+    target = decompose.market_share_primal_by_region(model, comps, plan, 1.0)
+    decompose.regional_market_share(model, comps, 1.0, np.zeros(model.val.size), target, tables=tab, max_iter=1,
+                                    work=work)
+    expected = (REGIONAL_CELL_HULL_S_PER_PAIR * int(tab.free.sum()) + REGIONAL_CELL_HULL_S_PER_ENTRY * tab.entries
+                + CELL_HULL_S_PER_CELL * model.n_cells)
+    assert work.spent == pytest.approx(expected)

@@ -15,6 +15,7 @@ share a cell, so a plan's profit is the sum of its sites':
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -191,3 +192,29 @@ def test_a_move_round_is_charged_for_its_pairs_and_its_extra_table() -> None:
     once = Work(1e9)
     local_search_profit(pm, start, max_rounds=100, work=once, work_s=1e-9, time_limit_s=600)
     assert once.spent == pytest.approx(work.spent)
+
+
+def test_the_lagrangian_is_charged_for_its_tables_not_its_pairs() -> None:
+    """Without rivals every cell is a step cell (no subset table): the same pairs cost a
+    fraction of an iteration, and both runs charge exactly the cost model per iteration."""
+    from planner.optimise.incumbent import CELL_HULL_S_PER_ENTRY, CELL_HULL_S_PER_PAIR, Work
+    from planner.optimise.market_share_bounds import cell_hull_seconds, cell_tables
+    from planner.optimise.profit import greedy_profit, profit_lagrangian, profit_lagrangian_seconds
+
+    base = with_profit(clustered_instance(n_cells=3000, n_sites=300, stores=40, n_fixed=0, seed=4, radius_km=12.0),
+                       seed=0, cost_ratio=0.3, stores_min=10, stores_max=60)
+    charged = {}
+    for name, inst in {"rivals": base, "none": replace(base, competitor_pull=None)}.items():
+        pm = profit_model(inst)
+        start = greedy_profit(pm)
+        tab = cell_tables(pm.model, start)
+        per = profit_lagrangian_seconds(pm, tab)
+        assert per == pytest.approx(cell_hull_seconds(pm.model, tab) + CELL_HULL_S_PER_PAIR * pm.model.n_sites)
+        work = Work(1e9)
+        profit_lagrangian(pm, pm.value(start), start, max_iter=7, gap_stop=0.0, work=work, tables=tab,
+                          time_limit_s=600)
+        assert work.spent == pytest.approx(7 * per)
+        charged[name] = (per, tab.entries, pm.model.pc.size)
+    (per_r, entries_r, pairs_r), (per_n, entries_n, pairs_n) = charged["rivals"], charged["none"]
+    assert pairs_r == pairs_n and entries_n == 0 < entries_r
+    assert per_r - per_n == pytest.approx(CELL_HULL_S_PER_ENTRY * entries_r)
