@@ -51,7 +51,7 @@ from planner.optimise.incumbent import (
     node_limit,
 )
 from planner.optimise.lns import improve_windows
-from planner.optimise.local_search import local_search, move_tables, round_seconds
+from planner.optimise.local_search import local_search, move_tables
 from planner.optimise.market_share_bounds import cell_tables, cell_terms, step_metric
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, PlanState, run_starts
@@ -467,8 +467,7 @@ def _rebalance(
     if st.n_open != model.p or not st.feasible():
         return
     work = best.work
-    rounds = Work.iterations(max(0.5, 0.1 * work.left), round_seconds(tmodel), cap=100_000)
-    mask, _ = local_search(tmodel, st.open, time_limit_s=clock.left, max_rounds=rounds, work=work)
+    mask, _ = local_search(tmodel, st.open, time_limit_s=clock.left, work=work, work_s=max(0.5, 0.1 * work.left))
     clock.expired("swap search")
     best.offer(mask, "regions+rebalance+swap")
 

@@ -49,10 +49,17 @@ LAGRANGIAN_S_PER_PAIR = 1.5e-8
 #: One iteration of the per-region Lagrangian (``decompose``), per pair of the open
 #: regions, and per cell and site for its whole-instance passes.
 REGIONAL_LAGRANGIAN_S_PER_PAIR = 1.8e-8
-#: One round of the swap search (move tables and candidates), per pair.
-SWAP_ROUND_S_PER_PAIR = 2e-7
-#: The same for market share (Huff gains and losses, pairs of pairs).
-SWAP_ROUND_MS_S_PER_PAIR = 2.5e-7
+#: One round of the swap search (move tables and candidates), per pair; per pair-pair of its
+#: move tables (market share: an open site's pair times its cell's other pairs); per swap
+#: checked against the constraints (groups, spacing, locations). Measured 2026-12-04 on the
+#: idle VM, 8 rounds from the greedy plan: China-like distance 0.061 s a round (0.92 M pairs),
+#: uniform 0.136 s (1.76 M), national coverage 0.240 s (1.63 M pairs, 4,900 checks a round:
+#: its 62 province limits), China-like market share 0.435 s (1.07 M, 2.43 M pair-pairs),
+#: uniform 0.72 s (1.96 M, 4.0 M); this model charges 1.0-1.4x that (the per-pair constants it
+#: replaced, 2e-7 and 2.5e-7 for market share, 0.6-3x).
+SWAP_ROUND_S_PER_PAIR = 7.5e-8
+SWAP_ROUND_S_PER_PAIR_PAIR = 1.6e-7
+SWAP_CHECK_S = 2.6e-5
 #: The move tables alone (one step of re-balancing merged regional plans), per pair.
 MOVE_TABLES_S_PER_PAIR = 5e-8
 #: One iteration of the cell-hull Lagrangians (market share and profit; ``market_share_bounds.

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from planner.optimise.incumbent import Work, mip_seconds, node_limit
-from planner.optimise.local_search import local_search, move_tables, round_seconds
+from planner.optimise.incumbent import mip_seconds, node_limit
+from planner.optimise.local_search import local_search, move_tables
 from planner.optimise.mip import solve_facility_mip
 from planner.optimise.model import Model, ranges
 
@@ -111,9 +111,8 @@ def _swap_polish(model: Model, best: Incumbent, budget: float, end: float) -> fl
     """A swap search from the incumbent (at most a tenth of ``budget`` nominal seconds); its work."""
     assert best.mask is not None
     before = best.work.spent
-    rounds = Work.iterations(max(0.05, 0.1 * budget), round_seconds(model), cap=100_000)
     mask, n_swaps = local_search(model, best.mask, time_limit_s=max(0.0, end - time.perf_counter()),
-                                 max_rounds=rounds, work=best.work)
+                                 work=best.work, work_s=max(0.05, 0.1 * budget))
     if n_swaps:
         best.offer(mask, "lns+swap")
     return best.work.spent - before

@@ -21,12 +21,18 @@ next one. Market share uses the same scheme with the Huff share's own
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from planner.optimise.incumbent import SWAP_ROUND_MS_S_PER_PAIR, SWAP_ROUND_S_PER_PAIR, Work
+from planner.optimise.incumbent import (
+    SWAP_CHECK_S,
+    SWAP_ROUND_S_PER_PAIR,
+    SWAP_ROUND_S_PER_PAIR_PAIR,
+    Work,
+)
 from planner.optimise.model import Model, PlanState, huff, ranges, run_starts
 
 log = logging.getLogger(__name__)
@@ -194,9 +200,12 @@ def _rank_within(keys: np.ndarray) -> np.ndarray:
 
 
 def round_seconds(model: Model) -> float:
-    """Nominal seconds of one round of the swap search (``incumbent``'s cost model)."""
-    per = SWAP_ROUND_S_PER_PAIR if model.facility else SWAP_ROUND_MS_S_PER_PAIR
-    return 1e-3 + per * float(model.pc.size)
+    """Nominal seconds of one round of the swap search at least (``incumbent``'s cost model).
+
+    A round also costs per pair-pair of its move tables (market share's dense cells) and
+    per swap it checks against the constraints: :func:`local_search` charges those once known.
+    """
+    return 1e-3 + SWAP_ROUND_S_PER_PAIR * float(model.pc.size)
 
 
 def local_search(
@@ -207,6 +216,7 @@ def local_search(
     max_rounds: int = 100_000,
     batch: bool = True,
     work: Work | None = None,
+    work_s: float = math.inf,
 ) -> tuple[np.ndarray, int]:
     """Improve a plan by swaps until no improving feasible swap remains.
 
@@ -222,11 +232,14 @@ def local_search(
     time_limit_s : float, default 30
         Wall-clock safety net: stop after this many seconds (the plan is always valid).
     max_rounds : int
-        Rounds at most: the work limit (see :func:`round_seconds`).
+        Rounds at most.
     batch : bool, default True
         Apply every non-overlapping improving swap of a round.
     work : incumbent.Work, optional
-        Charged :func:`round_seconds` per round.
+        Charged each round's cost: :func:`round_seconds` plus its move tables'
+        pair-pairs and the swaps it checked against the constraints.
+    work_s : float, default inf
+        The work limit: no round starts once this many nominal seconds are spent.
 
     Returns
     -------
@@ -242,16 +255,27 @@ def local_search(
     n_swaps = 0
     scale = max(1.0, abs((model.full or model).value(st.open)))
     eps = 1e-10 * scale
+    spent = 0.0
+    base = round_seconds(model)
+
+    def charge(pair_pairs: int, checks: int) -> None:
+        nonlocal spent
+        cost = base + SWAP_ROUND_S_PER_PAIR_PAIR * pair_pairs + SWAP_CHECK_S * checks
+        spent += cost
+        if work is not None:
+            work.charge(cost)
+
     for rnd in range(max_rounds):
         if time.perf_counter() - t0 > time_limit_s:
             log.info("local search: time limit after %d rounds", rnd)
             break
-        if work is not None:
-            work.charge(round_seconds(model))
+        if spent >= work_s:
+            break
         t = move_tables(model, st.open)
         f, j, score = _candidates(model, st, t)
         good = score > eps
         if not np.any(good):
+            charge(t.pair_pairs, 0)
             break
         f, j, score = f[good], j[good], score[good]
         order = np.argsort(-score, kind="stable")
@@ -267,6 +291,7 @@ def local_search(
             keep = (_rank_within(f_o) < 3) | (_rank_within(j_o) < 3)
             order = order[keep][:5000]
         taken = 0
+        checks = 0
         touched_cells: list[np.ndarray] = []
         for k in order:
             ff, jj = int(f[k]), int(j[k])
@@ -276,6 +301,7 @@ def local_search(
             cells = np.concatenate([tm.pc[tm.site_cells(ff)], tm.pc[tm.site_cells(jj)]])
             if taken and np.any(touched[cells]):
                 continue
+            checks += 1
             if not st.can_swap(ff, jj):
                 continue
             st.swap(ff, jj)
@@ -288,6 +314,7 @@ def local_search(
         for c in touched_cells:
             touched[c] = False
         used_site[:] = False
+        charge(t.pair_pairs, checks)
         if taken == 0:
             break
         n_swaps += taken

@@ -56,7 +56,7 @@ from planner.optimise.incumbent import (
     relative_gap,
 )
 from planner.optimise.lns import improve_windows
-from planner.optimise.local_search import best_two, local_search, round_seconds
+from planner.optimise.local_search import best_two, local_search
 from planner.optimise.market_share_bounds import (
     cell_hull_seconds,
     cell_tables,
@@ -241,8 +241,7 @@ def solve(
     if best.mask is None:  # pragma: no cover - the MIP's plan breaks a constraint: our bug
         raise RuntimeError("no feasible starting plan although the MIP reported one")
     ls_mask, n_sw = local_search(
-        tmodel, best.mask, time_limit_s=clock.left, work=work,
-        max_rounds=Work.iterations(max(1.0, 0.3 * work.left), round_seconds(tmodel), cap=100_000),
+        tmodel, best.mask, time_limit_s=clock.left, work=work, work_s=max(1.0, 0.3 * work.left),
     )
     clock.expired("swap search")
     best.offer(ls_mask, "greedy+swap")
@@ -385,8 +384,7 @@ def _facility_bound_and_improve(
     for _v, sel in ranked[:n_polish]:
         if best.gap() <= gap_target * 0.5 or work.left < 0.5 * work.limit or clock.expired("polishing"):
             break
-        rounds = Work.iterations(max(0.1, 0.06 * work.left), round_seconds(tmodel), cap=100_000)
-        mask, _ = local_search(tmodel, sel, time_limit_s=clock.left, max_rounds=rounds, work=work)
+        mask, _ = local_search(tmodel, sel, time_limit_s=clock.left, work=work, work_s=max(0.1, 0.06 * work.left))
         best.offer(mask, "lagrangian+swap")
         tried += 1
     stats["lagrangian_plans_polished"] = float(tried)
@@ -572,8 +570,7 @@ def _market_share(model: Model, best: Incumbent, gap_target: float, stats: dict[
     for _v, sel in sorted(plans.values(), key=lambda t: -t[0])[:5]:
         if best.gap() <= gap_target or work.left < 0.1 * work.limit or clock.expired("polishing"):
             break
-        rounds = Work.iterations(max(0.2, 0.3 * work.left), round_seconds(model), cap=100_000)
-        mask, _ = local_search(model, sel, time_limit_s=clock.left, max_rounds=rounds, work=work)
+        mask, _ = local_search(model, sel, time_limit_s=clock.left, work=work, work_s=max(0.2, 0.3 * work.left))
         best.offer(mask, "lagrangian+swap")
 
 

@@ -126,3 +126,32 @@ def test_never_worse_and_stays_feasible(kind: str, seed: int) -> None:
         before, after = brute_value(inst, kind, c), brute_value(inst, kind, _sites(out))
         assert sign * (after - before) >= -1e-9
         assert sign * (opt - after) >= -1e-9
+
+
+def test_a_round_is_charged_its_pairs_its_pair_pairs_and_the_swaps_it_checked() -> None:
+    """Market share's dense cells make pair-pairs, constraints make checks: each round charges both,
+    once known, and a work limit below one round's cost stops after exactly one round."""
+    from planner.optimise.incumbent import SWAP_CHECK_S, SWAP_ROUND_S_PER_PAIR_PAIR, Work
+    from planner.optimise.local_search import round_seconds
+    from planner.synthetic import clustered_instance
+
+    m = compile_model(clustered_instance(n_cells=3000, n_sites=300, stores=40, n_fixed=4, seed=5, radius_km=12.0),
+                      "market_share")
+    st = PlanState(m)
+    for j in np.random.default_rng(0).permutation(m.n_sites):  # a random plan: far from a local optimum
+        if st.n_open < m.p and not st.open[j] and st.can_add(int(j)):
+            st.add(int(j))
+    start = st.open.copy()
+    t = move_tables(m, start)
+    assert t.pair_pairs > 0
+    work = Work(1e9)
+    _, n_swaps = local_search(m, start, max_rounds=1, work=work, time_limit_s=600)
+    checks = (work.spent - round_seconds(m) - SWAP_ROUND_S_PER_PAIR_PAIR * t.pair_pairs) / SWAP_CHECK_S
+    assert n_swaps >= 1 and checks == pytest.approx(round(checks), abs=1e-6) and round(checks) >= n_swaps
+    once = Work(1e9)
+    local_search(m, start, max_rounds=100, work=once, work_s=1e-9, time_limit_s=600)
+    assert once.spent == pytest.approx(work.spent)
+    # with room for more, more rounds run (the plan above was not a local optimum yet)
+    more = Work(1e9)
+    local_search(m, start, max_rounds=100, work=more, time_limit_s=600)
+    assert more.spent > work.spent
