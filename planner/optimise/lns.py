@@ -212,10 +212,14 @@ def improve_windows(
             inn = np.flatnonzero(~mask & m.allowed & ~win)
             win[inn[np.argsort(-t.gain[inn], kind="stable")[:extra]]] = True
         outside = mask & ~win
+        # the window's pairs through the by-site index: a window costs its own size, not the instance's
+        ws = np.flatnonzero(win)
+        lens = m.site_ptr[ws + 1] - m.site_ptr[ws]
+        wpairs = m.site_pairs[np.repeat(m.site_ptr[ws], lens) + ranges(lens)]
         cells = np.zeros(m.n_cells, dtype=bool)
-        cells[m.pc[win[m.ps]]] = True
+        cells[m.pc[wpairs]] = True
         floor = _outside_best(m, cells, outside)
-        n_pairs = int(np.count_nonzero(win[m.ps]))  # the MIP's size driver
+        n_pairs = int(wpairs.size)  # the MIP's size driver
         res = solve_facility_mip(
             m, win, cells=cells, count=int((mask & win).sum()), side_constraints=True,
             outside_open=outside, floor=floor, hint=mask, time_limit_s=math.inf,
@@ -239,7 +243,8 @@ def improve_windows(
             size = max(12.0, 0.7 * size)
         elif est < 0.1:
             size = min(size0, 1.1 * size)
-        if res.open_mask is not None:
+        if res.open_mask is not None and not np.array_equal(res.open_mask[ws], mask[ws]):
+            # a changed window (an unchanged one is the incumbent: no need to score it)
             cand = outside | (res.open_mask & win)
             if best.offer(cand, "lns"):
                 improved += 1

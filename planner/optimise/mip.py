@@ -145,13 +145,18 @@ def solve_facility_mip(
     const = 0.0
 
     # pairs of the scope, sorted by cell then benefit (descending)
-    sel = cand[m.ps]
-    if cells is not None:
-        sel &= cells[m.pc]
     if floor is None:
         floor = np.zeros(m.n_cells) if m.floor is None else m.floor
-    sel &= m.val > floor[m.pc]  # pairs at or below the floor never add anything
-    pc, ps, val = m.pc[sel], m.ps[sel], m.val[sel]
+    if cells is None:
+        pidx = np.arange(m.pc.size)
+    else:
+        # the cells' own pairs (CSR ranges, in the pairs' order): a window's MIP costs its size
+        cl = np.flatnonzero(cells)
+        lens = m.cell_ptr[cl + 1] - m.cell_ptr[cl]
+        pidx = np.repeat(m.cell_ptr[cl], lens) + ranges(lens)
+    keep = cand[m.ps[pidx]] & (m.val[pidx] > floor[m.pc[pidx]])  # pairs at or below the floor add nothing
+    pidx = pidx[keep]
+    pc, ps, val = m.pc[pidx], m.ps[pidx], m.val[pidx]
     order = np.lexsort((-val, pc))
     pc, ps, val = pc[order], ps[order], val[order]
     cell_ids = np.unique(m.pc) if cells is None else np.flatnonzero(cells)
