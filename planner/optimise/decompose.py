@@ -307,14 +307,8 @@ def decomposed_bound(
     stats["regional_lagrangian_s"] = clock.elapsed
     if not use_mip:
         return
-    gap_c = ub - pv
-    order = np.argsort(-gap_c, kind="stable")
-    solved = np.zeros(comps.n_components, dtype=bool)
     site_lists = _members(comps.site_comp, comps.n_components)
     cell_lists = _members(comps.cell_comp, comps.n_components)
-    n_mip = 0
-    improved_regions: list[tuple[int, np.ndarray]] = []
-    pos = 0
     target_abs = gap_target * 0.5 * abs(model.user_objective(best.value))
 
     # Regional MIPs read at most ``top`` benefits per cell: distances give one level
@@ -328,59 +322,12 @@ def decomposed_bound(
     lns_share = 0.3 * work.limit if use_lns else 0.0
     reserve = 0.06 * work.limit + lns_share  # re-balancing, windows, final swap search
     pairs_in = np.bincount(comps.site_comp[mmodel.ps], minlength=comps.n_components)
-    workers = max(1, threads)
-
-    def solve_region(c: int, nodes: int) -> tuple[int, Any]:
-        sites = np.zeros(model.n_sites, dtype=bool)
-        sites[site_lists[c]] = True
-        cells = np.zeros(model.n_cells, dtype=bool)
-        cells[cell_lists[c]] = True
-        res = solve_facility_mip(
-            mmodel, sites, cells=cells, price=lam, side_constraints=True,
-            hint=best.mask & sites, time_limit_s=math.inf, threads=1, solver_name="SCIP",
-            rel_gap=1e-6, deadline=clock.t0 + 0.85 * clock.limit, node_limit=nodes,
-        )
-        return c, res
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        while pos < order.size and work.left > reserve + 1.0:
-            if clock.expired("regional MIPs", 0.85):
-                break
-            total_gap = float(np.sum(ub - pv))
-            if total_gap <= target_abs:
-                break
-            batch: list[int] = []
-            while pos < order.size and len(batch) < workers * 2:
-                c = int(order[pos])
-                pos += 1
-                if ub[c] - pv[c] <= 1e-9 * max(1.0, abs(ub[c])):
-                    pos = order.size
-                    break
-                if 25e-6 * pairs_in[c] > 0.5 * (work.left - reserve):
-                    continue  # too big to build in the work left
-                if use_lns and not step_like and pairs_in[c] > _REGION_MIP_MAX_PAIRS:
-                    continue  # would stop on its node limit with little to show: the windows take these
-                batch.append(c)
-            if not batch:
-                break
-            tl = max(0.5, min(0.25 * (work.left - reserve), 4.0 if use_lns else 12.0))
-            # the batch's hints and limits are fixed before it starts, and map returns in order
-            for c, res in pool.map(lambda c, tl=tl: solve_region(c, node_limit(tl, int(pairs_in[c]))), batch):
-                n_mip += 1
-                closed = res.status in ("optimal", "infeasible")
-                est = mip_seconds(res.pairs, res.levels)
-                work.charge((est if closed else max(est, tl)) / workers)
-                if res.clock_cut:
-                    clock.note("regional MIPs")
-                if res.status == "infeasible":
-                    continue
-                if np.isfinite(res.bound):
-                    # the region's constant part (forced sites' price) is inside the MIP objective
-                    ub[c] = min(ub[c], res.bound)
-                    solved[c] = res.status == "optimal"
-                if res.open_mask is not None:
-                    improved_regions.append((c, res.open_mask))
-            best.offer_bound(base + float(ub.sum()), "lagrangian+regional-mip")
+    mips = _RegionMips(model, mmodel, comps, best, clock, site_lists, cell_lists, pairs_in, threads,
+                       skip_big=use_lns and not step_like)
+    solved, improved_regions, counts = mips.run(ub, pv, lam, reserve=reserve, target_abs=target_abs,
+                                           max_s=4.0 if use_lns else 12.0)
+    best.offer_bound(base + float(ub.sum()), "lagrangian+regional-mip")
+    n_mip = mips.n_mip
     stats["regional_mips"] = float(n_mip)
     stats["regions_solved_exactly"] = float(solved.sum())
     stats["regional_mip_s"] = clock.elapsed
@@ -400,6 +347,141 @@ def decomposed_bound(
             rng=rng, seed_weight=weight, stats=stats, gap_target=gap_target, swap_model=tmodel,
         )
         stats["lns_s"] = clock.elapsed
+    if use_lns:
+        _reprice(model, tmodel, best, lag, comps, mips, lam, counts, clock=clock, gap_target=gap_target, stats=stats)
+
+
+class _RegionMips:
+    """The regions' MIPs at a store price, two at a time, biggest gap first (``decomposed_bound``)."""
+
+    def __init__(self, model: Model, mmodel: Model, comps: Components, best: Incumbent, clock: Clock,
+                 site_lists: list[np.ndarray], cell_lists: list[np.ndarray], pairs_in: np.ndarray, threads: int,
+                 skip_big: bool) -> None:
+        self.model, self.mmodel, self.comps, self.best, self.clock = model, mmodel, comps, best, clock
+        self.site_lists, self.cell_lists, self.pairs_in = site_lists, cell_lists, pairs_in
+        self.workers = max(1, threads)
+        self.skip_big = skip_big
+        self.n_mip = 0
+
+    def _solve(self, c: int, lam: float, nodes: int) -> tuple[int, Any]:
+        m = self.model
+        sites = np.zeros(m.n_sites, dtype=bool)
+        sites[self.site_lists[c]] = True
+        cells = np.zeros(m.n_cells, dtype=bool)
+        cells[self.cell_lists[c]] = True
+        assert self.best.mask is not None
+        res = solve_facility_mip(
+            self.mmodel, sites, cells=cells, price=lam, side_constraints=True,
+            hint=self.best.mask & sites, time_limit_s=math.inf, threads=1, solver_name="SCIP",
+            rel_gap=1e-6, deadline=self.clock.t0 + 0.85 * self.clock.limit, node_limit=nodes,
+        )
+        return c, res
+
+    def run(self, ub: np.ndarray, pv: np.ndarray, lam: float, *, reserve: float, target_abs: float,
+            max_s: float) -> tuple[np.ndarray, list[tuple[int, np.ndarray]], np.ndarray]:
+        """Tighten ``ub`` (per region, in place) by MIPs; returns the regions solved exactly, the
+        regions' plans and each region's store count in its MIP plan (-1: no MIP plan)."""
+        work, clock, k = self.best.work, self.clock, self.comps.n_components
+        order = np.argsort(-(ub - pv), kind="stable")
+        solved = np.zeros(k, dtype=bool)
+        counts = np.full(k, -1, dtype=np.int64)
+        plans: list[tuple[int, np.ndarray]] = []
+        pos = 0
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            while pos < order.size and work.left > reserve + 1.0:
+                if clock.expired("regional MIPs", 0.85):
+                    break
+                if float(np.sum(ub - pv)) <= target_abs:
+                    break
+                batch: list[int] = []
+                while pos < order.size and len(batch) < self.workers * 2:
+                    c = int(order[pos])
+                    pos += 1
+                    if ub[c] - pv[c] <= 1e-9 * max(1.0, abs(ub[c])):
+                        pos = order.size
+                        break
+                    if 25e-6 * self.pairs_in[c] > 0.5 * (work.left - reserve):
+                        continue  # too big to build in the work left
+                    if self.skip_big and self.pairs_in[c] > _REGION_MIP_MAX_PAIRS:
+                        continue  # would stop on its node limit with little to show: the windows take these
+                    batch.append(c)
+                if not batch:
+                    break
+                tl = max(0.5, min(0.25 * (work.left - reserve), max_s))
+                # the batch's hints and limits are fixed before it starts, and map returns in order
+                for c, res in pool.map(
+                    lambda c, tl=tl: self._solve(c, lam, node_limit(tl, int(self.pairs_in[c]))), batch
+                ):
+                    self.n_mip += 1
+                    closed = res.status in ("optimal", "infeasible")
+                    est = mip_seconds(res.pairs, res.levels)
+                    work.charge((est if closed else max(est, tl)) / self.workers)
+                    if res.clock_cut:
+                        clock.note("regional MIPs")
+                    if res.status == "infeasible":
+                        continue
+                    if np.isfinite(res.bound):
+                        # the region's constant part (forced sites' price) is inside the MIP objective
+                        ub[c] = min(ub[c], res.bound)
+                        solved[c] = res.status == "optimal"
+                    if res.open_mask is not None:
+                        plans.append((c, res.open_mask))
+                        counts[c] = int(res.open_mask[self.site_lists[c]].sum())
+        return solved, plans, counts
+
+
+#: Re-pricing passes of the regional bound once the plan's search is done, at most.
+_REPRICE_PASSES = 4
+
+
+def _reprice(
+    model: Model, tmodel: Model, best: Incumbent, lag: LagrangeResult, comps: Components, mips: _RegionMips,
+    lam: float, counts: np.ndarray, *, clock: Clock, gap_target: float, stats: dict[str, float],
+) -> None:
+    """Spend the work left on the store price: the regional bound at other prices.
+
+    ``lam p + sum_c max_S [f_c(S) - lam |S|]`` bounds the plan at every ``lam >= 0``
+    and is convex in ``lam``, with slope ``p - sum_c |S_c*|``; the first price (from the
+    global relaxation) is rarely its minimum. Each pass moves the price against the
+    slope (the regions' store counts in their MIP plans, the incumbent's where a region
+    had none), by 10 % at first, halved on each change of sign, and evaluates the bound
+    there: the regional Lagrangian at that price, then the regions' MIPs, biggest gap first.
+    """
+    work = best.work
+    p = int(model.p)
+    step = 0.1
+    direction = 0
+    lam_now = lam
+    passes = 0
+    counts_plan = np.bincount(comps.site_comp, weights=best.plan.astype(float), minlength=comps.n_components)
+    last_counts: np.ndarray | None = counts
+    while passes < _REPRICE_PASSES and best.gap() > gap_target and work.left > 0.08 * work.limit + 1.0:
+        if clock.expired("re-pricing", 0.85) or lam_now <= 0.0:
+            break
+        if last_counts is not None:
+            total = float(np.where(last_counts >= 0, last_counts, counts_plan).sum())
+            sign = 1 if total > p else (-1 if total < p else 0)
+            if sign == 0:
+                break  # the slope is 0 here: this price is the minimum
+            if direction and sign != direction:
+                step *= 0.5
+            direction = sign
+            lam_now = max(0.0, lam_now * (1.0 + step * sign))
+        pv = _component_primal(model, comps, best.plan, lam_now)
+        lc, _ = _component_terms(tmodel, comps, lag.u, lam_now)
+        work.charge(LAGRANGIAN_S_PER_PAIR * tmodel.pc.size)
+        share = (work.left - 0.08 * work.limit) / (_REPRICE_PASSES - passes)
+        reg_l, _u = regional_lagrangian(tmodel, comps, lam_now, lag.u, pv, time_limit_s=clock.left,
+                                        work_s=max(0.2, 0.4 * share), work=work)
+        ub = np.minimum(lc, reg_l)
+        _, _, counts = mips.run(ub, pv, lam_now, reserve=max(0.0, work.left - 0.6 * share),
+                                target_abs=gap_target * 0.5 * abs(model.user_objective(best.value)), max_s=4.0)
+        best.offer_bound(lam_now * p + float(ub.sum()), "lagrangian+regional-mip")
+        log.debug("re-pricing: price %.6g bound %.9g (best %.9g), %d regional MIPs", lam_now,
+                  lam_now * p + float(ub.sum()), best.bound, int((counts >= 0).sum()))
+        last_counts = counts
+        passes += 1
+    stats["reprice_passes"] = float(passes)
 
 
 def _single_level(model: Model) -> bool:

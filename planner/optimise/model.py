@@ -226,6 +226,54 @@ def disjoint_groups(groups: list[Group], loc: np.ndarray, n_sites: int) -> tuple
     return part, np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
 
 
+def merge_equal_cells(
+    cells: np.ndarray, w: np.ndarray, pc: np.ndarray, ps: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge the cells reached by exactly the same sites (step coverage), weights summed.
+
+    ``pc`` / ``ps``: the pairs sorted by cell then site, ``pc`` in ``0..len(w)-1``;
+    ``cells``: each cell's id in the instance. Cells are grouped by a hash of their
+    site lists, then every member is compared site by site with the one before it in
+    that order, so a hash collision only leaves cells apart, never merges them.
+    Returns the kept cells' instance ids (each group's first cell), their summed
+    weights and their pairs (values = the summed weights), in the input's order.
+    """
+    n = w.size
+    ptr = np.searchsorted(pc, np.arange(n + 1))
+    deg = np.diff(ptr)
+    x = ps.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    x ^= x >> np.uint64(29)
+    h1 = np.zeros(n, dtype=np.uint64)
+    np.add.at(h1, pc, x)
+    h2 = np.zeros(n, dtype=np.uint64)
+    np.bitwise_xor.at(h2, pc, x * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1))
+    o = np.lexsort((np.arange(n), h2, h1, deg))
+    same = np.zeros(n, dtype=bool)  # same[k]: cell o[k] has the sites of cell o[k-1]
+    cand = np.flatnonzero((deg[o[1:]] == deg[o[:-1]]) & (h1[o[1:]] == h1[o[:-1]]) & (h2[o[1:]] == h2[o[:-1]])) + 1
+    cand = cand[deg[o[cand]] > 0]
+    if cand.size:
+        a, b = o[cand], o[cand - 1]
+        lens = deg[a]
+        off = ranges(lens)
+        eq = ps[np.repeat(ptr[a], lens) + off] == ps[np.repeat(ptr[b], lens) + off]
+        same[cand] = np.logical_and.reduceat(eq, np.cumsum(lens) - lens)
+    group_sorted = np.cumsum(~same) - 1
+    group = np.empty(n, dtype=np.int64)
+    group[o] = group_sorted
+    if group_sorted[-1] + 1 == n:
+        return cells, w, pc, ps, w[pc]
+    # each group is represented by its first cell (in the input order)
+    first = np.full(int(group_sorted[-1]) + 1, n, dtype=np.int64)
+    np.minimum.at(first, group, np.arange(n))
+    rep = np.sort(first)
+    new_id = np.full(n, -1, dtype=np.int64)
+    new_id[rep] = np.arange(rep.size)
+    wsum = np.bincount(new_id[first[group]], weights=w, minlength=rep.size)
+    keep = new_id[pc] >= 0
+    pc2 = new_id[pc[keep]]
+    return cells[rep], wsum, pc2, ps[keep], wsum[pc2]
+
+
 def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
     """Compile an instance for the solvers.
 
@@ -288,6 +336,11 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
     pc = cmap[pc]
     order = np.lexsort((ps, pc))
     pc, ps, val = pc[order], ps[order], val[order]
+    w_used = w_all[used]
+    if kind == "coverage" and pc.size and bool(np.all(val == w_used[pc])):
+        # step coverage: a cell is worth its weight once any of its sites opens, so cells
+        # reached by the same sites are one cell of their summed weight (exact)
+        used, w_used, pc, ps, val = merge_equal_cells(used, w_used, pc, ps)
     n = used.size
     cell_ptr = np.searchsorted(pc, np.arange(n + 1)).astype(np.int64)
     site_pairs = np.argsort(ps, kind="stable").astype(np.int64)
@@ -338,7 +391,7 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
         n_cells=n,
         n_sites=m,
         p=int(inst.stores),
-        w=w_all[used],
+        w=w_used,
         cell_ptr=cell_ptr,
         pc=pc,
         ps=ps,

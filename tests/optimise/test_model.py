@@ -6,12 +6,14 @@ cover4 pairs (cell, site, km): (0,0,1) (1,0,2) (1,1,1) (2,1,2) (3,2,0.5), weight
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from micro import brute_value, cover4, group, huff1, line4, random_instance
 
 from planner.optimise.model import PlanState, compile_model, decay_value, huff, ranges
-from planner.optimise.types import ConstraintKeys
+from planner.optimise.types import ConstraintKeys, Instance
 
 
 def _mask(m: int, sites: list[int]) -> np.ndarray:
@@ -186,3 +188,44 @@ def test_planstate_forced_forbidden_and_count() -> None:
     st.add(2)
     assert not st.can_swap(0, 1) and not st.can_swap(2, 1)
     assert st.removable_mask().tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_step_coverage_merges_the_cells_its_sites_reach_alike(seed: int) -> None:
+    """Cells reached by the same sites become one cell of their summed weight: fewer cells and
+    pairs, the same value for every plan; a cell whose sites differ by one is kept apart."""
+    from planner.optimise.check import objective_value
+    from planner.optimise.model import merge_equal_cells
+
+    rng = np.random.default_rng(seed)
+    n_sites, n_cells = 12, 60
+    patterns = [np.flatnonzero(rng.random(n_sites) < 0.3) for _ in range(8)]
+    patterns = [p if p.size else np.array([0]) for p in patterns]
+    cells = rng.integers(0, len(patterns), n_cells)
+    pc = np.concatenate([np.full(patterns[k].size, c) for c, k in enumerate(cells)])
+    ps = np.concatenate([patterns[k] for k in cells])
+    inst = Instance(
+        weight=rng.integers(1, 50, n_cells).astype(float), pair_cell=pc.astype(np.int32),
+        pair_site=ps.astype(np.int32), pair_km=rng.uniform(0.0, 3.0, pc.size), n_sites=n_sites, stores=3,
+        radius_km=np.full(n_sites, 5.0), fixed=np.array([int(seed % n_sites)]),
+    )
+    m = compile_model(inst, "coverage")
+    kept = {tuple(patterns[k]) for k in cells if int(seed % n_sites) not in patterns[k]}
+    assert m.n_cells == len(kept) < n_cells
+    assert m.pc.size == sum(len(k) for k in kept)
+    for _ in range(20):
+        open_ = np.unique(np.concatenate([[seed % n_sites], rng.choice(n_sites, 2, replace=False)]))
+        mask = np.zeros(n_sites, dtype=bool)
+        mask[open_] = True
+        assert m.offset + m.value(mask) == pytest.approx(objective_value(inst, open_, "coverage"), rel=1e-12)
+    # a decay that is not a step keeps every cell (their benefits differ)
+    assert compile_model(replace(inst, decay="linear"), "coverage").n_cells > m.n_cells
+    # one site apart: not merged, whatever the hashes say
+    ids, w, _, _, val = merge_equal_cells(np.array([10, 11]), np.array([1.0, 2.0]), np.array([0, 0, 1, 1, 1]),
+                                          np.array([2, 5, 2, 5, 7]))
+    assert ids.tolist() == [10, 11] and w.tolist() == [1.0, 2.0] and val.tolist() == [1.0, 1.0, 2.0, 2.0, 2.0]
+    # the same sites: one cell, the first one's id, the weights summed
+    ids, w, pc2, ps2, val = merge_equal_cells(np.array([10, 11, 12]), np.array([1.0, 2.0, 4.0]),
+                                              np.array([0, 0, 1, 2, 2]), np.array([2, 5, 3, 2, 5]))
+    assert ids.tolist() == [10, 11] and w.tolist() == [5.0, 2.0]
+    assert pc2.tolist() == [0, 0, 1] and ps2.tolist() == [2, 5, 3] and val.tolist() == [5.0, 5.0, 2.0]
