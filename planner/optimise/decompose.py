@@ -326,7 +326,8 @@ def decomposed_bound(
                        skip_big=use_lns and not step_like)
     solved, improved_regions, counts = mips.run(ub, pv, lam, reserve=reserve, target_abs=target_abs,
                                            max_s=4.0 if use_lns else 12.0)
-    best.offer_bound(base + float(ub.sum()), "lagrangian+regional-mip")
+    first_bound = base + float(ub.sum())
+    best.offer_bound(first_bound, "lagrangian+regional-mip")
     n_mip = mips.n_mip
     stats["regional_mips"] = float(n_mip)
     stats["regions_solved_exactly"] = float(solved.sum())
@@ -348,7 +349,8 @@ def decomposed_bound(
         )
         stats["lns_s"] = clock.elapsed
     if use_lns:
-        _reprice(model, tmodel, best, lag, comps, mips, lam, counts, clock=clock, gap_target=gap_target, stats=stats)
+        _reprice(model, tmodel, best, lag, comps, mips, lam, counts, first_bound, clock=clock, gap_target=gap_target,
+                 stats=stats)
 
 
 class _RegionMips:
@@ -378,7 +380,7 @@ class _RegionMips:
         return c, res
 
     def run(self, ub: np.ndarray, pv: np.ndarray, lam: float, *, reserve: float, target_abs: float,
-            max_s: float) -> tuple[np.ndarray, list[tuple[int, np.ndarray]], np.ndarray]:
+            max_s: float, skip_big: bool | None = None) -> tuple[np.ndarray, list[tuple[int, np.ndarray]], np.ndarray]:
         """Tighten ``ub`` (per region, in place) by MIPs; returns the regions solved exactly, the
         regions' plans and each region's store count in its MIP plan (-1: no MIP plan)."""
         work, clock, k = self.best.work, self.clock, self.comps.n_components
@@ -386,6 +388,7 @@ class _RegionMips:
         solved = np.zeros(k, dtype=bool)
         counts = np.full(k, -1, dtype=np.int64)
         plans: list[tuple[int, np.ndarray]] = []
+        skip = self.skip_big if skip_big is None else skip_big
         pos = 0
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             while pos < order.size and work.left > reserve + 1.0:
@@ -402,7 +405,7 @@ class _RegionMips:
                         break
                     if 25e-6 * self.pairs_in[c] > 0.5 * (work.left - reserve):
                         continue  # too big to build in the work left
-                    if self.skip_big and self.pairs_in[c] > _REGION_MIP_MAX_PAIRS:
+                    if skip and self.pairs_in[c] > _REGION_MIP_MAX_PAIRS:
                         continue  # would stop on its node limit with little to show: the windows take these
                     batch.append(c)
                 if not batch:
@@ -436,7 +439,8 @@ _REPRICE_PASSES = 4
 
 def _reprice(
     model: Model, tmodel: Model, best: Incumbent, lag: LagrangeResult, comps: Components, mips: _RegionMips,
-    lam: float, counts: np.ndarray, *, clock: Clock, gap_target: float, stats: dict[str, float],
+    lam: float, counts: np.ndarray, first_bound: float, *, clock: Clock, gap_target: float,
+    stats: dict[str, float],
 ) -> None:
     """Spend the work left on the store price: the regional bound at other prices.
 
@@ -445,7 +449,10 @@ def _reprice(
     global relaxation) is rarely its minimum. Each pass moves the price against the
     slope (the regions' store counts in their MIP plans, the incumbent's where a region
     had none), by 10 % at first, halved on each change of sign, and evaluates the bound
-    there: the regional Lagrangian at that price, then the regions' MIPs, biggest gap first.
+    there: the regional Lagrangian at that price, then the small regions' MIPs (at a price
+    far from the first, a big region's MIP can take many times its estimate per node),
+    biggest gap first. A pass whose bound is worse than the best one's has stepped past
+    the minimum: the next goes back from the best price, half as far, the other way.
     """
     work = best.work
     p = int(model.p)
@@ -454,19 +461,24 @@ def _reprice(
     lam_now = lam
     passes = 0
     counts_plan = np.bincount(comps.site_comp, weights=best.plan.astype(float), minlength=comps.n_components)
-    last_counts: np.ndarray | None = counts
+    last_counts: np.ndarray = counts
+    best_lam, best_val = lam, first_bound  # the first price's regional bound
+    worse = False
     while passes < _REPRICE_PASSES and best.gap() > gap_target and work.left > 0.08 * work.limit + 1.0:
         if clock.expired("re-pricing", 0.85) or lam_now <= 0.0:
             break
-        if last_counts is not None:
+        if worse:
+            sign = -direction  # stepped past the minimum: back from the best price, half as far
+            step *= 0.5
+        else:
             total = float(np.where(last_counts >= 0, last_counts, counts_plan).sum())
             sign = 1 if total > p else (-1 if total < p else 0)
             if sign == 0:
                 break  # the slope is 0 here: this price is the minimum
             if direction and sign != direction:
                 step *= 0.5
-            direction = sign
-            lam_now = max(0.0, lam_now * (1.0 + step * sign))
+        direction = sign
+        lam_now = max(0.0, best_lam * (1.0 + step * sign))
         pv = _component_primal(model, comps, best.plan, lam_now)
         lc, _ = _component_terms(tmodel, comps, lag.u, lam_now)
         work.charge(LAGRANGIAN_S_PER_PAIR * tmodel.pc.size)
@@ -475,11 +487,15 @@ def _reprice(
                                         work_s=max(0.2, 0.4 * share), work=work)
         ub = np.minimum(lc, reg_l)
         _, _, counts = mips.run(ub, pv, lam_now, reserve=max(0.0, work.left - 0.6 * share),
-                                target_abs=gap_target * 0.5 * abs(model.user_objective(best.value)), max_s=4.0)
-        best.offer_bound(lam_now * p + float(ub.sum()), "lagrangian+regional-mip")
+                                target_abs=gap_target * 0.5 * abs(model.user_objective(best.value)), max_s=4.0,
+                                skip_big=True)
+        value = lam_now * p + float(ub.sum())
+        best.offer_bound(value, "lagrangian+regional-mip")
+        worse = value >= best_val
+        if not worse:
+            best_lam, best_val, last_counts = lam_now, value, counts
         log.debug("re-pricing: price %.6g bound %.9g (best %.9g), %d regional MIPs", lam_now,
-                  lam_now * p + float(ub.sum()), best.bound, int((counts >= 0).sum()))
-        last_counts = counts
+                  value, best.bound, int((counts >= 0).sum()))
         passes += 1
     stats["reprice_passes"] = float(passes)
 
