@@ -227,17 +227,15 @@ def cell_metric(model: Model) -> np.ndarray:
     A cell's multiplier lies between 0 and its best benefit, and demand per cell spans
     orders of magnitude: one step size for all overshoots the small cells and crawls on
     the large ones. Any ``u >= floor`` keeps the bound valid, so this changes the
-    convergence, not the validity. A cell that stands for several merged ones
-    (``Model.cell_mult``) steps as far as they together would have.
+    convergence, not the validity.
     """
     a = _CELL_METRIC_POWER.get(model.kind, 0.0)
-    mult = np.ones(model.n_cells) if model.cell_mult is None else model.cell_mult
     if a == 0.0:
-        return mult
+        return np.ones(model.n_cells)
     top = np.zeros(model.n_cells)
     if model.val.size:
         np.maximum.at(top, model.pc, model.val)
-    return np.asarray(mult * scale_metric(top, a))
+    return scale_metric(top, a)
 
 
 def scale_metric(scale: np.ndarray, power: float) -> np.ndarray:

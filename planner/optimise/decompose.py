@@ -366,6 +366,7 @@ class _RegionMips:
         self.n_mip = 0
 
     def _solve(self, c: int, lam: float, nodes: int) -> tuple[int, Any]:
+        t0 = time.perf_counter()
         m = self.model
         sites = np.zeros(m.n_sites, dtype=bool)
         sites[self.site_lists[c]] = True
@@ -377,6 +378,9 @@ class _RegionMips:
             hint=self.best.mask & sites, time_limit_s=math.inf, threads=1, solver_name="SCIP",
             rel_gap=1e-6, deadline=self.clock.t0 + 0.85 * self.clock.limit, node_limit=nodes,
         )
+        # the nominal seconds against the wall's, for the cost model's calibration (never used to decide)
+        log.debug("regional MIP %d: %d pairs, node limit %d, %s, nominal %.3f s, wall %.3f s", c, int(res.pairs), nodes,
+                  res.status, mip_seconds(res.pairs, res.levels), time.perf_counter() - t0)
         return c, res
 
     def run(self, ub: np.ndarray, pv: np.ndarray, lam: float, *, reserve: float, target_abs: float,

@@ -104,8 +104,6 @@ class Model:
     capex_budget: float | None
     opex_budget: float | None
     cell_map: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    # per cell: how many of the instance's cells it stands for (``merge_equal_cells``; None: one each)
-    cell_mult: np.ndarray | None = None
     # per cell: the best benefit left out by ``truncate`` (0 = nothing left out)
     floor: np.ndarray | None = None
     full: Model | None = None  # the untruncated model, when this one is truncated
@@ -230,7 +228,7 @@ def disjoint_groups(groups: list[Group], loc: np.ndarray, n_sites: int) -> tuple
 
 def merge_equal_cells(
     cells: np.ndarray, w: np.ndarray, pc: np.ndarray, ps: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Merge the cells reached by exactly the same sites (step coverage), weights summed.
 
     ``pc`` / ``ps``: the pairs sorted by cell then site, ``pc`` in ``0..len(w)-1``;
@@ -238,8 +236,7 @@ def merge_equal_cells(
     site lists, then every member is compared site by site with the one before it in
     that order, so a hash collision only leaves cells apart, never merges them.
     Returns the kept cells' instance ids (each group's first cell), their summed
-    weights, their pairs (values = the summed weights), in the input's order, and how
-    many cells each stands for.
+    weights and their pairs (values = the summed weights), in the input's order.
     """
     n = w.size
     ptr = np.searchsorted(pc, np.arange(n + 1))
@@ -264,7 +261,7 @@ def merge_equal_cells(
     group = np.empty(n, dtype=np.int64)
     group[o] = group_sorted
     if group_sorted[-1] + 1 == n:
-        return cells, w, pc, ps, w[pc], np.ones(n)
+        return cells, w, pc, ps, w[pc]
     # each group is represented by its first cell (in the input order)
     first = np.full(int(group_sorted[-1]) + 1, n, dtype=np.int64)
     np.minimum.at(first, group, np.arange(n))
@@ -272,10 +269,9 @@ def merge_equal_cells(
     new_id = np.full(n, -1, dtype=np.int64)
     new_id[rep] = np.arange(rep.size)
     wsum = np.bincount(new_id[first[group]], weights=w, minlength=rep.size)
-    mult = np.bincount(new_id[first[group]], minlength=rep.size).astype(float)
     keep = new_id[pc] >= 0
     pc2 = new_id[pc[keep]]
-    return cells[rep], wsum, pc2, ps[keep], wsum[pc2], mult
+    return cells[rep], wsum, pc2, ps[keep], wsum[pc2]
 
 
 def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
@@ -341,11 +337,10 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
     order = np.lexsort((ps, pc))
     pc, ps, val = pc[order], ps[order], val[order]
     w_used = w_all[used]
-    mult = None
     if kind == "coverage" and pc.size and bool(np.all(val == w_used[pc])):
         # step coverage: a cell is worth its weight once any of its sites opens, so cells
         # reached by the same sites are one cell of their summed weight (exact)
-        used, w_used, pc, ps, val, mult = merge_equal_cells(used, w_used, pc, ps)
+        used, w_used, pc, ps, val = merge_equal_cells(used, w_used, pc, ps)
     n = used.size
     cell_ptr = np.searchsorted(pc, np.arange(n + 1)).astype(np.int64)
     site_pairs = np.argsort(ps, kind="stable").astype(np.int64)
@@ -420,7 +415,6 @@ def compile_model(inst: Instance, kind: ObjectiveKind) -> Model:
         capex_budget=None if inst.capex_cny is None else inst.capex_budget_cny,
         opex_budget=None if inst.opex_cny is None else inst.opex_budget_cny,
         cell_map=used,
-        cell_mult=mult,
         part=part,
         part_min=part_min,
         part_max=part_max,

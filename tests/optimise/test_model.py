@@ -212,7 +212,6 @@ def test_step_coverage_merges_the_cells_its_sites_reach_alike(seed: int) -> None
     m = compile_model(inst, "coverage")
     kept = {tuple(patterns[k]) for k in cells if int(seed % n_sites) not in patterns[k]}
     assert m.n_cells == len(kept) < n_cells
-    assert m.cell_mult is not None and m.cell_mult.sum() == sum(int(seed % n_sites) not in patterns[k] for k in cells)
     assert m.pc.size == sum(len(k) for k in kept)
     for _ in range(20):
         open_ = np.unique(np.concatenate([[seed % n_sites], rng.choice(n_sites, 2, replace=False)]))
@@ -222,12 +221,11 @@ def test_step_coverage_merges_the_cells_its_sites_reach_alike(seed: int) -> None
     # a decay that is not a step keeps every cell (their benefits differ)
     assert compile_model(replace(inst, decay="linear"), "coverage").n_cells > m.n_cells
     # one site apart: not merged, whatever the hashes say
-    ids, w, _, _, val, mult = merge_equal_cells(np.array([10, 11]), np.array([1.0, 2.0]),
-                                                np.array([0, 0, 1, 1, 1]), np.array([2, 5, 2, 5, 7]))
+    ids, w, _, _, val = merge_equal_cells(np.array([10, 11]), np.array([1.0, 2.0]), np.array([0, 0, 1, 1, 1]),
+                                          np.array([2, 5, 2, 5, 7]))
     assert ids.tolist() == [10, 11] and w.tolist() == [1.0, 2.0] and val.tolist() == [1.0, 1.0, 2.0, 2.0, 2.0]
-    assert mult.tolist() == [1.0, 1.0]
     # the same sites: one cell, the first one's id, the weights summed
-    ids, w, pc2, ps2, val, mult = merge_equal_cells(np.array([10, 11, 12]), np.array([1.0, 2.0, 4.0]),
-                                                    np.array([0, 0, 1, 2, 2]), np.array([2, 5, 3, 2, 5]))
-    assert ids.tolist() == [10, 11] and w.tolist() == [5.0, 2.0] and mult.tolist() == [2.0, 1.0]
+    ids, w, pc2, ps2, val = merge_equal_cells(np.array([10, 11, 12]), np.array([1.0, 2.0, 4.0]),
+                                              np.array([0, 0, 1, 2, 2]), np.array([2, 5, 3, 2, 5]))
+    assert ids.tolist() == [10, 11] and w.tolist() == [5.0, 2.0]
     assert pc2.tolist() == [0, 0, 1] and ps2.tolist() == [2, 5, 3] and val.tolist() == [5.0, 5.0, 2.0]
