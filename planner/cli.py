@@ -344,8 +344,10 @@ def init_cmd(
 
         from planner.resources import scenario_dir
 
-        sources = sorted(scenario_dir().glob("*.yaml"))
-        clash = [folder / p.name for p in sources if (folder / p.name).exists()]
+        root = scenario_dir()
+        # the scenarios and the example files they name (relative to them: examples/...)
+        sources = sorted(root.glob("*.yaml")) + sorted(root.glob("examples/*.csv"))
+        clash = [folder / p.relative_to(root) for p in sources if (folder / p.relative_to(root)).exists()]
         if clash:
             raise OutputError(
                 f"{clash[0]}: already exists; `planner init` never overwrites a file "
@@ -357,7 +359,8 @@ def init_cmd(
         try:
             folder.mkdir(parents=True, exist_ok=True)
             for p in sources:
-                shutil.copyfile(p, folder / p.name)
+                (folder / p.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(p, folder / p.relative_to(root))
         except OSError as exc:
             raise OutputError(f"{folder}: could not copy the scenarios ({exc.strerror or exc}).") from None
         err.print(

@@ -98,7 +98,11 @@ def test_init_copies_and_never_overwrites(tmp_path: Path) -> None:
     dest = tmp_path / "my-scenarios"
     res = runner.invoke(app, ["init", str(dest)])
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in dest.iterdir()) == sorted(p.name for p in SHIPPED)
+    assert sorted(p.name for p in dest.iterdir() if p.is_file()) == sorted(p.name for p in SHIPPED)
+    # with the example files the scenarios name, found next to the copies from any folder
+    assert (dest / "examples" / "guangdong_sites.csv").read_bytes() == (scenario_dir() / "examples" / "guangdong_sites.csv").read_bytes()
+    file = load_scenario(dest / "guangdong-sites.yaml").candidates.file
+    assert file is not None and Path(file).resolve() == (dest / "examples" / "guangdong_sites.csv").resolve()
     copy = dest / "budget-cut.yaml"
     assert load_scenario(copy).constraints.capex_budget_cny == load_scenario(shipped_scenario("budget-cut")).constraints.capex_budget_cny
     copy.write_text(copy.read_text(encoding="utf-8") + "seed: 7\n", encoding="utf-8")

@@ -129,6 +129,13 @@ def test_installed_wheel_runs_a_province_from_an_empty_folder(installed: dict[st
     assert "china-1000" in {r["name"] for r in json.loads(listed.stdout)}
     init = _run(installed, "init", "scenarios", cwd=work)
     assert init.returncode == 0 and (work / "scenarios" / "china-1000.yaml").is_file(), init.stderr
+    # a shipped scenario's site file is found next to it, in the package and in the copy alike
+    code = ("import pathlib, planner; from planner.resources import shipped_scenario; "
+            "print(pathlib.Path(planner.load_scenario(shipped_scenario('guangdong-sites')).candidates.file).is_file(), "
+            "pathlib.Path(planner.load_scenario('scenarios/guangdong-sites.yaml').candidates.file).resolve())")
+    sites = subprocess.run([str(installed["venv"] / "bin" / "python"), "-c", code], cwd=work, env=_clean_env(),
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert sites == ["True", str((work / "scenarios" / "examples" / "guangdong_sites.csv").resolve())], sites
 
     (work / "ningxia.yaml").write_text(NINGXIA, encoding="utf-8")
     res = _run(installed, "run", "ningxia.yaml", "-q", cwd=work)

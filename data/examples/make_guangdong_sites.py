@@ -20,7 +20,8 @@ import planner
 from planner.geodata import load_layers
 from planner.spatial import wgs84_to_gcj02
 
-OUT = Path(__file__).with_name("guangdong_sites.csv")
+# the shipped copy (data/examples/guangdong_sites.csv links to it)
+OUT = Path(__file__).resolve().parents[2] / "planner" / "resources" / "scenarios" / "examples" / "guangdong_sites.csv"
 
 
 def main() -> None:

@@ -280,12 +280,49 @@ def load_scenario(
         parts, value = parse_override(text)
         _apply_override(merged, parts, value)
     merged.pop("extends", None)
+    # a relative file name that is not found from the working directory is read next to the
+    # scenario that names it (child first), so a scenario and its files travel together
+    _resolve_files(merged, [p.parent for p, _ in reversed(sources)])
     try:
         return Scenario.model_validate(merged)
     except ValidationError as exc:
         problems = [_describe(e, sources, origin + " (--set or data)") for e in exc.errors()]
         noun = "problem" if len(problems) == 1 else "problems"
         raise ConfigError(f"{origin}: {len(problems)} {noun} in the scenario:", problems=problems) from None
+
+
+#: Keys whose value may name an input file (besides the keywords ``embedded`` and ``generated``).
+_FILE_KEYS = (("data", "city_tiers"), ("data", "province_income"), ("data", "travel_costs"),
+              ("candidates", "file"), ("networks", "own", "source"))
+
+
+def _resolve_files(merged: dict[str, Any], folders: list[Path]) -> None:
+    """Point relative file names missing from the working directory at the scenario's folders."""
+    def fix(value: Any) -> Any:
+        if not isinstance(value, str) or not value or value in ("embedded", "generated"):
+            return value
+        name = Path(value).expanduser()
+        if name.is_absolute() or name.exists():
+            return value
+        for folder in folders:
+            if (folder / name).exists():
+                return str(folder / name)
+        return value  # the reader reports the missing file
+
+    def at(keys: tuple[str, ...]) -> tuple[dict[str, Any], str] | None:
+        node: Any = merged
+        for k in keys[:-1]:
+            node = node.get(k) if isinstance(node, dict) else None
+        return (node, keys[-1]) if isinstance(node, dict) and keys[-1] in node else None
+
+    spots = [at(k) for k in _FILE_KEYS]
+    competitors = (merged.get("networks") or {}).get("competitors") if isinstance(merged.get("networks"), dict) else None
+    if isinstance(competitors, dict):
+        spots += [(c, "source") for c in competitors.values() if isinstance(c, dict) and "source" in c]
+    for spot in spots:
+        if spot is not None:
+            node, key = spot
+            node[key] = fix(node[key])
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:

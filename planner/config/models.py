@@ -192,7 +192,7 @@ class CandidatesConfig(_Section):
         None,
         description="The team's site file (CSV in UTF-8 or GBK, GeoJSON, GeoPackage, Parquet): columns id, name, "
         "lat, lon; optional formats (';'-separated), capex_cny, opex_cny_per_year, available_from (e.g. 2027Q3), "
-        "status (candidate | signed).",
+        "status (candidate | signed). A relative name is read from the working directory, else next to the scenario.",
     )
     crs: Literal["wgs84", "gcj02", "bd09"] = Field(
         "wgs84", description="Coordinates of the site file: wgs84, gcj02 (AMap, Tencent) or bd09 (Baidu)."

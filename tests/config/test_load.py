@@ -165,3 +165,22 @@ def test_every_duplicate_is_reported_also_at_top_level_and_in_a_base(tmp_path: P
 def test_equal_keys_in_different_mappings_are_fine(tmp_path: Path) -> None:
     p = write(tmp_path, "ok.yaml", "constraints:\n  province: {default_min: 1}\n  city: {default_min: 0}\n")
     assert load_scenario(p).constraints.province.default_min == 1
+
+
+def test_relative_files_are_found_from_the_cwd_else_next_to_the_scenario(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "plans" / "base").mkdir(parents=True)
+    (tmp_path / "plans" / "base" / "sites.csv").write_text("id,name,lat,lon\n", encoding="utf-8")
+    (tmp_path / "plans" / "base" / "base.yaml").write_text(
+        "candidates: {source: both, file: sites.csv}\ndata: {city_tiers: embedded}\n", encoding="utf-8")
+    (tmp_path / "plans" / "mine.yaml").write_text("extends: base/base.yaml\nnetworks: {own: {source: own.csv}}\n",
+                                                  encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    sc = load_scenario(tmp_path / "plans" / "mine.yaml")
+    # found next to the base that names it; a missing file stays as written (its reader names it)
+    assert Path(sc.candidates.file).resolve() == (tmp_path / "plans" / "base" / "sites.csv").resolve()
+    assert sc.networks.own.source == "own.csv" and sc.data.city_tiers == "embedded"
+    # a file of that name in the working directory wins (the rule before scenario folders were searched)
+    (elsewhere / "sites.csv").write_text("id,name,lat,lon\n", encoding="utf-8")
+    assert load_scenario(tmp_path / "plans" / "mine.yaml").candidates.file == "sites.csv"
