@@ -201,6 +201,21 @@ def _site_file_columns(cand: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
+def output_store_ids(sites: pd.DataFrame) -> dict[str, str]:
+    """The id each of ``sites`` (the open stores) carries in the outputs, by its ``site_id``.
+
+    A site-file site keeps the file's own id whatever format it opens in (``plan.csv``'s
+    ``format`` column says which), so the team's systems can join on it; only where two
+    open stores would then share an id (two formats of one file site, or a file id equal
+    to an existing store's) do they keep their internal ``id#format`` names.
+    """
+    ids = sites["site_id"].astype(str)
+    from_file = sites["from_file"].to_numpy(bool) if "from_file" in sites else np.zeros(len(sites), dtype=bool)
+    out = ids.where(~from_file, sites["location_id"].astype(str))
+    out = out.where(~out.duplicated(keep=False), ids)
+    return dict(zip(ids.tolist(), out.tolist(), strict=True))
+
+
 def site_costs(sites: pd.DataFrame, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     """Capex (CNY, 0 for existing stores) and yearly opex (CNY) of every site.
 

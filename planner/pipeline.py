@@ -29,7 +29,7 @@ from planner.atomic import atomic_folder, write_text_atomic
 from planner.config.load import scenario_to_yaml
 from planner.config.models import Scenario
 from planner.demand import compute_demand
-from planner.errors import InfeasibleError, OutputError
+from planner.errors import ConfigError, InfeasibleError, OutputError
 from planner.geodata.layers import Layers
 from planner.instance import (
     BuiltFollower,
@@ -38,6 +38,7 @@ from planner.instance import (
     build_instance,
     check_response_brands,
     command_params,
+    output_store_ids,
     rollout_params,
     territory_instance,
 )
@@ -120,6 +121,7 @@ def prepare(scenario: Scenario, *, progress: Progress | None = None) -> Prepared
     problems = precheck(built.instance)
     if problems:
         raise InfeasibleError("The constraints cannot all hold (nothing was solved):", problems=problems)
+    _refuse_joint_must_open(built, scenario)
     return Prepared(scenario=scenario, layers=layers, demand=demand, built=built, timings=timings)
 
 
@@ -298,6 +300,7 @@ def run(
     if rivals is not None:
         kpis.update(rivals.kpis(built, layers, sol))
         response_df = response_table(rivals.follower.sites, rivals.response.sites, layers)
+    plan["store_id"] = plan["store_id"].map(output_store_ids(built.sites.iloc[np.asarray(sol.open_sites)]))
     outputs = run_outputs(plan, kpis, built=built, sol=sol, layers=layers)
     if command is not None and areas is not None:
         outputs.add_layer("areas", area_shapes(command, layers.counties, areas))  # plan.gpkg gains the areas
@@ -527,6 +530,26 @@ def _store_area_ids(prep: Prepared, sol: Solution, command: CommandPlan) -> dict
     return {s: (command.ids[a] if a >= 0 else "") for s, a in zip(ids.tolist(), area.tolist(), strict=True)}
 
 
+def _new_must_open(built: Any) -> np.ndarray:
+    """Sites that must open and are not existing stores (signed leases, forced candidates)."""
+    fixed = np.asarray(built.instance.fixed, dtype=np.int64)
+    return fixed[~built.sites["existing"].to_numpy(bool)[fixed]]
+
+
+def _refuse_joint_must_open(built: Any, scenario: Scenario) -> None:
+    """The joint rollout has no "opens within the horizon" rule: refuse rather than misschedule."""
+    must_open = _new_must_open(built)
+    if not (scenario.rollout.enabled and scenario.rollout.mode == "joint" and must_open.size):
+        return
+    named = ", ".join(built.sites["site_id"].astype(str).to_numpy()[must_open[:5]])
+    raise ConfigError(
+        f"rollout.mode: joint cannot schedule new stores that must open ({must_open.size}: {named}"
+        f"{', ...' if must_open.size > 5 else ''}; signed sites of candidates.file or constraints.forced_sites "
+        "naming candidates): it would count them as open before the horizon, without capex or a manager. "
+        "Use rollout.mode: two_stage, or drop them from the forced sites. Nothing was solved."
+    )
+
+
 def rollout_instance(prep: Prepared, command: CommandPlan | None = None) -> Any:
     """The rollout's view of a prepared scenario: province index and city/county per site."""
     from planner.optimise.rollout import RolloutInstance
@@ -535,13 +558,14 @@ def rollout_instance(prep: Prepared, command: CommandPlan | None = None) -> Any:
     codes, uniques = pd.factorize(sites["province_code"].astype(str), sort=True)
     names = prep.layers.provinces.set_index("code")["name"].reindex(uniques).fillna("").tolist()
     inst = prep.built.instance
-    if prep.scenario.rollout.mode == "two_stage":
-        # a site-file site that must open (signed lease) is new: the schedule gives it its quarter,
-        # no earlier than its available_from, instead of treating it as open before the horizon
-        from_file = sites["from_file"].to_numpy(bool)
+    # a new store that must open (a signed lease of the site file, or constraints.forced_sites naming a
+    # candidate) is not open before the horizon: the schedule gives it its quarter, no earlier than its
+    # available_from, and it pays its capex and needs its manager then
+    must_open = _new_must_open(prep.built)
+    if must_open.size:
+        _refuse_joint_must_open(prep.built, prep.scenario)
         fixed = np.asarray(inst.fixed, dtype=np.int64)
-        if np.any(from_file[fixed]):
-            inst = replace(inst, fixed=fixed[~from_file[fixed]])
+        inst = replace(inst, fixed=np.setdiff1d(fixed, must_open))
     return RolloutInstance(
         instance=inst,
         site_province=codes,

@@ -53,6 +53,20 @@ def test_small_shipped_scenario_runs_end_to_end(path: Path, tmp_path: Path) -> N
     else:  # a {min, max} range (profit): the plan's count lies inside it
         assert total.min <= kpis["stores"] <= total.max
     assert result.map_path.is_file()
+    if sc.candidates.file:  # the team's own sites: their ids, their leases, their dates
+        import pandas as pd
+
+        sites = pd.read_csv(sc.candidates.file, dtype=str, keep_default_na=False)
+        plan = pd.read_csv(result.path / "plan.csv", dtype=str, keep_default_na=False).set_index("store_id")
+        ids = set(sites["id"])
+        opened = [i for i in plan.index if i.split("#")[0] in ids]
+        assert opened and all(i in ids for i in opened), opened  # the file's id, whatever the format
+        assert plan.loc[opened, "format"].nunique() > 1  # formats other than the first keep the bare id too
+        signed = sites[sites["status"] == "signed"]
+        assert len(signed) and set(signed["id"]) <= set(plan.index)  # a signed lease opens
+        for _, row in sites[sites["id"].isin(opened) & (sites["available_from"] != "")].iterrows():
+            assert plan.loc[row["id"], "quarter"] >= row["available_from"], row["id"]
+        assert (plan.loc[list(signed["id"]), "quarter"] != "").all()  # scheduled, not open before the horizon
 
 
 def test_tier1_2_only_opens_new_stores_only_in_tier_1_2_cities() -> None:
