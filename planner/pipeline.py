@@ -42,7 +42,7 @@ from planner.instance import (
     rollout_params,
     territory_instance,
 )
-from planner.optimise.check import check_solution, objective_value
+from planner.optimise.check import CheckFailed, check_solution, objective_value
 from planner.optimise.compete import MaxMin, Response, anticipate, best_response
 from planner.optimise.feasibility import precheck
 from planner.optimise.rollout.chain import provinces_short_of_city_stores
@@ -59,6 +59,7 @@ from planner.outputs import (
 )
 from planner.report.command import CommandPlan, area_ids, area_shapes, areas_table, command_kpis
 from planner.report.kpis import cell_values, compute_kpis, plan_table, rollout_kpis
+from planner.report.money_check import check_money
 from planner.report.share import (
     leads_kpis,
     response_pulls,
@@ -401,6 +402,11 @@ def _money(
             npv_to_date_cny=cash["npv_to_date_cny"].to_numpy(),
         )
     kpis["pnl"] = pnl_kpis(pnl, built.sites["province_code"].astype(str), cash, npv)
+    # every money figure recomputed by the checker's own code: a mismatch is a bug, never a result
+    problems = check_money(built, sol.open_sites, sol.quarter if rollout_df is not None else None, econ, plan,
+                           kpis["pnl"], rollout_df)
+    if problems:
+        raise CheckFailed("money figures failed the check:\n  - " + "\n  - ".join(problems[:20]))
     return cash, rollout_df
 
 
