@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import textwrap
+import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -337,4 +339,25 @@ def defaults_yaml() -> str:
         "# Do not edit by hand: `planner schema --defaults > scenarios/defaults.yaml`.\n"
         "# The JSON Schema (`planner schema`) documents each key, its unit and allowed values.\n"
     )
+    marked = ", ".join(assumption_keys())
+    header += (
+        "# ASSUMPTIONS: the defaults of these keys are illustrative values, not sourced facts; replace them\n"
+        "# with your own (the README's \"Money\" section says what each stands for):\n"
+        + "".join(f"#   {line}\n" for line in textwrap.wrap(marked, 96))
+    )
     return header + scenario_to_yaml(Scenario())
+
+
+def assumption_keys(model: type[BaseModel] = Scenario, prefix: str = "") -> list[str]:
+    """Dotted keys whose description marks their default an ASSUMPTION (``<name>``: any dict key)."""
+    out: list[str] = []
+    for name, info in model.model_fields.items():
+        key = f"{prefix}{name}"
+        if "ASSUMPTION" in (info.description or ""):
+            out.append(key)
+        ann = info.annotation
+        inner = typing.get_args(ann)[-1] if typing.get_origin(ann) is dict else ann
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            sub = f"{key}.<name>." if typing.get_origin(ann) is dict else f"{key}."
+            out += assumption_keys(inner, sub)
+    return out

@@ -349,8 +349,12 @@ class ConstraintsConfig(_Section):
 class StoreFormat(_Section):
     """A store format: its costs, pull and reach."""
 
-    capex_cny: float = Field(ge=0, description="One-off cost of opening (CNY).")
-    opex_cny_per_year: float = Field(ge=0, description="Yearly running cost (CNY).")
+    capex_cny: float = Field(
+        ge=0, description="One-off cost of opening (CNY). The shipped catalogue's values: ASSUMPTION, illustrative."
+    )
+    opex_cny_per_year: float = Field(
+        ge=0, description="Yearly running cost (CNY). The shipped catalogue's values: ASSUMPTION, illustrative."
+    )
     attractiveness: float = Field(gt=0, description="Huff attractiveness relative to a standard store.")
     reach_factor: float = Field(gt=0, description="Catchment radius relative to a standard store.")
     min_count: NonNegInt = Field(0, description="At least this many stores of this format.")

@@ -436,7 +436,16 @@ def _candidates(
         like_stores = sites.rename(columns={"site_id": "store_id"})
         tags = tag_stores(like_stores, admin["counties"], path=cfg.file, role="candidate sites")
         table = pd.concat([pd.DataFrame(sites.drop(columns="geometry")).reset_index(drop=True), tags], axis=1)
-        table = table[table["province_code"].isin(ctx.province_codes)].reset_index(drop=True)
+        inside = table["province_code"].isin(ctx.province_codes).to_numpy()
+        if not inside.all():
+            out = table.loc[~inside]
+            signed = out.loc[out["status"].astype(str) == "signed", "site_id"].astype(str).tolist()
+            log.warning(
+                "candidate sites file %s: %d of its %d sites lie outside grid.provinces and are left out%s",
+                cfg.file, len(out), len(table),
+                f" (signed leases among them: {', '.join(signed[:10])})" if signed else "",
+            )
+        table = table[inside].reset_index(drop=True)
         table = _tag_h3_tier(table, tiers, res).assign(kind="file", population=np.nan)
         parts.append(table)
     out = pd.concat(parts, ignore_index=True)

@@ -184,3 +184,14 @@ def test_relative_files_are_found_from_the_cwd_else_next_to_the_scenario(tmp_pat
     # a file of that name in the working directory wins (the rule before scenario folders were searched)
     (elsewhere / "sites.csv").write_text("id,name,lat,lon\n", encoding="utf-8")
     assert load_scenario(tmp_path / "plans" / "mine.yaml").candidates.file == "sites.csv"
+
+
+def test_defaults_yaml_names_every_assumption() -> None:
+    from planner.config.load import assumption_keys
+
+    keys = assumption_keys()
+    assert {"economics.gross_margin_pct", "economics.offline_share_pct",
+            "formats.catalogue.<name>.capex_cny"} <= set(keys)
+    assert "economics.discount_rate_pct" in keys and "grid.h3_resolution" not in keys
+    header = "".join(line for line in defaults_yaml().splitlines(keepends=True) if line.startswith("#"))
+    assert "ASSUMPTIONS" in header and all(k in " ".join(header.split()) for k in keys)

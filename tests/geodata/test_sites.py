@@ -71,3 +71,19 @@ def test_bad_rows_name_file_row_and_column(tmp_path: Path, row: str, match: str)
     with pytest.raises(DataError, match=match) as err:
         _read(p)
     assert str(p) in str(err.value)
+
+
+def test_sites_outside_the_scenarios_provinces_are_left_out_with_a_warning(tmp_path: Path, caplog) -> None:
+    from planner.config import load_scenario
+    from planner.geodata import load_layers
+    from planner.resources import shipped_scenario
+
+    f = tmp_path / "sites.csv"
+    f.write_text("id,name,lat,lon,status\nGZ-1,广州,23.13,113.26,candidate\nBJ-1,北京,39.90,116.40,signed\n",
+                 encoding="utf-8")
+    sc = load_scenario(shipped_scenario("province-guangdong"),
+                       overrides=["candidates.source=file", f"candidates.file={f}"])
+    with caplog.at_level("WARNING"):
+        layers = load_layers(sc)
+    assert layers.candidates["site_id"].astype(str).tolist() == ["GZ-1"]
+    assert "1 of its 2 sites lie outside grid.provinces" in caplog.text and "BJ-1" in caplog.text
