@@ -152,3 +152,25 @@ def test_store_workload_is_each_cells_demand_at_its_nearest_open_store() -> None
                     n_sites=2, stores=1, radius_km=np.ones(2))
     assert store_workload(inst, np.array([0, 1])).tolist() == [5.0, 7.0]
     assert store_workload(inst, np.array([1])).tolist() == [12.0]
+
+
+def test_site_costs_and_profit_terms_follow_the_file_the_format_and_the_tier() -> None:
+    import pandas as pd
+
+    from planner.instance import profit_terms, site_costs
+
+    sc = scenario(economics={"capex_years": 4, "gross_margin_pct": 25,
+                             "capex_tier_factor": {"1": 2.0}, "opex_tier_factor": {"1": 1.5}})
+    std = sc.formats.catalogue["standard"]
+    sites = pd.DataFrame({
+        "format": ["standard", "standard", "standard", "standard"],
+        "tier": ["1", "3", "1", "1"],
+        "capex_file_cny": [np.nan, np.nan, 700.0, np.nan],
+        "opex_file_cny": [np.nan, np.nan, 90.0, np.nan],
+        "existing": [False, False, False, True],
+    })
+    capex, opex = site_costs(sites, sc)
+    assert capex.tolist() == [2.0 * std.capex_cny, std.capex_cny, 700.0, 0.0]  # the file wins; existing: spent
+    assert opex.tolist() == [1.5 * std.opex_cny_per_year, std.opex_cny_per_year, 90.0, 1.5 * std.opex_cny_per_year]
+    fixed, margin = profit_terms(sites.assign(capex_cny=capex, opex_cny=opex), sc, cny_per_demand=1000.0)
+    assert fixed.tolist() == pytest.approx((opex + capex / 4).tolist()) and margin == pytest.approx(250.0)
