@@ -29,7 +29,7 @@ from planner.atomic import atomic_folder, write_text_atomic
 from planner.config.load import scenario_to_yaml
 from planner.config.models import Scenario
 from planner.demand import compute_demand
-from planner.errors import ConfigError, InfeasibleError, OutputError
+from planner.errors import InfeasibleError, OutputError
 from planner.geodata.layers import Layers
 from planner.instance import (
     BuiltFollower,
@@ -122,7 +122,6 @@ def prepare(scenario: Scenario, *, progress: Progress | None = None) -> Prepared
     problems = precheck(built.instance)
     if problems:
         raise InfeasibleError("The constraints cannot all hold (nothing was solved):", problems=problems)
-    _refuse_joint_must_open(built, scenario)
     return Prepared(scenario=scenario, layers=layers, demand=demand, built=built, timings=timings)
 
 
@@ -542,20 +541,6 @@ def _new_must_open(built: Any) -> np.ndarray:
     return fixed[~built.sites["existing"].to_numpy(bool)[fixed]]
 
 
-def _refuse_joint_must_open(built: Any, scenario: Scenario) -> None:
-    """The joint rollout has no "opens within the horizon" rule: refuse rather than misschedule."""
-    must_open = _new_must_open(built)
-    if not (scenario.rollout.enabled and scenario.rollout.mode == "joint" and must_open.size):
-        return
-    named = ", ".join(built.sites["site_id"].astype(str).to_numpy()[must_open[:5]])
-    raise ConfigError(
-        f"rollout.mode: joint cannot schedule new stores that must open ({must_open.size}: {named}"
-        f"{', ...' if must_open.size > 5 else ''}; signed sites of candidates.file or constraints.forced_sites "
-        "naming candidates): it would count them as open before the horizon, without capex or a manager. "
-        "Use rollout.mode: two_stage, or drop them from the forced sites. Nothing was solved."
-    )
-
-
 def rollout_instance(prep: Prepared, command: CommandPlan | None = None) -> Any:
     """The rollout's view of a prepared scenario: province index and city/county per site."""
     from planner.optimise.rollout import RolloutInstance
@@ -566,10 +551,9 @@ def rollout_instance(prep: Prepared, command: CommandPlan | None = None) -> Any:
     inst = prep.built.instance
     # a new store that must open (a signed lease of the site file, or constraints.forced_sites naming a
     # candidate) is not open before the horizon: the schedule gives it its quarter, no earlier than its
-    # available_from, and it pays its capex and needs its manager then
+    # available_from, and it pays its capex and needs its manager then (both modes; joint: site_must_open)
     must_open = _new_must_open(prep.built)
     if must_open.size:
-        _refuse_joint_must_open(prep.built, prep.scenario)
         fixed = np.asarray(inst.fixed, dtype=np.int64)
         inst = replace(inst, fixed=np.setdiff1d(fixed, must_open))
     return RolloutInstance(
@@ -587,6 +571,7 @@ def rollout_instance(prep: Prepared, command: CommandPlan | None = None) -> Any:
         cell_population=prep.built.cells["population"].to_numpy(dtype=float),
         province_names=names,
         site_available_from=sites["available_from"].to_numpy(dtype=np.int64),
+        site_must_open=must_open,
         site_area=None if command is None else command.site_area,
         command=None if command is None else command.params,
     )

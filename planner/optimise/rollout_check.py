@@ -425,6 +425,11 @@ def check_rollout(rinst: RolloutInstance, result: RolloutResult, params: Rollout
         out.append(f"{int((is_pre & (q >= 0)).sum())} existing stores are given an opening quarter")
     if np.any(~is_pre & (q < 0)):
         out.append(f"{int((~is_pre & (q < 0)).sum())} new stores are marked as already open (-1)")
+    if rinst.site_must_open is not None:
+        missed = np.setdiff1d(np.asarray(rinst.site_must_open, dtype=np.int64), sites[q >= 0])
+        if missed.size:
+            out.append(f"{missed.size} new store(s) that must open (signed leases, forced candidates) do not open "
+                       f"within the horizon, e.g. site {int(missed[0])}")
     if rinst.site_available_from is not None:
         avail = np.asarray(rinst.site_available_from, dtype=np.int64)[sites]
         early = ~is_pre & (q >= 0) & (q < avail)

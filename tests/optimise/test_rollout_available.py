@@ -35,3 +35,21 @@ def test_checker_rejects_an_opening_before_available_from() -> None:
     late = replace(ri, site_available_from=np.array([2, 0]))
     problems = check_rollout(late, res, cfg(quarters=3))
     assert any("before their available_from" in p for p in problems)
+
+
+@pytest.mark.parametrize("use_mip", [True, False])
+def test_joint_mode_opens_a_signed_site_it_would_not_choose(use_mip: bool) -> None:
+    """Sites worth 10, 6 and 1, one store to open, three quarters: free, the joint rollout opens
+    the 10-site. With the 1-site a signed lease (``site_must_open``) it must open that one, no
+    earlier than its available_from (quarter 1): 1 + 1 = 2, and the checker insists on it."""
+    from planner.optimise.rollout import plan_joint
+
+    ri = micro([10.0, 6.0, 1.0], stores=1)
+    free = plan_joint(ri, cfg(quarters=3, mode="joint"), time_limit_s=10, use_mip=use_mip)
+    assert free.open_sites[free.quarter >= 0].tolist() == [0]
+    signed = replace(ri, site_must_open=np.array([2]), site_available_from=np.array([0, 0, 1]))
+    res = plan_joint(signed, cfg(quarters=3, mode="joint"), time_limit_s=10, use_mip=use_mip)
+    assert quarters_of(res, [2]) == [1] and res.open_sites[res.quarter >= 0].tolist() == [2]
+    assert res.objective == pytest.approx(2.0)
+    assert check_rollout(signed, res, cfg(quarters=3, mode="joint")) == []
+    assert any("must open" in p for p in check_rollout(signed, free, cfg(quarters=3, mode="joint")))

@@ -44,6 +44,7 @@ class Context:
     avail: np.ndarray | None = None  # int[n] first quarter each candidate may open (None: 0)
     area: np.ndarray | None = None  # local candidate -> area (-1 = none); None = no command
     area_pre: np.ndarray | None = None  # bool[n_areas] area formed before the horizon (holds a base store)
+    required: np.ndarray | None = None  # bool[n] candidates that must open by the end (joint: site_must_open)
 
     @property
     def T(self) -> int:  # noqa: N802 - the model's notation
@@ -86,6 +87,8 @@ def make_context(
         capex=rinst.site_capex()[cand], prov=prov[cand], county=county[cand], city_base=city_base,
         vm=vm, base_state=base_state, base_value=vm.total(base_state), area=area, area_pre=area_pre,
         avail=rinst.available_from()[cand] if rinst.site_available_from is not None else None,
+        required=None if rinst.site_must_open is None or not len(rinst.site_must_open)
+        else np.isin(cand, np.asarray(rinst.site_must_open, dtype=np.int64)),
     )
 
 

@@ -111,11 +111,13 @@ class Mip:
     # -- variables --------------------------------------------------------------
     def define_opening_variables(self) -> None:
         ctx, s, T = self.ctx, self.s, self.ctx.T
-        lb_last = 1.0 if ctx.must_open else 0.0
+        lb_last = np.full(ctx.n, 1.0 if ctx.must_open else 0.0)
+        if ctx.required is not None:
+            lb_last[ctx.required] = 1.0  # a signed lease or a forced candidate opens by the end
         var = s.NumVar if self.relax else s.IntVar
         avail = np.zeros(ctx.n, dtype=np.int64) if ctx.avail is None else ctx.avail
         # y[j][t] = open by the end of quarter t; not before the site's available_from
-        self.Y = [[var(lb_last if t == T - 1 else 0.0, 1 if t >= avail[j] else 0, f"y{j}_{t}") for t in range(T)]
+        self.Y = [[var(lb_last[j] if t == T - 1 else 0.0, 1 if t >= avail[j] else 0, f"y{j}_{t}") for t in range(T)]
                   for j in range(ctx.n)]
         for j in range(ctx.n):
             for t in range(1, T):

@@ -461,6 +461,13 @@ def plan_joint(
     allowed[cb[pre[ca]]] = False
     allowed[ca[pre[cb]]] = False
     cand_all = np.flatnonzero(allowed)
+    must = np.asarray([] if rinst.site_must_open is None else rinst.site_must_open, dtype=np.int64)
+    blocked = np.setdiff1d(must, cand_all)
+    if blocked.size:
+        raise InfeasibleError(
+            f"{blocked.size} new store(s) that must open (signed leases, forced candidates) cannot: forbidden, "
+            f"or their place is held by or too close to an existing store (site indices {blocked[:5].tolist()})"
+        )
     lo, hi = inst.store_range()  # a range only with profit: the final network holds lo..hi stores
     need_hi = hi - int(base.size)
     need = max(lo - int(base.size), 0) if lo != hi else need_hi
@@ -508,7 +515,7 @@ def plan_joint(
     # small instances: every candidate (then the MIP bound is valid for the joint problem)
     size = pool_size or (cand_all.size if cand_all.size * params.quarters <= 2_500
                          else max(2 * need_hi, need_hi + 200))
-    pool = _joint_pool(ctx, size, [inc[0] for inc in incumbents])
+    pool = _joint_pool(ctx, max(size, must.size), [must, *(inc[0] for inc in incumbents)])
     sub = ctx
     if pool.size < cand_all.size:
         logger.info("joint rollout: MIP on %d of %d candidates", pool.size, cand_all.size)

@@ -155,6 +155,10 @@ class RolloutInstance:
     site_available_from
         int[M] first quarter (0-based) in which each site may open (a site file's
         ``available_from``); default 0 for every site.
+    site_must_open
+        Site ids of new stores that must open within the horizon (signed leases,
+        forced candidates; not in ``instance.fixed``, which is open before it). The
+        joint mode opens them; the two-stage mode opens every selected site anyway.
     site_area
         int[M] the area of each site of the final network (-1 = none); with
         ``command``, a store opens only once its area is formed, and an area is
@@ -186,6 +190,7 @@ class RolloutInstance:
     cell_population: np.ndarray | None = None
     province_names: Sequence[str] | None = None
     site_available_from: np.ndarray | None = None
+    site_must_open: np.ndarray | None = None
     site_area: np.ndarray | None = None
     command: CommandParams | None = None
     margin: float | None = None
