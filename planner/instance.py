@@ -462,6 +462,11 @@ def build_instance(layers: Layers, demand: pd.DataFrame, scenario: Scenario) -> 
     signed = sites["signed"].to_numpy(bool) & (sites["site_id"] == sites["location_id"]).to_numpy()
     forced = np.union1d(forced, np.flatnonzero(signed)).astype(np.int64)
     forbidden = _resolve_sites(c.forbidden_sites, "constraints.forbidden_sites")
+    if forbidden.size:
+        # a forbidden place takes no store in any format: every format of the named locations
+        named = sites["location_id"].to_numpy()[forbidden]
+        same_place = sites["location_id"].isin(named).to_numpy() & ~sites["existing"].to_numpy(bool)
+        forbidden = np.union1d(forbidden, np.flatnonzero(same_place)).astype(np.int64)
 
     # one store per cell: sites in the same H3 cell share a location
     location_key = sites["location_id"].copy()

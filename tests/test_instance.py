@@ -174,3 +174,16 @@ def test_site_costs_and_profit_terms_follow_the_file_the_format_and_the_tier() -
     assert opex.tolist() == [1.5 * std.opex_cny_per_year, std.opex_cny_per_year, 90.0, 1.5 * std.opex_cny_per_year]
     fixed, margin = profit_terms(sites.assign(capex_cny=capex, opex_cny=opex), sc, cny_per_demand=1000.0)
     assert fixed.tolist() == pytest.approx((opex + capex / 4).tolist()) and margin == pytest.approx(250.0)
+
+
+def test_a_forbidden_site_takes_no_store_in_any_format() -> None:
+    layers = tiny_layers()
+    sc = scenario(formats={"enabled": True})
+    sites = build_instance(layers, compute_demand(layers, sc), sc).sites
+    new = sites[~sites["existing"].astype(bool)]
+    multi = new.groupby("location_id")["format"].nunique()
+    place = str(multi[multi > 1].index[0])  # a place that can take more than one format
+    sc = scenario(formats={"enabled": True}, constraints={"forbidden_sites": [place]})
+    built = build_instance(layers, compute_demand(layers, sc), sc)
+    at_place = np.flatnonzero((built.sites["location_id"] == place).to_numpy())
+    assert at_place.size > 1 and set(at_place) <= set(built.instance.forbidden.tolist())

@@ -329,10 +329,13 @@ class ConstraintsConfig(_Section):
     )
     one_store_per_cell: bool = Field(True, description="At most one own store per grid cell.")
     forced_sites: list[str] = Field(
-        default_factory=list, description="Candidate site ids that must open (see plan.csv store_id)."
+        default_factory=list,
+        description="Candidate site ids that must open (see plan.csv store_id; a site file's id opens its "
+        "standard format, or its first listed one; name id#format for another).",
     )
     forbidden_sites: list[str] = Field(
-        default_factory=list, description="Candidate site ids that must not open."
+        default_factory=list,
+        description="Candidate site ids that must not open: no store in any format at the place they name.",
     )
 
     _keys = field_validator("min_spacing_km", mode="before")(classmethod(lambda cls, v: _tier_keys(v)))
