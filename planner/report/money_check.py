@@ -104,6 +104,7 @@ def check_money(
         "ebitda_cny_per_year": ebitda, "capex_cny": capex[rows],
         "cannibalised_sales_pct": np.where(sales[rows] > 0, 100.0 * np.maximum(sales[rows] - gain[rows], 0.0)
                                            / np.where(sales[rows] > 0, sales[rows], 1.0), 0.0),
+        "cannibalised_sales_cny_per_year": np.maximum(sales[rows] - gain[rows], 0.0),
     }
     for col, values in want.items():
         tol_scale = 1e-3 if col == "cannibalised_sales_pct" else scale

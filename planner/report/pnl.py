@@ -30,7 +30,7 @@ __all__ = ["store_sales", "store_pnl", "quarterly_cash", "store_npv", "pnl_kpis"
 #: Columns ``plan.csv`` gains (yearly figures of a mature store).
 PNL_COLUMNS = (
     "sales_cny_per_year", "gross_profit_cny_per_year", "opex_cny_per_year", "ebitda_cny_per_year",
-    "capex_cny", "payback_quarters", "cannibalised_sales_pct",
+    "capex_cny", "payback_quarters", "cannibalised_sales_pct", "cannibalised_sales_cny_per_year",
 )
 
 
@@ -89,6 +89,7 @@ def store_pnl(built: BuiltInstance, open_sites: np.ndarray, econ: EconomicsConfi
             "capex_cny": capex,
             "payback_quarters": payback,
             "cannibalised_sales_pct": np.divide(100.0 * cann, sales, out=np.zeros_like(sales), where=sales > 0),
+            "cannibalised_sales_cny_per_year": cann,
         },
         index=sites,
     )

@@ -42,6 +42,8 @@ def test_store_pnl_by_hand() -> None:
     pnl = store_pnl(two_stores(), np.array([0, 1]), EconomicsConfig(gross_margin_pct=20.0))
     assert pnl["sales_cny_per_year"].tolist() == pytest.approx([2000 / 3, 500 / 3])
     assert pnl["cannibalised_sales_pct"].tolist() == pytest.approx([12.5, 50.0])
+    assert pnl["cannibalised_sales_cny_per_year"].tolist() == pytest.approx(
+        (pnl["cannibalised_sales_pct"] / 100 * pnl["sales_cny_per_year"]).tolist())
     assert pnl["ebitda_cny_per_year"].tolist() == pytest.approx([400 / 3 - 50, 100 / 3 - 10])
     assert pnl["payback_quarters"].iloc[0] == pytest.approx(400 / ((400 / 3 - 50) / 4))
     assert pnl["payback_quarters"].iloc[1] == pytest.approx(0.0)  # nothing to pay back
