@@ -376,7 +376,7 @@ class _RegionMips:
         res = solve_facility_mip(
             self.mmodel, sites, cells=cells, price=lam, side_constraints=True,
             hint=self.best.mask & sites, time_limit_s=math.inf, threads=1, solver_name="SCIP",
-            rel_gap=1e-6, deadline=self.clock.t0 + 0.85 * self.clock.limit, node_limit=nodes,
+            rel_gap=1e-6, deadline=self.clock.t0 + 0.85 * self.clock.limit, node_limit=nodes, restarts=False,
         )
         # the nominal seconds against the wall's, for the cost model's calibration (never used to decide)
         log.debug("regional MIP %d: %d pairs, node limit %d, %s, nominal %.3f s, wall %.3f s", c, int(res.pairs), nodes,

@@ -74,6 +74,7 @@ def solve_facility_mip(
     floor: np.ndarray | None = None,
     outside_open: np.ndarray | None = None,
     node_limit: int | None = None,
+    restarts: bool = True,
 ) -> MipResult:
     """Solve max benefit - price * stores over the candidate sites.
 
@@ -121,6 +122,11 @@ def solve_facility_mip(
     node_limit : int, optional
         Branch-and-bound nodes (SCIP ``limits/totalnodes``): the deterministic
         work limit. A solve it ends returns status ``"feasible"`` with its bound.
+    restarts : bool
+        Let SCIP restart its root (``presolving/maxrestarts``). A restart's new root
+        (presolve, LP, cut rounds) is work the node limit does not count: a region
+        of 40 k pairs at H3 resolution 8 spent 23 s in six of them, 10 s without,
+        with the same optimum. False for the regional MIPs.
 
     Returns
     -------
@@ -258,6 +264,8 @@ def solve_facility_mip(
             params += f"limits/absgap = {abs_gap:.12g}\n"
         if node_limit is not None:
             params += f"limits/totalnodes = {max(1, int(node_limit))}\n"
+        if not restarts:
+            params += "presolving/maxrestarts = 0\n"
     else:
         params = ""  # HiGHS through this helper: its own default tolerances
     solver.set_solver_specific_parameters(params)
