@@ -43,8 +43,7 @@ def _network_sales(built: BuiltInstance, is_open: np.ndarray) -> tuple[np.ndarra
     cell, site, km = cell[live], site[live], np.asarray(inst.pair_km, dtype=float)[live]
     attr = np.ones(inst.n_sites) if inst.site_attr is None else np.asarray(inst.site_attr, dtype=float)
     a = attr[site] / np.power(1.0 + km, float(inst.beta))
-    total = np.zeros(inst.n_cells)
-    np.add.at(total, cell, a)
+    total = np.bincount(cell, weights=a, minlength=inst.n_cells)
     pull = np.zeros(inst.n_cells) if inst.competitor_pull is None else np.asarray(inst.competitor_pull, dtype=float)
     market = built.cells["market_cny_per_year"].to_numpy(dtype=float)[cell]
     with_all = total[cell] + pull[cell]
@@ -53,10 +52,8 @@ def _network_sales(built: BuiltInstance, is_open: np.ndarray) -> tuple[np.ndarra
     share = np.where(with_all > 0, a / np.where(with_all > 0, with_all, 1.0), 0.0)
     net_with = np.where(with_all > 0, total[cell] / np.where(with_all > 0, with_all, 1.0), 0.0)
     net_without = np.where(without > 0, rest / np.where(without > 0, without, 1.0), 0.0)
-    sales = np.zeros(inst.n_sites)
-    gain = np.zeros(inst.n_sites)
-    np.add.at(sales, site, market * share)
-    np.add.at(gain, site, market * (net_with - net_without))
+    sales = np.bincount(site, weights=market * share, minlength=inst.n_sites)
+    gain = np.bincount(site, weights=market * (net_with - net_without), minlength=inst.n_sites)
     return sales, gain
 
 
