@@ -535,7 +535,7 @@ def _store_area_ids(prep: Prepared, sol: Solution, command: CommandPlan) -> dict
     return {s: (command.ids[a] if a >= 0 else "") for s, a in zip(ids.tolist(), area.tolist(), strict=True)}
 
 
-def _new_must_open(built: Any) -> np.ndarray:
+def _new_must_open(built: BuiltInstance) -> np.ndarray:
     """Sites that must open and are not existing stores (signed leases, forced candidates)."""
     fixed = np.asarray(built.instance.fixed, dtype=np.int64)
     return fixed[~built.sites["existing"].to_numpy(bool)[fixed]]

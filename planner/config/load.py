@@ -318,7 +318,8 @@ def _resolve_files(merged: dict[str, Any], folders: list[Path]) -> None:
         return (node, keys[-1]) if isinstance(node, dict) and keys[-1] in node else None
 
     spots = [at(k) for k in _FILE_KEYS]
-    competitors = (merged.get("networks") or {}).get("competitors") if isinstance(merged.get("networks"), dict) else None
+    networks = merged.get("networks")
+    competitors = networks.get("competitors") if isinstance(networks, dict) else None
     if isinstance(competitors, dict):
         spots += [(c, "source") for c in competitors.values() if isinstance(c, dict) and "source" in c]
     for spot in spots:

@@ -107,7 +107,7 @@ def quarter_greedy(
         a0 = int(formed.sum()) if cmd.initial_area_managers is None else int(cmd.initial_area_managers)
 
     req = ctx.required
-    req_left = [0 if req is None else int(req.sum())]  # must-open stores not open yet
+    req_left = 0 if req is None else int(req.sum())  # must-open stores not open yet
 
     def value(t: int, loc: np.ndarray, g: np.ndarray) -> np.ndarray:
         """The heap's priority of candidates ``loc`` with marginal gains ``g`` in quarter ``t``."""
@@ -115,6 +115,7 @@ def quarter_greedy(
         return v / np.maximum(ctx.capex[loc], 1.0) if score == "ratio" else v
 
     def run(qs: _Quarter, members: np.ndarray, limit: np.ndarray | None, wait: bool = False) -> None:
+        nonlocal req_left
         heap = [(-qs.bonus[m], -qs.key[m], int(m)) for m in members]
         heapq.heapify(heap)
         while heap:
@@ -140,7 +141,7 @@ def quarter_greedy(
                 continue
             if sel is not None and not sel.ok(j):
                 continue
-            if req is not None and not req[j] and sel is not None and sel.target - sel.count <= req_left[0]:
+            if req is not None and not req[j] and sel is not None and sel.target - sel.count <= req_left:
                 continue  # the stores left to open are kept for the ones that must
             a = int(ctx.area[j]) if ctx.area is not None else -1
             need_area = a >= 0 and not formed[a]
@@ -185,7 +186,7 @@ def quarter_greedy(
             if sel is not None:
                 sel.add(j)
             if req is not None and req[j]:
-                req_left[0] -= 1
+                req_left -= 1
 
 
     for t in range(T):
@@ -204,8 +205,8 @@ def quarter_greedy(
             continue
         g = vm.gains(state, cand_ids[idx])
         bonus = np.zeros(idx.size)
-        if ctx.required is not None:
-            bonus[ctx.required[idx]] = 2.0  # what must open goes first, and never waits
+        if req is not None:
+            bonus[req[idx]] = 2.0  # what must open goes first, and never waits
         if ctx.must_open and need_city > 0:
             pending_county = np.bincount(ctx.prov[todo & ctx.county], minlength=ctx.n_prov) > 0
             locked = (~unlocked) & pending_county
@@ -238,7 +239,7 @@ def quarter_greedy(
     ok = True
     if ctx.must_open and np.any(q == NEVER):
         ok = False
-    if ctx.required is not None and np.any(q[ctx.required] == NEVER):
+    if req is not None and np.any(q[req] == NEVER):
         ok = False
     if sel is not None:
         ok = ok and sel.count_ok() and sel.mins_met()
